@@ -1,0 +1,183 @@
+"""Building a model: corpus + samples -> split -> fit -> threshold on validation -> test metrics
+-> model directory with its model card (JSON + Markdown + plots).
+
+Splits are by *article*, *promo family* and *hard negative* (see ``corpus.split_corpus``), so the
+test figures measure promo styles and articles the model never saw. The threshold is chosen on a
+validation split carved out of the training side; the test split is only ever measured.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .corpus import generate, load_corpus, split_corpus
+from .evaluate import Metrics
+from .training import THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
+
+__all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores"]
+
+# Content loss the shipped threshold may spend on validation documents (0.2 % of characters).
+MAX_VALIDATION_CONTENT_LOSS = 0.002
+N_TRAIN_DOCS = 6000
+N_EVAL_DOCS = 1200
+
+
+class BuildError(Exception):
+    """Bad training input; the message names the file, line and problem."""
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def default_realworld() -> Path | None:
+    path = _repo_root().parent / "shared" / "realworld" / "dev.jsonl"
+    return path if path.is_file() else None
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_gold_documents(path: str | Path) -> list[dict]:
+    """Whole documents with promo spans, one JSON object per line; errors name file and line."""
+    from .results import Kind
+
+    docs = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BuildError(f"{path}: cannot read: {e}") from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError as e:
+            raise BuildError(f"{path}:{no}: not valid JSON: {e}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+            raise BuildError(f"{path}:{no}: expected an object with a string field 'text'")
+        spans = doc.get("promo_spans", [])
+        for span in spans:
+            if (not isinstance(span, list) or len(span) != 3 or not all(isinstance(x, int) for x in span[:2])
+                    or not 0 <= span[0] < span[1] <= len(doc["text"])):
+                raise BuildError(f"{path}:{no}: bad promo span {span!r}: expected [start, end, kind] within the text")
+            try:
+                Kind(span[2])
+            except ValueError:
+                raise BuildError(f"{path}:{no}: unknown kind {span[2]!r}") from None
+        doc.setdefault("id", f"{Path(path).stem}-{no}")
+        docs.append(doc)
+    return docs
+
+
+def _removed_for(model, docs) -> list[list[tuple[int, int]]]:
+    return [[(s.start, s.end) for s in r.removed] for r in model.explain_many([d["text"] for d in docs])]
+
+
+def realworld_scores(model, gold_path: Path) -> dict | None:
+    """Score ``model`` on a gold file with the team's scorer (``shared/bench/score.py``)."""
+    scorer = gold_path.parent.parent / "bench" / "score.py"
+    if not scorer.is_file():
+        return None
+    docs = [json.loads(line) for line in gold_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    removed = _removed_for(model, docs)
+    with tempfile.TemporaryDirectory() as tmp:
+        pred = Path(tmp) / "pred.jsonl"
+        out = Path(tmp) / "score.json"
+        pred.write_text("".join(json.dumps({"id": d["id"], "removed": r}) + "\n" for d, r in zip(docs, removed)))
+        subprocess.run([sys.executable, str(scorer), str(gold_path), str(pred), "--json", str(out), "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
+        result = json.loads(out.read_text())
+    return {k: result[k] for k in ("overall", "per_kind", "per_site") if k in result}
+
+
+def _split_samples(docs: list[dict]) -> tuple[list[dict], list[dict]]:
+    def test_side(doc):
+        return int(hashlib.sha256(doc["text"].encode("utf-8", "surrogatepass")).hexdigest()[:8], 16) % 5 == 0
+    return [d for d in docs if not test_side(d)], [d for d in docs if test_side(d)]
+
+
+def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,
+                realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
+                n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None) -> dict:
+    """Train, evaluate and write a model directory; returns the model card as a dict."""
+    from .persist import save_model
+
+    started = time.time()
+    params = dict(params or {})
+    train_docs, val_docs, test_docs = [], [], []
+    inputs = {}
+    card: dict = {"seed": seed, "params": params, "command": command}
+    if use_base:
+        corpus = load_corpus(corpus_dir)
+        train_side, test_side = split_corpus(corpus, 0.2, salt="test")
+        fit_side, val_side = split_corpus(train_side, 0.2, salt="validation")
+        train_docs += generate(fit_side, n_train_docs, seed=seed, prefix="train")
+        val_docs += generate(val_side, n_eval_docs // 2, seed=seed + 1, prefix="val")
+        test_docs += generate(test_side, n_eval_docs, seed=seed + 2, prefix="test")
+        card["corpus"] = {
+            "sha256": corpus.sha256(), "articles": len(corpus.articles),
+            "domains": len({a.domain for a in corpus.articles}),
+            "promo_families": len(corpus.families),
+            "promo_templates": sum(len(f.templates) for f in corpus.families),
+            "hard_negatives": len(corpus.negatives),
+            "test_articles": len(test_side.articles), "test_families": len(test_side.families),
+        }
+    for path in samples:
+        docs = load_gold_documents(path)
+        inputs[str(path)] = _sha256_file(Path(path))
+        fit_part, test_part = _split_samples(docs)
+        train_docs += fit_part
+        val_docs += fit_part[: max(1, len(fit_part) // 5)] if not use_base else []
+        test_docs += test_part
+    if not train_docs:
+        raise BuildError("no training documents")
+    card["inputs_sha256"] = inputs
+
+    # 1. fit on the training side, choose the threshold on validation documents
+    model = fit_filter(train_docs, **params)
+    threshold, val_sweep = choose_threshold(val_docs or train_docs, scored_documents(model, val_docs or train_docs),
+                                            MAX_VALIDATION_CONTENT_LOSS)
+    # 2. refit on training + validation with that threshold; the test side is only measured
+    model = fit_filter(train_docs + val_docs, threshold=threshold, **params)
+    test_scored = scored_documents(model, test_docs) if test_docs else []
+    test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold) if test_docs else None
+    sweep = [(t, metrics_at(test_docs, test_scored, t)) for t in THRESHOLDS] if test_docs else []
+
+    import numpy as np
+    import sklearn
+
+    card.update(
+        threshold=threshold,
+        trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        train_seconds=round(time.time() - started, 1),
+        documents={"train": len(train_docs), "validation": len(val_docs), "test": len(test_docs)},
+        versions={"python": platform.python_version(), "sklearn": sklearn.__version__, "numpy": np.__version__},
+        metrics={
+            "test": test_metrics.to_dict() if test_metrics else None,
+            "validation_sweep": [{"threshold": t, **m.to_dict()} for t, m in val_sweep],
+            "test_sweep": [{"threshold": t, **m.to_dict()} for t, m in sweep],
+        },
+    )
+    model.metadata.update(card)
+    rw_path = Path(realworld) if realworld else default_realworld()
+    if rw_path and rw_path.is_file():
+        rw = realworld_scores(model, rw_path)
+        if rw:
+            card["realworld"] = {"file": rw_path.name, "sha256": _sha256_file(rw_path), "scores": rw}
+    out = Path(out_dir) if out_dir else _repo_root() / "models"
+    model.metadata = dict(card)
+    save_model(model, out)
+    card["out_dir"] = str(out)
+    from .card import write_card
+
+    write_card(out, card, test_scored and (test_docs, test_scored), plots=plots)
+    return card

@@ -1,0 +1,137 @@
+"""Model card: the JSON and Markdown description of a trained model, with its plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .textio import atomic_write
+
+__all__ = ["write_card"]
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f} %"
+
+
+def _plots(out: Path, card: dict, scored_test) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    import numpy as np
+
+    written = []
+    sweep = card["metrics"]["test_sweep"]
+    if sweep:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        t = [row["threshold"] for row in sweep]
+        ax.plot(t, [row["precision"] for row in sweep], label="precision")
+        ax.plot(t, [row["recall"] for row in sweep], label="recall")
+        ax.plot(t, [row["f1"] for row in sweep], label="F1")
+        ax.plot(t, [10 * row["content_loss"] for row in sweep], label="content loss ×10")
+        ax.axvline(card["threshold"], color="grey", linestyle=":", label="shipped threshold")
+        ax.set_xlabel("threshold")
+        ax.set_title("Test split: precision / recall vs threshold")
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "pr_curve.png", dpi=100)
+        plt.close(fig)
+        written.append("pr_curve.png")
+    if scored_test:
+        from .training import label_documents
+
+        docs, scored = scored_test
+        _, labels = label_documents(docs)
+        scores = np.concatenate([s for _, s, _ in scored]) if scored else np.zeros(0)
+        promo = labels != "content"
+        fig, ax = plt.subplots(figsize=(6, 4))
+        bins = np.linspace(0, 1, 41)
+        ax.hist(scores[~promo], bins=bins, alpha=0.6, label="content segments", log=True)
+        ax.hist(scores[promo], bins=bins, alpha=0.6, label="promo segments", log=True)
+        ax.axvline(card["threshold"], color="grey", linestyle=":")
+        ax.set_xlabel("promo score")
+        ax.set_title("Test split: score histogram")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "score_histogram.png", dpi=100)
+        plt.close(fig)
+        written.append("score_histogram.png")
+    return written
+
+
+def _markdown(card: dict) -> str:
+    m = card["metrics"]["test"] or {}
+    lines = [
+        "# promofilter model card",
+        "",
+        f"Trained {card.get('trained_at')} in {card.get('train_seconds')} s with `{card.get('command') or 'build_model'}`.",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in card.get('versions', {}).items())}.",
+        "",
+        "## Data",
+    ]
+    corpus = card.get("corpus")
+    if corpus:
+        lines += [
+            f"Authored corpus sha256 `{corpus['sha256']}`: {corpus['articles']} articles in {corpus['domains']} domains, "
+            f"{corpus['promo_templates']} promo templates in {corpus['promo_families']} families, "
+            f"{corpus['hard_negatives']} hard negatives.",
+            f"Test split: {corpus['test_articles']} articles and {corpus['test_families']} promo families that "
+            "appear in no training or validation document.",
+        ]
+    for name, sha in card.get("inputs_sha256", {}).items():
+        lines.append(f"Sample file `{name}` sha256 `{sha}`.")
+    docs = card.get("documents", {})
+    lines += [
+        f"Generated documents: {docs.get('train')} train, {docs.get('validation')} validation "
+        f"(threshold choice), {docs.get('test')} test (seed {card.get('seed')}).",
+        "",
+        "## Test split (held-out articles and promo families)",
+        "",
+        f"Threshold **{card['threshold']}** (best validation F1 with validation content loss ≤ 0.2 %).",
+        "",
+        "| precision | recall | F1 | content loss | docs losing a word |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {m.get('precision', 0):.3f} | {m.get('recall', 0):.3f} | {m.get('f1', 0):.3f} | "
+        f"{_pct(m.get('content_loss'))} | {_pct(m.get('lossy_docs'))} |",
+        "",
+        "Recall per kind: " + ", ".join(f"{k} {v:.3f}" for k, v in m.get("per_kind_recall", {}).items()),
+        "",
+        "### False-removal budget",
+        "",
+        f"At the shipped threshold the model removes {_pct(m.get('content_loss'))} of editorial characters "
+        f"on held-out documents, and {_pct(m.get('lossy_docs'))} of documents lose at least one editorial word.",
+    ]
+    rw = card.get("realworld")
+    if rw:
+        o = rw["scores"]["overall"]
+        lines += [
+            "",
+            f"### Real-world evaluation (`{rw['file']}`, team scorer, never trained or tuned on)",
+            "",
+            "| precision | recall | F1 | content loss | docs losing a word |",
+            "| --- | --- | --- | --- | --- |",
+            f"| {o['precision'] or 0:.3f} | {o['recall']:.3f} | {o['f1']:.3f} | {_pct(o['content_loss'])} | "
+            f"{_pct(o['lossy_rate'])} |",
+            "",
+            "Recall per kind: " + ", ".join(f"{k} {v['recall']:.3f}" for k, v in rw["scores"].get("per_kind", {}).items()
+                                            if v.get("recall") is not None),
+        ]
+    lines += ["", "## Threshold sweep (test split)", "",
+              "| threshold | precision | recall | F1 | content loss | lossy docs |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in card["metrics"]["test_sweep"]:
+        lines.append(f"| {row['threshold']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+                     f"{_pct(row['content_loss'])} | {_pct(row['lossy_docs'])} |")
+    lines += ["", "## Parameters", "", f"`{json.dumps(card.get('params') or {})}` (defaults of `PromoClassifier` otherwise)", ""]
+    for png in card.get("plots", []):
+        lines.append(f"![{png}]({png})")
+    return "\n".join(lines) + "\n"
+
+
+def write_card(out: Path, card: dict, scored_test=None, plots: bool = True) -> None:
+    out = Path(out)
+    card["plots"] = _plots(out, card, scored_test) if plots else []
+    atomic_write(out / "model_card.json", (json.dumps(card, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write(out / "MODEL_CARD.md", _markdown(card).encode())

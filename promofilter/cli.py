@@ -1,0 +1,177 @@
+"""Command line: thin click commands over the library. Exit codes: 0 ok, 1 error in data, 2 usage."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from . import __version__
+from .results import Kind, StripConfig
+
+log = logging.getLogger("promofilter")
+
+KIND_NAMES = [k.value for k in Kind.promo_kinds()]
+
+
+class DataError(click.ClickException):
+    """Bad input data: exit code 1 (usage errors exit 2)."""
+
+    exit_code = 1
+
+
+def _load(model_path: str | None, trust: bool):
+    from . import load_model
+    from .persist import ModelLoadError
+
+    try:
+        return load_model(model_path, trusted=trust)
+    except ModelLoadError as e:
+        raise DataError(str(e)) from None
+
+
+def _read(source: str) -> str:
+    from .textio import InputError, read_text
+
+    try:
+        return read_text(source)
+    except InputError as e:
+        raise DataError(str(e)) from None
+
+
+def _kinds(value: str | None) -> frozenset[Kind] | None:
+    if not value:
+        return None
+    try:
+        return frozenset(Kind(v.strip()) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"kinds are {', '.join(KIND_NAMES)}; got {value!r}") from None
+
+
+def _config(threshold: float | None, remove: str | None, keep: str | None) -> StripConfig:
+    kinds = set(_kinds(remove) or Kind.promo_kinds())
+    kinds -= set(_kinds(keep) or ())
+    return StripConfig(threshold=threshold, remove_kinds=frozenset(kinds))
+
+
+model_option = click.option("--model", "model_path", metavar="PATH", default=None,
+                            help="Model directory (default: the shipped model).")
+trust_option = click.option("--trust-model", is_flag=True,
+                            help="Allow loading pickle/joblib models, which can run code. Only for files you trust.")
+threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+                                help="Remove segments scoring at or above this (default: the model's).")
+remove_option = click.option("--remove", metavar="KINDS", help="Only remove these kinds (comma-separated).")
+keep_option = click.option("--keep", metavar="KINDS", help="Never remove these kinds, e.g. --keep credit,disclaimer.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="promofilter")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def cli(verbose: bool) -> None:
+    """Find and strip promotional lines (ads, calls to action, cross-promotion, disclaimers,
+    credits, boilerplate) from scraped articles, keeping every other character as it was."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, metavar="[FILE]...")
+@click.option("-o", "--output", metavar="FILE", help="Write here (atomically) instead of stdout.")
+@threshold_option
+@remove_option
+@keep_option
+@model_option
+@trust_option
+@click.option("--report", metavar="FILE.jsonl",
+              help="Write one JSON line per removed span: source, start, end, score, kind, text.")
+def strip(files, output, threshold, remove, keep, model_path, trust_model, report) -> None:
+    """Strip promotional segments from FILEs (or stdin) and write the clean text.
+
+    With no FILE, or when FILE is -, read standard input. Several files are cleaned one by one
+    and written one after another. Offsets in the report are character offsets into each input.
+    """
+    from .textio import write_text
+
+    config = _config(threshold, remove, keep)
+    sources = list(files) or ["-"]
+    texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
+    model = _load(model_path, trust_model)
+    results = list(model.explain_many(texts, config))
+    write_text(output, "".join(r.text for r in results))
+    if report:
+        lines = []
+        for source, result in zip(sources, results):
+            for span in result.removed:
+                lines.append(json.dumps({"source": "<stdin>" if source == "-" else source, "start": span.start,
+                                         "end": span.end, "score": round(span.score, 4),
+                                         "kind": span.kind.value, "text": span.text}, ensure_ascii=False))
+        write_text(report, "".join(line + "\n" for line in lines))
+
+
+@cli.command()
+@click.argument("file", default="-", metavar="[FILE]")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per segment instead of a table.")
+@threshold_option
+@remove_option
+@keep_option
+@model_option
+@trust_option
+def detect(file, as_json, threshold, remove, keep, model_path, trust_model) -> None:
+    """Show every segment of FILE (or stdin) with its promo score and kind, removed or not."""
+    config = _config(threshold, remove, keep)
+    text = _read(file)
+    model = _load(model_path, trust_model)
+    spans = model.detect(text, config)
+    out = sys.stdout
+    if as_json:
+        for s in spans:
+            out.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
+        return
+    out.write(f"{'start':>7} {'end':>7} {'score':>6} {'kind':<11} {'action':<7} text\n")
+    for s in spans:
+        snippet = " ".join(s.text.split())
+        snippet = snippet if len(snippet) <= 70 else snippet[:67] + "..."
+        action = "REMOVE" if s.removed else "keep"
+        kind = s.kind.value if s.score >= 0.5 or s.removed else "-"
+        out.write(f"{s.start:>7} {s.end:>7} {s.score:>6.3f} {kind:<11} {action:<7} {snippet}\n")
+
+
+@cli.command()
+@click.argument("samples", nargs=-1, metavar="[SAMPLES]...")
+@click.option("--base", is_flag=True, help="Train on the shipped authored corpus (plus SAMPLES, if any).")
+@click.option("--out", "out_dir", metavar="DIR", default=None,
+              help="Model directory to write (default with --base and no samples: models/ of this checkout).")
+@click.option("--corpus", "corpus_dir", metavar="DIR", default=None, help="Authored corpus directory.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the document generator.")
+@click.option("--realworld", metavar="GOLD.jsonl", default=None,
+              help="Also score the model on this gold file with the team scorer (evaluation only).")
+def train(samples, base, out_dir, corpus_dir, seed, realworld) -> None:
+    """Train a model: on the authored corpus (--base) and/or labelled SAMPLES in the gold
+    JSONL shape ({"text", "promo_spans": [[start, end, kind], ...]}), then evaluate it on a
+    held-out split and write the model with its model card."""
+    from .build import BuildError, build_model
+
+    if not base and not samples:
+        raise click.UsageError("give SAMPLES to train on, --base for the authored corpus, or both")
+    try:
+        card = build_model(out_dir=out_dir, corpus_dir=corpus_dir if base or corpus_dir else None,
+                           use_base=base, samples=list(samples), seed=seed, realworld=realworld,
+                           command=" ".join(["promofilter", *sys.argv[1:]]))
+    except BuildError as e:
+        raise DataError(str(e)) from None
+    test = card["metrics"]["test"]
+    click.echo(f"model written to {card['out_dir']}: threshold {card['threshold']}, test F1 {test['f1']:.3f}, "
+               f"content loss {test['content_loss']:.4%}", err=True)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="promofilter", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""The authored training corpus, and a seeded generator that composes labelled documents from it.
+
+The corpus (``training/corpus/``, shipped in the wheel as ``promofilter/_corpus``) holds
+articles (one block per line), promo templates grouped in *families* per kind, hard negatives
+(editorial sentences about ads, subscriptions, apps...) and slot fillers. ``generate`` lays
+articles out the ways scraped text comes (one paragraph per line, blank-line paragraphs,
+hard-wrapped, flattened onto one line, CRLF) and inserts promos at the end, glued after the
+last sentence, at the start and mid-article, recording exact promo spans in the same JSONL shape
+as the team's gold files: ``{"id", "site", "text", "promo_spans": [[start, end, kind], ...]}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import textwrap
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .results import Kind
+
+__all__ = ["Article", "Family", "Corpus", "load_corpus", "split_corpus", "generate", "default_corpus_dir"]
+
+SLOT = re.compile(r"\{(\w+)\}")
+BR = "<br>"
+
+
+@dataclass(frozen=True)
+class Article:
+    domain: str
+    slug: str
+    blocks: tuple[str, ...]  # blocks[0] is the headline
+
+    @property
+    def title(self) -> str:
+        return self.blocks[0]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    kind: Kind
+    templates: tuple[str, ...]
+
+
+@dataclass
+class Corpus:
+    articles: list[Article]
+    families: list[Family]
+    negatives: list[tuple[str, str]]  # (topic, sentence)
+    fillers: dict[str, list[str]] = field(default_factory=dict)
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for a in self.articles:
+            h.update(f"A\0{a.domain}\0{a.slug}\0{chr(1).join(a.blocks)}\0".encode())
+        for f in self.families:
+            h.update(f"F\0{f.name}\0{f.kind.value}\0{chr(1).join(f.templates)}\0".encode())
+        for topic, s in self.negatives:
+            h.update(f"N\0{topic}\0{s}\0".encode())
+        for k in sorted(self.fillers):
+            h.update(f"S\0{k}\0{chr(1).join(self.fillers[k])}\0".encode())
+        return h.hexdigest()
+
+
+def default_corpus_dir() -> Path:
+    packaged = Path(__file__).parent / "_corpus"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "training" / "corpus"
+
+
+def _lines(path: Path) -> list[str]:
+    return [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _load_articles(directory: Path) -> list[Article]:
+    articles = []
+    for path in sorted(directory.glob("*.txt")):
+        slug, blocks = None, []
+        for line in _lines(path) + ["=== <end>"]:
+            if line.startswith("=== "):
+                if slug and blocks:
+                    articles.append(Article(path.stem, slug, tuple(blocks)))
+                slug, blocks = line[4:].strip(), []
+            elif line.strip():
+                blocks.append(line.strip())
+    return articles
+
+
+def _load_families(directory: Path) -> list[Family]:
+    families = []
+    for path in sorted(directory.glob("*.txt")):
+        kind = Kind(path.stem)
+        name, templates = None, []
+        for line in _lines(path) + ["## <end>"]:
+            if line.startswith("## "):
+                if name and templates:
+                    families.append(Family(name, kind, tuple(templates)))
+                name, templates = line[3:].strip(), []
+            elif line.strip() and not line.startswith("# "):
+                templates.append(line.strip())
+    return families
+
+
+def _load_fillers(path: Path) -> dict[str, list[str]]:
+    fillers: dict[str, list[str]] = {}
+    current = None
+    for line in _lines(path):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            fillers[current] = []
+        elif current:
+            fillers[current].append(line.strip())
+    return fillers
+
+
+def load_corpus(directory: str | Path | None = None) -> Corpus:
+    root = Path(directory) if directory else default_corpus_dir()
+    if not (root / "articles").is_dir():
+        raise FileNotFoundError(f"no authored corpus at {root} (expected articles/, promos/, hard_negatives/)")
+    negatives = []
+    for path in sorted((root / "hard_negatives").glob("*.txt")):
+        negatives += [(path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("#")]
+    return Corpus(
+        articles=_load_articles(root / "articles"),
+        families=_load_families(root / "promos"),
+        negatives=negatives,
+        fillers=_load_fillers(root / "fillers.txt"),
+    )
+
+
+def _bucket(key: str) -> float:
+    """A stable number in [0, 1) for a name: splits do not depend on file order or seeds."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def split_corpus(corpus: Corpus, test_share: float = 0.2, salt: str = "v1") -> tuple[Corpus, Corpus]:
+    """Split into (train, test) so that no article, promo family or hard negative is on both sides."""
+    def side(key: str) -> bool:
+        return _bucket(f"{salt}:{key}") < test_share
+
+    train = replace(corpus, articles=[a for a in corpus.articles if not side("a:" + a.slug)],
+                    families=[f for f in corpus.families if not side("f:" + f.name)],
+                    negatives=[n for n in corpus.negatives if not side("n:" + n[1])])
+    test = replace(corpus, articles=[a for a in corpus.articles if side("a:" + a.slug)],
+                   families=[f for f in corpus.families if side("f:" + f.name)],
+                   negatives=[n for n in corpus.negatives if side("n:" + n[1])])
+    return train, test
+
+
+# ----------------------------------------------------------------------------- generation
+
+KIND_WEIGHTS = {Kind.CROSSPROMO: 3, Kind.CTA: 2.5, Kind.CREDIT: 2.5, Kind.BOILERPLATE: 2,
+                Kind.DISCLAIMER: 1.5, Kind.AD: 2}
+# Where in a document each kind tends to appear besides the end.
+MID_KINDS = (Kind.CROSSPROMO, Kind.CREDIT, Kind.AD, Kind.CTA)
+START_KINDS = (Kind.CREDIT, Kind.AD, Kind.BOILERPLATE, Kind.CTA, Kind.DISCLAIMER)
+EMOJI = ["👉", "📩", "🔔", "🚀", "📲", "🔥", "✅", "⚡", "💰", "📈", "➡️", "👇"]
+
+
+class _Filler:
+    def __init__(self, fillers: dict[str, list[str]], titles: list[str], rng: random.Random):
+        self.f = fillers
+        self.titles = titles
+        self.rng = rng
+
+    def site(self) -> str:
+        r = self.rng
+        joiner = r.choice(["", "", " ", ""])
+        return r.choice(self.f["site_prefix"]) + joiner + r.choice(self.f["site_suffix"])
+
+    def domain(self, site: str | None = None) -> str:
+        base = re.sub(r"[^a-z0-9]", "", (site or self.site()).lower())
+        return f"{base}.{self.rng.choice(self.f['tld'])}"
+
+    def value(self, slot: str, site: str) -> str:
+        r = self.rng
+        if slot == "site":
+            return site
+        if slot == "title":
+            return r.choice(self.titles)
+        if slot == "url":
+            path = "-".join(re.findall(r"[a-z0-9]+", r.choice(self.titles).lower())[:8])
+            return f"https://{r.choice(['', 'www.'])}{self.domain(site)}/{r.choice(['', 'news/', 'markets/', '2025/05/'])}{path}"
+        if slot == "handle":
+            return re.sub(r"[^A-Za-z0-9_]", "", r.choice([site, r.choice(self.f["author"]).split()[0] + r.choice(["_news", "FX", "", "_tweets"]), site + r.choice(["HQ", "_", "News"])]))
+        if slot == "email":
+            name = r.choice(self.f["author"]).split()
+            return f"{r.choice([name[0].lower(), name[0][0].lower() + name[-1].lower(), 'press', 'tips', 'news'])}@{self.domain(site)}"
+        if slot == "number":
+            return str(r.choice([r.randint(2, 99), r.randint(100, 9999), r.randint(10000, 999999)]))
+        if slot == "percent":
+            return f"{r.randint(5, 80)}%"
+        if slot == "price":
+            return r.choice(["$", "€", "£", "$"]) + str(r.choice([9, 19, 29, 49, 99, 199, 4.99, 12.5]))
+        if slot in self.f:
+            return r.choice(self.f[slot])
+        return slot
+
+
+def _fill(template: str, filler: _Filler, site: str, rng: random.Random) -> list[str]:
+    text = SLOT.sub(lambda m: filler.value(m.group(1), site), template)
+    # realistic variation: casing, lost final punctuation, emoji, leading labels
+    x = rng.random()
+    if x < 0.04 and len(text) < 90:
+        text = text.upper()
+    elif x < 0.12 and text[-1:] in ".!":
+        text = text[:-1]
+    if rng.random() < 0.05:
+        text = rng.choice(EMOJI) + " " + text
+    return [line.strip() for line in text.split(BR) if line.strip()]
+
+
+def _wrap(block: str, width: int) -> str:
+    if len(block) <= width or " | " in block:
+        return block
+    return "\n".join(textwrap.wrap(block, width=width, break_long_words=False, break_on_hyphens=False))
+
+
+class _Builder:
+    """Appends pieces while recording promo spans (offsets exclude surrounding whitespace)."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.length = 0
+        self.spans: list[list] = []
+
+    def add(self, text: str, kind: Kind | None = None) -> None:
+        if kind is not None and text.strip():
+            lead = len(text) - len(text.lstrip())
+            start = self.length + lead
+            self.spans.append([start, start + len(text.strip()), kind.value])
+        self.parts.append(text)
+        self.length += len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[str], doc_id: str) -> dict:
+    filler = _Filler(corpus.fillers, titles, rng)
+    site = filler.site()
+    # layout of the site
+    layout = rng.choices(["line", "blank", "wrapped", "flat", "crlf", "glued"], [45, 22, 10, 10, 8, 5])[0]
+    sep = {"line": "\n", "blank": "\n\n", "wrapped": "\n\n", "flat": " ", "crlf": "\r\n", "glued": ""}[layout]
+    if layout == "wrapped" and rng.random() < 0.4:
+        sep = "\n"
+    line_sep = "\r\n" if layout == "crlf" else "\n"
+    width = rng.randint(60, 90)
+
+    blocks: list[tuple[str, Kind | None]] = [(b, None) for b in article.blocks]
+    if rng.random() < 0.25:
+        blocks = blocks[1:]  # scraped body without its headline
+
+    by_kind: dict[Kind, list[Family]] = {}
+    for fam in corpus.families:
+        by_kind.setdefault(fam.kind, []).append(fam)
+    kinds = [k for k in KIND_WEIGHTS if by_kind.get(k)]
+    weights = [KIND_WEIGHTS[k] for k in kinds]
+    # a site reuses a few families: pick them once per document
+    site_families = {k: rng.sample(by_kind[k], min(2, len(by_kind[k]))) for k in kinds}
+
+    def promo(kind: Kind | None = None) -> list[tuple[str, Kind]]:
+        kind = kind if kind in site_families else rng.choices(kinds, weights)[0]
+        fam = rng.choice(site_families[kind]) if rng.random() < 0.7 else rng.choice(by_kind[kind])
+        return [(line, kind) for line in _fill(rng.choice(fam.templates), filler, site, rng)]
+
+    glued_after: dict[int, list[tuple[str, Kind | None]]] = {}
+    if corpus.negatives and rng.random() < 0.45:
+        for _ in range(rng.randint(1, 3)):
+            sentence = rng.choice(corpus.negatives)[1]
+            where = rng.randint(1, len(blocks))
+            if rng.random() < 0.35 and where > 1:
+                glued_after.setdefault(where - 1, []).append((sentence, None))
+            else:
+                blocks.insert(where, (sentence, None))
+
+    has_promo = rng.random() < 0.82 and kinds
+    if has_promo:
+        if rng.random() < 0.4:  # mid-article: teasers, captions with credits, ad labels
+            for _ in range(rng.randint(1, 3)):
+                where = rng.randint(1, max(1, len(blocks) - 1))
+                piece = promo(rng.choice(MID_KINDS) if rng.random() < 0.8 else None)
+                if rng.random() < 0.15:
+                    glued_after.setdefault(where - 1, []).extend(piece)
+                else:
+                    blocks[where:where] = piece
+        if rng.random() < 0.12:
+            blocks[0:0] = promo(rng.choice(START_KINDS))
+        if rng.random() < 0.8 or not any(k for _, k in blocks):
+            trailers: list[tuple[str, Kind | None]] = []
+            for _ in range(rng.choices([1, 2, 3, 4, 5], [40, 30, 16, 9, 5])[0]):
+                trailers += promo()
+            if rng.random() < 0.25:
+                glued_after.setdefault(len(blocks) - 1, []).extend(trailers[:1])
+                trailers = trailers[1:]
+            blocks += trailers
+
+    out = _Builder()
+    if layout != "flat" and rng.random() < 0.05:
+        out.add(rng.choice(["\n", "  ", "\ufeff"]))
+    for i, (block, kind) in enumerate(blocks):
+        if i:
+            out.add(sep if kind is None or layout in ("flat", "glued") else (line_sep if sep in ("\n", "\r\n", "\n\n") and rng.random() < 0.3 else sep))
+        text = _wrap(block, width) if layout == "wrapped" else block
+        if line_sep != "\n":
+            text = text.replace("\n", line_sep)
+        out.add(text, kind)
+        for glued, gkind in glued_after.get(i, []):
+            out.add(rng.choice([" ", " ", " ", "  ", ""]) if gkind else " ")
+            out.add(glued, gkind)
+    if layout not in ("flat", "glued") and rng.random() < 0.6:
+        out.add(line_sep)
+    return {"id": doc_id, "site": site, "text": out.text(), "promo_spans": out.spans}
+
+
+def generate(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "gen") -> list[dict]:
+    """Compose ``n_docs`` labelled documents from ``corpus``, deterministically for a seed."""
+    if not corpus.articles:
+        raise ValueError("the corpus has no articles")
+    rng = random.Random(seed)
+    titles = [a.title for a in corpus.articles]
+    docs = []
+    for i in range(n_docs):
+        article = corpus.articles[i % len(corpus.articles)] if i < len(corpus.articles) else rng.choice(corpus.articles)
+        docs.append(_compose(article, corpus, rng, titles, f"{prefix}-{i:06d}"))
+    return docs

@@ -1,0 +1,251 @@
+"""Features: segments of documents -> a segment table, and scikit-learn transformers over it.
+
+The table has one row per segment with its text and its place in the document (position from
+the start and the end, line breaks around it, whether it is glued after a sentence on the same
+line). The transformers turn it into numbers: masked words for hashing, and hand-made *shape*
+and *voice* features that travel across sites (URLs, handles, emoji, call-to-action verbs,
+second person, reporting verbs, stopword density, terminal punctuation, capitalisation).
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .policy import _breaks
+from .results import Segment
+from .segment import segment
+
+__all__ = ["build_table", "TextMasker", "ShapeFeatures", "SHAPE_FEATURE_NAMES"]
+
+URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|news|xyz|app|ai|me|tv|us|ca|au|in|biz)\b(?:/\S*)?", re.I)
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
+HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z]\w+")
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
+BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
+SEPARATORS = re.compile(r"[|•·»›→←▶►]")
+
+CTA_VERBS = frozenset(
+    """subscribe follow join download sign register click tap visit read listen watch share like
+    get grab claim buy shop order try use book learn discover check explore start stay connect
+    contact email support donate install enable turn find see don't dont never unlock trade""".split()
+)
+SECOND_PERSON = frozenset("you your you're youre yours yourself you'll you've".split())
+FIRST_PLURAL = frozenset("we our us we're ours we've we'll".split())
+REPORTING = frozenset(
+    """said says told according added noted reported explained stated announced asked wrote
+    argued estimated expects expected warned believes recalled""".split()
+)
+STOPWORDS = frozenset(
+    """the a an of to in and or but is are was were be been being that this these those it its for
+    on at by with from as into than then there their they he she his her him which who whom what
+    when where while would could should will can may might has have had not no if so also after
+    before about over under between more most such only other some any each all both""".split()
+)
+
+SHAPE_FEATURE_NAMES = (
+    "log_chars", "log_words", "end_period", "end_exclaim", "end_question", "end_colon",
+    "end_none", "end_close", "upper_ratio", "title_ratio", "digit_ratio", "symbol_ratio",
+    "urls", "emails", "handles", "hashtags", "emoji", "separators", "bullet", "label",
+    "starts_paren", "starts_upper", "cta_first", "cta_any", "second_person", "first_plural",
+    "reporting", "quotes", "stopword_ratio", "copyright",
+    "rel_pos", "rel_from_end", "segs_from_end", "segs_from_start", "is_last", "is_first",
+    "line_start", "line_end", "whole_line", "breaks_before", "breaks_after", "segs_in_line",
+    "chars_after_ratio", "log_chars_after", "log_doc_segs", "prev_log_chars", "next_log_chars",
+    "prev_end_punct", "next_whole_line",
+)
+
+
+def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]]:
+    """Segment every text and return (segment table, segments per text)."""
+    rows: dict[str, list] = {k: [] for k in ("doc", "idx", "n", "text", "line_start", "line_end",
+                                              "breaks_before", "breaks_after", "segs_in_line",
+                                              "chars_after", "doc_chars")}
+    all_segments = []
+    for d, text in enumerate(texts):
+        segs = [s for s in segment(text) if s.content_end > s.content_start]
+        all_segments.append(segs)
+        n = len(segs)
+        # number of segments on the line each segment sits on
+        line_sizes, count = [], 0
+        for s in segs:
+            count += 1
+            if s.line_end:
+                line_sizes.extend([count] * count)
+                count = 0
+        line_sizes.extend([count] * count)
+        prev_end = 0
+        for i, s in enumerate(segs):
+            rows["doc"].append(d)
+            rows["idx"].append(i)
+            rows["n"].append(n)
+            rows["text"].append(text[s.content_start : s.content_end])
+            rows["line_start"].append(s.line_start)
+            rows["line_end"].append(s.line_end)
+            rows["breaks_before"].append(_breaks(text, prev_end, s.content_start) if i else 2)
+            nxt = segs[i + 1].content_start if i + 1 < n else len(text)
+            rows["breaks_after"].append(_breaks(text, s.content_end, nxt) if i + 1 < n else 2)
+            rows["segs_in_line"].append(line_sizes[i])
+            rows["chars_after"].append(len(text) - s.content_end)
+            rows["doc_chars"].append(len(text))
+            prev_end = s.content_end
+    return pd.DataFrame(rows), all_segments
+
+
+def mask_text(text: str) -> str:
+    """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
+    plus first/last-word markers (labels such as "Related:" live at the start)."""
+    t = EMAIL.sub(" xemail ", text)
+    t = URL.sub(" xurl ", t)
+    t = HANDLE.sub(" xhandle ", t)
+    t = HASHTAG.sub(" xhashtag ", t)
+    t = EMOJI.sub(" xemoji ", t)
+    t = DIGITS.sub(" xnum ", t).lower()
+    words = WORD.findall(t)
+    if not words:
+        return "xempty"
+    return f"xfirst{words[0]} {t} xlast{words[-1]}"
+
+
+class TextMasker(TransformerMixin, BaseEstimator):
+    """Select the ``text`` column of a segment table and mask volatile tokens (see ``mask_text``).
+
+    Stateless: fitting learns nothing, but follows the estimator contract.
+    """
+
+    def fit(self, X, y=None):
+        self.fitted_ = True
+        return self
+
+    def transform(self, X) -> list[str]:
+        check_is_fitted(self)
+        return [mask_text(t) for t in X["text"]]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
+
+
+def _text_shape(text: str) -> list[float]:
+    n_chars = len(text)
+    words = WORD.findall(text)
+    lower = [w.lower() for w in words]
+    n_words = max(len(words), 1)
+    letters = sum(c.isalpha() for c in text) or 1
+    last = text.rstrip("\"'”’»)]*")
+    end = text[-1]
+    first = lower[0] if lower else ""
+    return [
+        math.log1p(n_chars),
+        math.log1p(len(words)),
+        float(last.endswith(".")),
+        float(last.endswith("!")),
+        float(last.endswith("?")),
+        float(last.endswith(":")),
+        float(end.isalnum()),
+        float(end in "\"'”’»)]"),
+        sum(c.isupper() for c in text) / letters,
+        sum(w[0].isupper() for w in words) / n_words,
+        sum(c.isdigit() for c in text) / n_chars,
+        sum(not (c.isalnum() or c.isspace()) for c in text) / n_chars,
+        len(URL.findall(text)),
+        len(EMAIL.findall(text)),
+        len(HANDLE.findall(text)),
+        len(HASHTAG.findall(text)),
+        len(EMOJI.findall(text)),
+        len(SEPARATORS.findall(text)),
+        float(bool(BULLET.match(text))),
+        float(bool(LABEL.match(text))),
+        float(text[0] in "([{"),
+        float(text[0].isupper()),
+        float(first in CTA_VERBS),
+        sum(w in CTA_VERBS for w in lower) / n_words,
+        sum(w in SECOND_PERSON for w in lower) / n_words,
+        sum(w in FIRST_PLURAL for w in lower) / n_words,
+        float(any(w in REPORTING for w in lower)),
+        float(any(c in text for c in "\"“”")),
+        sum(w in STOPWORDS for w in lower) / n_words,
+        float("©" in text or "copyright" in text.lower() or "rights reserved" in text.lower()),
+    ]
+
+
+class ShapeFeatures(TransformerMixin, BaseEstimator):
+    """Hand-made shape, voice and position features of each row of a segment table.
+
+    Parameters
+    ----------
+    max_distance : int, default=10
+        Distances in segments from the start and the end are capped here.
+    """
+
+    def __init__(self, max_distance: int = 10):
+        self.max_distance = max_distance
+
+    def fit(self, X, y=None):
+        self.n_features_out_ = len(SHAPE_FEATURE_NAMES)
+        return self
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(SHAPE_FEATURE_NAMES, dtype=object)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        texts: Sequence[str] = X["text"].tolist()
+        shape = np.array([_text_shape(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
+        idx = X["idx"].to_numpy(dtype=np.float64)
+        n = X["n"].to_numpy(dtype=np.float64)
+        from_end = n - 1 - idx
+        line_start = X["line_start"].to_numpy(dtype=np.float64)
+        line_end = X["line_end"].to_numpy(dtype=np.float64)
+        chars_after = X["chars_after"].to_numpy(dtype=np.float64)
+        doc_chars = np.maximum(X["doc_chars"].to_numpy(dtype=np.float64), 1)
+        log_chars = shape[:, 0]
+        # neighbours within the same document (row order is document order)
+        same_prev = np.r_[False, X["doc"].to_numpy()[1:] == X["doc"].to_numpy()[:-1]]
+        same_next = np.r_[same_prev[1:], False]
+        prev_chars = np.where(same_prev, np.r_[0.0, log_chars[:-1]], 0.0)
+        next_chars = np.where(same_next, np.r_[log_chars[1:], 0.0], 0.0)
+        ends_punct = shape[:, 2] + shape[:, 3] + shape[:, 4]
+        prev_punct = np.where(same_prev, np.r_[0.0, ends_punct[:-1]], 1.0)
+        whole = line_start * line_end
+        next_whole = np.where(same_next, np.r_[whole[1:], 0.0], 1.0)
+        m = self.max_distance
+        context = np.column_stack([
+            idx / np.maximum(n, 1),
+            from_end / np.maximum(n, 1),
+            np.minimum(from_end, m),
+            np.minimum(idx, m),
+            (from_end == 0).astype(float),
+            (idx == 0).astype(float),
+            line_start,
+            line_end,
+            whole,
+            np.minimum(X["breaks_before"].to_numpy(dtype=np.float64), 3),
+            np.minimum(X["breaks_after"].to_numpy(dtype=np.float64), 3),
+            np.log1p(X["segs_in_line"].to_numpy(dtype=np.float64)),
+            chars_after / doc_chars,
+            np.log1p(chars_after),
+            np.log1p(n),
+            prev_chars,
+            next_chars,
+            prev_punct,
+            next_whole,
+        ])
+        return np.hstack([shape, context])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

@@ -1,0 +1,170 @@
+"""The classifier: a two-stage scikit-learn estimator over segment tables, and its kind model.
+
+Stage 1 scores each segment alone from masked hashed words and hand-made shape/position
+features (logistic regression). Stage 2 re-scores it with its neighbours' stage-1 scores (the
+segments before and after it, and everything that follows it up to the end of the document),
+with gradient-boosted trees: promos come in runs and cluster after the last prose paragraph.
+Stage 2 is trained on out-of-fold stage-1 scores so it learns how far to trust them on unseen
+documents. A separate multinomial model names the kind of each promo segment.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .features import ShapeFeatures, TextMasker
+from .results import Kind
+
+__all__ = ["PromoClassifier", "CONTEXT_FEATURE_NAMES"]
+
+CONTEXT_FEATURE_NAMES = (
+    "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
+    "share_after_promo", "p_max_before", "n_after",
+)
+
+
+def _context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """Neighbour features of per-segment scores ``p``; rows of one document are contiguous."""
+    n = len(p)
+    out = np.zeros((n, len(CONTEXT_FEATURE_NAMES)))
+    if n == 0:
+        return out
+    bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        q = p[a:b]
+        m = b - a
+        padded = np.r_[0.0, 0.0, q, 0.0, 0.0]
+        # suffix statistics over the segments strictly after each one
+        rev = q[::-1]
+        suffix_max = np.r_[np.maximum.accumulate(rev)[::-1][1:], 0.0]
+        suffix_sum = np.r_[np.cumsum(rev)[::-1][1:], 0.0]
+        suffix_hi = np.r_[np.cumsum(rev >= 0.5)[::-1][1:], 0.0]
+        after = np.arange(m - 1, -1, -1, dtype=float)
+        prefix_max = np.r_[0.0, np.maximum.accumulate(q)[:-1]]
+        out[a:b] = np.column_stack([
+            q, padded[1:m + 1], padded[0:m], padded[3:m + 3], padded[4:m + 4],
+            suffix_max, suffix_sum / np.maximum(after, 1), suffix_hi / np.maximum(after, 1),
+            prefix_max, np.minimum(after, 10),
+        ])
+    return out
+
+
+class PromoClassifier(ClassifierMixin, BaseEstimator):
+    """Score segments of a segment table as promo (class 1) or content (class 0).
+
+    ``fit(X, y)`` takes a segment table (see ``promofilter.features.build_table``) and one label
+    per row: ``"content"`` or a promo kind. ``predict_proba`` gives calibrated-by-training
+    probabilities of ``[content, promo]``; ``predict_kind`` names the most likely promo kind.
+
+    Parameters
+    ----------
+    n_features : int, default=2**18
+        Width of the hashed word/bigram space.
+    C : float, default=2.0
+        Inverse regularisation of the stage-1 logistic regression.
+    n_splits : int, default=4
+        Folds (grouped by document) for the out-of-fold stage-1 scores stage 2 learns from.
+    max_iter : int, default=250
+        Boosting iterations of stage 2.
+    random_state : int, default=0
+        Seed for stage 2.
+    """
+
+    def __init__(self, n_features: int = 2**18, C: float = 2.0, n_splits: int = 4,
+                 max_iter: int = 250, random_state: int = 0):
+        self.n_features = n_features
+        self.C = C
+        self.n_splits = n_splits
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _union(self) -> FeatureUnion:
+        words = Pipeline([
+            ("mask", TextMasker()),
+            ("hash", HashingVectorizer(n_features=self.n_features, ngram_range=(1, 2),
+                                       alternate_sign=False, lowercase=False,
+                                       token_pattern=r"(?u)\b\w+\b")),
+        ])
+        shape = Pipeline([("shape", ShapeFeatures()), ("scale", StandardScaler())])
+        return FeatureUnion([("words", words), ("shape", shape)])
+
+    def _stage1(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, max_iter=2000, solver="liblinear")
+
+    def _stage2_matrix(self, X: pd.DataFrame, p: np.ndarray, shape: np.ndarray) -> np.ndarray:
+        return np.hstack([_context_features(p, X["doc"].to_numpy()), shape])
+
+    def fit(self, X: pd.DataFrame, y):
+        y = np.asarray([Kind(k).value for k in y], dtype=object)
+        is_promo = (y != Kind.CONTENT.value).astype(int)
+        if len(np.unique(is_promo)) < 2:
+            raise ValueError("training data needs both promo and content segments")
+        self.union_ = self._union().fit(X)
+        Z = self.union_.transform(X).tocsr()
+        shape = self.union_.transformer_list[1][1][0].transform(X)
+        groups = X["doc"].to_numpy()
+        oof = np.zeros(len(X))
+        n_splits = min(self.n_splits, len(np.unique(groups)))
+        for train, test in GroupKFold(n_splits=n_splits).split(Z, is_promo, groups):
+            if len(np.unique(is_promo[train])) < 2:
+                oof[test] = is_promo[train].mean()
+                continue
+            oof[test] = clone(self._stage1()).fit(Z[train], is_promo[train]).predict_proba(Z[test])[:, 1]
+        self.stage1_ = self._stage1().fit(Z, is_promo)
+        self.stage2_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+            min_samples_leaf=30, random_state=self.random_state,
+        ).fit(self._stage2_matrix(X, oof, shape), is_promo)
+        promo_rows = is_promo == 1
+        kinds = y[promo_rows]
+        if len(np.unique(kinds)) > 1:
+            self.kind_model_ = LogisticRegression(C=4.0, max_iter=2000).fit(Z[promo_rows], kinds)
+            self.kind_classes_ = tuple(self.kind_model_.classes_)
+        else:
+            self.kind_model_ = None
+            self.kind_classes_ = tuple(np.unique(kinds))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _score(self, X: pd.DataFrame):
+        check_is_fitted(self)
+        Z = self.union_.transform(X).tocsr()
+        shape = self.union_.transformer_list[1][1][0].transform(X)
+        p1 = self.stage1_.predict_proba(Z)[:, 1]
+        p2 = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape))[:, 1]
+        return Z, p2
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        _, p = self._score(X)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def score_and_kind(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind]]:
+        """Promo probability and most likely promo kind of every row, in one pass."""
+        Z, p = self._score(X)
+        if len(X) == 0:
+            return p, []
+        if self.kind_model_ is None:
+            kinds = [Kind(self.kind_classes_[0])] * len(X)
+        else:
+            kinds = [Kind(k) for k in self.kind_model_.predict(Z)]
+        return p, kinds
+
+    def predict_kind(self, X: pd.DataFrame) -> list[Kind]:
+        return self.score_and_kind(X)[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags

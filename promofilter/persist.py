@@ -1,0 +1,148 @@
+"""Model files: save a trained filter as a directory, and load one without running its code.
+
+A model directory holds ``model.skops`` (the estimator, in skops' safe format) and
+``model.json`` (threshold, versions, sha256 of the model file, training metadata). Loading checks
+the checksum and refuses any type in the file that is not on the explicit allowlist below, so a
+crafted file cannot run code. Pickle/joblib files load only with ``trusted=True``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .strip import PromoFilter
+from .textio import atomic_write
+
+__all__ = ["save_model", "load_model_file", "ModelLoadError", "TRUSTED_TYPES", "MODEL_FILE", "META_FILE"]
+
+MODEL_FILE = "model.skops"
+META_FILE = "model.json"
+
+# Every type a promofilter model is built from. Anything else in a file is refused.
+TRUSTED_TYPES = [
+    "promofilter.model.PromoClassifier",
+    "promofilter.features.TextMasker",
+    "promofilter.features.ShapeFeatures",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.feature_extraction.text.HashingVectorizer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "builtins.slice",
+    "numpy.float64",
+    "numpy.int64",
+]
+
+
+class ModelLoadError(RuntimeError):
+    """A model file that is missing, corrupt, tampered with, untrusted or incompatible."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
+    """Write ``model`` to ``directory`` (created if needed) as model.skops + model.json."""
+    import sklearn
+    import skops
+    import skops.io as sio
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / MODEL_FILE
+    atomic_write(path, sio.dumps(model.classifier, compression=8))
+    from . import __version__
+
+    meta = dict(model.metadata)
+    meta.update(
+        threshold=model.threshold,
+        model_file=MODEL_FILE,
+        model_sha256=_sha256(path),
+        promofilter_version=__version__,
+        sklearn_version=sklearn.__version__,
+        skops_version=skops.__version__,
+    )
+    atomic_write(directory / META_FILE, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    return directory
+
+
+def _load_trusted_pickle(path: Path):
+    import joblib
+
+    return joblib.load(path)
+
+
+def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilter:
+    """Load a model directory (or its model.skops / model.json), or a trusted pickle."""
+    import warnings
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"model not found: {path}")
+    if path.suffix in {".pkl", ".pickle", ".joblib"}:
+        if not trusted:
+            raise ModelLoadError(
+                f"{path} is a pickle file, which can run arbitrary code when loaded; "
+                "pass --trust-model (trusted=True) only if you made it or trust its source"
+            )
+        obj = _load_trusted_pickle(path)
+        if isinstance(obj, PromoFilter):
+            return obj
+        return PromoFilter(classifier=obj, threshold=0.5, metadata={"source": str(path)})
+    directory = path if path.is_dir() else path.parent
+    meta_path = directory / META_FILE
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"{directory} has no {META_FILE}: not a promofilter model directory") from None
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{meta_path} is unreadable or not JSON: {e}") from None
+    model_path = directory / meta.get("model_file", MODEL_FILE)
+    if not model_path.is_file():
+        raise ModelLoadError(f"model file missing: {model_path}")
+    expected = meta.get("model_sha256")
+    if expected and _sha256(model_path) != expected:
+        raise ModelLoadError(
+            f"{model_path} does not match the sha256 in {META_FILE}: the file is corrupt, truncated "
+            "or was modified; rebuild or re-download the model"
+        )
+    import sklearn
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as e:  # skops raises several types for damaged archives
+        raise ModelLoadError(f"{model_path} is not a readable skops model file: {e}") from None
+    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if refused and not trusted:
+        raise ModelLoadError(
+            f"{model_path} contains types that are not part of a promofilter model and could run "
+            f"code: {', '.join(refused)}; pass --trust-model (trusted=True) only if you trust its source"
+        )
+    trained_with = meta.get("sklearn_version")
+    if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelLoadError(
+            f"{model_path} was trained with scikit-learn {trained_with}, but {sklearn.__version__} "
+            "is installed; install the matching version or retrain the model (promofilter train --base)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=sklearn.exceptions.InconsistentVersionWarning)
+            classifier = sio.load(model_path, trusted=sorted(set(untrusted)))
+    except Exception as e:
+        raise ModelLoadError(f"could not load {model_path}: {type(e).__name__}: {e}") from None
+    return PromoFilter(classifier=classifier, threshold=float(meta.get("threshold", 0.5)), metadata=meta)

@@ -1,0 +1,103 @@
+"""Policy: segment scores -> the exact character spans to remove.
+
+A run of consecutive removed segments is cut out together with *one* of the two separators
+around it, so no blank-line scar and no glued words remain: between two kept segments we keep
+the stronger separator (the one with more line breaks, the earlier one on a tie); at the start of
+the text the run takes its trailing separator; at the end it takes the separator before it, so
+the text keeps its own final newline. Kept characters are never altered.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .results import Decision, Kind, Segment, Span, StripConfig
+
+__all__ = ["choose_removals", "remove_spans", "SpanError"]
+
+
+class SpanError(ValueError):
+    """Spans that are out of bounds, unsorted or overlapping."""
+
+
+def _breaks(text: str, start: int, end: int) -> int:
+    gap = text[start:end]
+    return gap.count("\n") + gap.count("\r") - gap.count("\r\n") + gap.count("\u2028") + gap.count("\u2029")
+
+
+def _run_range(text: str, segments: Sequence[Segment], first: int, last: int) -> tuple[int, int]:
+    """Character range removed for the run of segments ``first..last`` (inclusive)."""
+    has_before = first > 0
+    has_after = last + 1 < len(segments)
+    run_start = segments[first].content_start
+    run_end = segments[last].content_end
+    if has_before and has_after:
+        before = (segments[first - 1].content_end, run_start)
+        after = (run_end, segments[last + 1].content_start)
+        if _breaks(text, *after) > _breaks(text, *before):
+            return before[0], run_end  # keep the separator after the run
+        return run_start, after[1]  # keep the separator before the run
+    if has_after:
+        return run_start, segments[last + 1].content_start
+    if has_before:
+        return segments[first - 1].content_end, run_end
+    return run_start, run_end
+
+
+def choose_removals(
+    text: str,
+    segments: Sequence[Segment],
+    scores: Sequence[float],
+    kinds: Sequence[Kind],
+    config: StripConfig,
+    threshold: float,
+) -> list[Span]:
+    """One Span per segment (removed or kept), in order; removed spans tile the removed text."""
+    remove = [
+        s.content_end > s.content_start and score >= threshold and kind in config.remove_kinds
+        for s, score, kind in zip(segments, scores, kinds)
+    ]
+    spans: list[Span] = []
+    i = 0
+    n = len(segments)
+    while i < n:
+        if not remove[i]:
+            seg = segments[i]
+            spans.append(
+                Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
+                     float(scores[i]), kinds[i], removed=False, decision=Decision.KEPT)
+            )
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and remove[j + 1]:
+            j += 1
+        lo, hi = _run_range(text, segments, i, j)
+        for k in range(i, j + 1):
+            start = lo if k == i else segments[k].content_start
+            end = hi if k == j else segments[k + 1].content_start
+            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k]))
+        i = j + 1
+    return spans
+
+
+def remove_spans(original: str, spans: Sequence[Span] | Sequence[tuple[int, int]]) -> str:
+    """Rebuild the cleaned text from the original and the removed spans, in one pass.
+
+    Spans may be ``Span`` objects or ``(start, end)`` pairs; they must be sorted, disjoint and
+    within the text.
+
+    >>> remove_spans("Keep this. Drop that.", [(10, 21)])
+    'Keep this.'
+    """
+    out = []
+    pos = 0
+    for span in spans:
+        start, end = (span.start, span.end) if isinstance(span, Span) else span
+        if not 0 <= start <= end <= len(original):
+            raise SpanError(f"span ({start}, {end}) is outside the text (length {len(original)})")
+        if start < pos:
+            raise SpanError(f"span ({start}, {end}) overlaps or precedes the previous span ending at {pos}")
+        out.append(original[pos:start])
+        pos = end
+    out.append(original[pos:])
+    return "".join(out)

@@ -1,0 +1,106 @@
+"""Result and configuration types: the small, frozen values the public API returns and takes."""
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+
+class Kind(str, enum.Enum):
+    """What kind of promotion a segment is (``content`` for editorial text)."""
+
+    CONTENT = "content"
+    AD = "ad"
+    CTA = "cta"
+    CROSSPROMO = "crosspromo"
+    DISCLAIMER = "disclaimer"
+    CREDIT = "credit"
+    BOILERPLATE = "boilerplate"
+
+    @classmethod
+    def promo_kinds(cls) -> tuple["Kind", ...]:
+        return tuple(k for k in cls if k is not cls.CONTENT)
+
+    def __str__(self) -> str:  # so f-strings and CSV show "ad", not "Kind.AD"
+        return self.value
+
+
+class Decision(str, enum.Enum):
+    """Why a segment was removed or kept."""
+
+    KEPT = "kept"
+    MODEL = "model"  # removed: the model's score reached the threshold
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One tile of the input: ``text[start:end]``.
+
+    ``content_start:content_end`` is the part without surrounding whitespace; the whitespace after
+    it (``content_end:end``) is the separator that follows the segment. Only the first tile holds
+    leading whitespace (``start < content_start``).
+    """
+
+    start: int
+    end: int
+    content_start: int
+    content_end: int
+    line_start: bool  # the content is the first thing on its line
+    line_end: bool  # the separator after the content holds a line break (or the text ends)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A scored piece of the original text. Offsets index the original ``str``.
+
+    For removed spans, ``text`` is exactly ``original[start:end]`` and includes the separator
+    that was removed with the segment. ``score`` is the model's promo probability; ``kind`` its
+    best guess at the promo kind (meaningful when the score is high).
+    """
+
+    start: int
+    end: int
+    text: str
+    score: float
+    kind: Kind
+    removed: bool = True
+    decision: Decision = Decision.MODEL
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        d["decision"] = self.decision.value
+        return d
+
+
+@dataclass(frozen=True)
+class Stripped:
+    """The cleaned text and the spans removed from the original to produce it."""
+
+    text: str
+    removed: tuple[Span, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "removed": [s.to_dict() for s in self.removed]}
+
+
+@dataclass(frozen=True)
+class StripConfig:
+    """All knobs of stripping, in one place.
+
+    threshold
+        Segments whose promo probability is at or above it are removed. ``None`` uses the
+        threshold stored with the model (chosen when it was trained).
+    remove_kinds
+        Kinds that may be removed; a promo segment of another kind is kept.
+    """
+
+    threshold: float | None = None
+    remove_kinds: frozenset[Kind] = frozenset(Kind.promo_kinds())
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        object.__setattr__(self, "remove_kinds", frozenset(Kind(k) for k in self.remove_kinds))

@@ -1,0 +1,74 @@
+"""Byte-exact text I/O: read and write files and standard streams without losing a byte.
+
+Text is decoded as UTF-8 with ``surrogateescape``, so bytes that are not valid UTF-8 survive a
+round trip, and without newline translation, so ``\\r\\n`` and ``\\r`` stay as they were. Files
+are written atomically: to a temporary file in the same directory, flushed, then renamed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["read_text", "write_text", "atomic_write", "InputError", "decode", "encode"]
+
+
+class InputError(Exception):
+    """Input that cannot be processed; the message names the file and the problem."""
+
+
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def read_text(source: str) -> str:
+    """Read a path, or standard input for ``-``, as byte-preserving text."""
+    if source == "-":
+        return decode(sys.stdin.buffer.read())
+    path = Path(source)
+    if path.is_dir():
+        raise InputError(f"{source}: is a directory, not a text file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{source}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{source}: cannot read: {e.strerror or e}") from None
+    if b"\x00" in data[:8192] and data.count(b"\x00") > len(data[:8192]) // 10:
+        raise InputError(f"{source}: looks like a binary file (many NUL bytes), not text")
+    return decode(data)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(target: str | None, text: str) -> None:
+    """Write to a path atomically, or to standard output for ``None`` / ``-``."""
+    data = encode(text)
+    if target in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic_write(target, data)
