@@ -168,7 +168,9 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         },
     )
     model.metadata.update(card)
-    rw_path = Path(realworld) if realworld else default_realworld()
+    # realworld: a gold file to report on, None to use ../shared/realworld/dev.jsonl if present,
+    # False to skip. It is only ever measured: nothing above looks at it.
+    rw_path = Path(realworld) if realworld else (default_realworld() if realworld is None else None)
     if rw_path and rw_path.is_file():
         rw = realworld_scores(model, rw_path)
         if rw:

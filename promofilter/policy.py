@@ -62,9 +62,11 @@ def choose_removals(
     while i < n:
         if not remove[i]:
             seg = segments[i]
+            # below the threshold the segment is content; above it, it is a promo of a kept kind
+            kind = kinds[i] if scores[i] >= threshold else Kind.CONTENT
             spans.append(
                 Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
-                     float(scores[i]), kinds[i], removed=False, decision=Decision.KEPT)
+                     float(scores[i]), kind, removed=False, decision=Decision.KEPT)
             )
             i += 1
             continue

@@ -1,0 +1,36 @@
+"""Shared fixtures: a small model trained once per session from the authored corpus."""
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A model directory trained on a small generated sample of the authored corpus."""
+    from promofilter.build import build_model
+
+    out = tmp_path_factory.mktemp("model")
+    build_model(out_dir=out, corpus_dir=ROOT / "training" / "corpus", n_train_docs=1200,
+                n_eval_docs=300, realworld=False, plots=False, command="pytest fixture")
+    return out
+
+
+@pytest.fixture(scope="session")
+def model(model_dir):
+    import promofilter
+
+    return promofilter.load_model(model_dir)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_model(monkeypatch, request):
+    """Point the module-level API at the fixture model, never at the shipped one."""
+    import promofilter
+
+    promofilter._default_model.cache_clear()
+    if "model_dir" in request.fixturenames or "model" in request.fixturenames:
+        monkeypatch.setenv(promofilter.MODEL_ENV, str(request.getfixturevalue("model_dir")))
+    yield
+    promofilter._default_model.cache_clear()

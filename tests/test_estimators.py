@@ -1,0 +1,68 @@
+"""Every estimator we write follows the scikit-learn contract."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from promofilter.corpus import generate, load_corpus
+from promofilter.features import SHAPE_FEATURE_NAMES, ShapeFeatures, TextMasker
+from promofilter.model import PromoClassifier
+from promofilter.training import label_documents
+
+
+@pytest.fixture(scope="module")
+def table_and_labels():
+    docs = generate(load_corpus(), 150, seed=3)
+    return label_documents(docs)
+
+
+@pytest.mark.parametrize("estimator", [PromoClassifier(n_features=2**12, max_iter=20), ShapeFeatures(), TextMasker()])
+def test_clone_and_get_params_round_trip(estimator):
+    twin = clone(estimator)
+    assert twin.get_params() == estimator.get_params()
+    assert twin is not estimator
+
+
+@pytest.mark.parametrize("estimator", [PromoClassifier(), ShapeFeatures(), TextMasker()])
+def test_using_an_unfitted_estimator_raises_not_fitted(estimator, table_and_labels):
+    table, _ = table_and_labels
+    with pytest.raises(NotFittedError):
+        (estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.transform)(table)
+
+
+def test_fit_returns_self_and_pickles(table_and_labels):
+    table, labels = table_and_labels
+    est = PromoClassifier(n_features=2**14, max_iter=30)
+    assert est.fit(table, labels) is est
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(again.predict_proba(table), est.predict_proba(table))
+
+
+def test_same_random_state_gives_the_same_scores(table_and_labels):
+    table, labels = table_and_labels
+    a = PromoClassifier(n_features=2**14, max_iter=30, random_state=7).fit(table, labels)
+    b = PromoClassifier(n_features=2**14, max_iter=30, random_state=7).fit(table, labels)
+    np.testing.assert_array_equal(a.predict_proba(table), b.predict_proba(table))
+
+
+def test_probabilities_are_in_unit_interval_and_kinds_are_promo_kinds(table_and_labels):
+    table, labels = table_and_labels
+    est = PromoClassifier(n_features=2**14, max_iter=30).fit(table, labels)
+    p, kinds = est.score_and_kind(table)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert {k.value for k in kinds} <= set(labels) - {"content"}
+
+
+def test_shape_features_have_one_named_column_each(table_and_labels):
+    table, _ = table_and_labels
+    X = ShapeFeatures().fit(table).transform(table)
+    assert X.shape == (len(table), len(SHAPE_FEATURE_NAMES))
+    assert np.isfinite(X).all()
+
+
+def test_training_needs_both_classes(table_and_labels):
+    table, labels = table_and_labels
+    with pytest.raises(ValueError, match="both promo and content"):
+        PromoClassifier().fit(table, ["content"] * len(table))
