@@ -30,6 +30,7 @@ HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z]\w+")
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
 DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+TITLE_WORD = re.compile(r"(?<![\w'’])[^\W\d_a-z][^\W\d_]*")
 LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
 BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
 SEPARATORS = re.compile(r"[|•·»›→←▶►]")
@@ -140,26 +141,41 @@ class TextMasker(TransformerMixin, BaseEstimator):
 
 def _text_shape(text: str) -> list[float]:
     n_chars = len(text)
-    words = WORD.findall(text)
-    lower = [w.lower() for w in words]
-    n_words = max(len(words), 1)
-    letters = sum(c.isalpha() for c in text) or 1
+    lowered = text.lower()
+    lower = WORD.findall(lowered)
+    n_words = max(len(lower), 1)
+    letters = sum(map(str.isalpha, text)) or 1
+    alnum = sum(map(str.isalnum, text))
+    spaces = sum(map(str.isspace, text))
     last = text.rstrip("\"'”’»)]*")
     end = text[-1]
     first = lower[0] if lower else ""
+    cta = stop = second = plural = 0
+    reporting = False
+    for w in lower:
+        if w in CTA_VERBS:
+            cta += 1
+        if w in STOPWORDS:
+            stop += 1
+        if w in SECOND_PERSON:
+            second += 1
+        if w in FIRST_PLURAL:
+            plural += 1
+        if w in REPORTING:
+            reporting = True
     return [
         math.log1p(n_chars),
-        math.log1p(len(words)),
+        math.log1p(len(lower)),
         float(last.endswith(".")),
         float(last.endswith("!")),
         float(last.endswith("?")),
         float(last.endswith(":")),
         float(end.isalnum()),
         float(end in "\"'”’»)]"),
-        sum(c.isupper() for c in text) / letters,
-        sum(w[0].isupper() for w in words) / n_words,
-        sum(c.isdigit() for c in text) / n_chars,
-        sum(not (c.isalnum() or c.isspace()) for c in text) / n_chars,
+        sum(map(str.isupper, text)) / letters,
+        len(TITLE_WORD.findall(text)) / n_words,
+        sum(map(str.isdigit, text)) / n_chars,
+        (n_chars - alnum - spaces) / n_chars,
         len(URL.findall(text)),
         len(EMAIL.findall(text)),
         len(HANDLE.findall(text)),
@@ -171,13 +187,13 @@ def _text_shape(text: str) -> list[float]:
         float(text[0] in "([{"),
         float(text[0].isupper()),
         float(first in CTA_VERBS),
-        sum(w in CTA_VERBS for w in lower) / n_words,
-        sum(w in SECOND_PERSON for w in lower) / n_words,
-        sum(w in FIRST_PLURAL for w in lower) / n_words,
-        float(any(w in REPORTING for w in lower)),
+        cta / n_words,
+        second / n_words,
+        plural / n_words,
+        float(reporting),
         float(any(c in text for c in "\"“”")),
-        sum(w in STOPWORDS for w in lower) / n_words,
-        float("©" in text or "copyright" in text.lower() or "rights reserved" in text.lower()),
+        stop / n_words,
+        float("©" in text or "copyright" in lowered or "rights reserved" in lowered),
     ]
 
 

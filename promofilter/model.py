@@ -16,7 +16,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from scipy import sparse
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
@@ -70,7 +72,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         Width of the hashed word/bigram space.
     C : float, default=2.0
         Inverse regularisation of the stage-1 logistic regression.
-    n_splits : int, default=4
+    n_splits : int, default=3
         Folds (grouped by document) for the out-of-fold stage-1 scores stage 2 learns from.
     max_iter : int, default=250
         Boosting iterations of stage 2.
@@ -78,7 +80,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         Seed for stage 2.
     """
 
-    def __init__(self, n_features: int = 2**18, C: float = 2.0, n_splits: int = 4,
+    def __init__(self, n_features: int = 2**18, C: float = 2.0, n_splits: int = 3,
                  max_iter: int = 250, random_state: int = 0):
         self.n_features = n_features
         self.C = C
@@ -86,15 +88,22 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _union(self) -> FeatureUnion:
-        words = Pipeline([
-            ("mask", TextMasker()),
-            ("hash", HashingVectorizer(n_features=self.n_features, ngram_range=(1, 2),
-                                       alternate_sign=False, lowercase=False,
-                                       token_pattern=r"(?u)\b\w+\b")),
-        ])
-        shape = Pipeline([("shape", ShapeFeatures()), ("scale", StandardScaler())])
-        return FeatureUnion([("words", words), ("shape", shape)])
+    def _features(self, X: pd.DataFrame, fit: bool = False):
+        """Sparse stage-1 matrix (hashed words + scaled shape) and the raw shape features."""
+        if fit:
+            self.words_ = Pipeline([
+                ("mask", TextMasker()),
+                ("hash", HashingVectorizer(n_features=self.n_features, ngram_range=(1, 2),
+                                           alternate_sign=False, lowercase=False,
+                                           token_pattern=r"(?u)\b\w+\b")),
+            ]).fit(X)
+            self.shape_ = ShapeFeatures().fit(X)
+        shape = self.shape_.transform(X)
+        if fit:
+            self.scaler_ = StandardScaler().fit(shape)
+        words = self.words_.transform(X)
+        Z = sparse.hstack([words, sparse.csr_matrix(self.scaler_.transform(shape))], format="csr")
+        return Z, shape
 
     def _stage1(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, max_iter=2000, solver="liblinear")
@@ -107,9 +116,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         is_promo = (y != Kind.CONTENT.value).astype(int)
         if len(np.unique(is_promo)) < 2:
             raise ValueError("training data needs both promo and content segments")
-        self.union_ = self._union().fit(X)
-        Z = self.union_.transform(X).tocsr()
-        shape = self.union_.transformer_list[1][1][0].transform(X)
+        Z, shape = self._features(X, fit=True)
         groups = X["doc"].to_numpy()
         oof = np.zeros(len(X))
         n_splits = min(self.n_splits, len(np.unique(groups)))
@@ -125,19 +132,15 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         ).fit(self._stage2_matrix(X, oof, shape), is_promo)
         promo_rows = is_promo == 1
         kinds = y[promo_rows]
-        if len(np.unique(kinds)) > 1:
-            self.kind_model_ = LogisticRegression(C=4.0, max_iter=2000).fit(Z[promo_rows], kinds)
-            self.kind_classes_ = tuple(self.kind_model_.classes_)
-        else:
-            self.kind_model_ = None
-            self.kind_classes_ = tuple(np.unique(kinds))
+        # A linear SVM names the kind: multiclass, fast on hashed features, deterministic.
+        self.kind_model_ = LinearSVC(C=0.5).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
+        self.kind_classes_ = tuple(np.unique(kinds))
         self.classes_ = np.array([0, 1])
         return self
 
     def _score(self, X: pd.DataFrame):
         check_is_fitted(self)
-        Z = self.union_.transform(X).tocsr()
-        shape = self.union_.transformer_list[1][1][0].transform(X)
+        Z, shape = self._features(X)
         p1 = self.stage1_.predict_proba(Z)[:, 1]
         p2 = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape))[:, 1]
         return Z, p2
