@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .corpus import generate, load_corpus, split_corpus
+from .corpus import generate, load_corpus, split_corpus, split_folds
 from .evaluate import Metrics
 from .training import THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
 
@@ -27,6 +27,9 @@ __all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworl
 MAX_VALIDATION_CONTENT_LOSS = 0.002
 N_TRAIN_DOCS = 6000
 N_EVAL_DOCS = 1200
+# Training documents come from this many disjoint parts of the corpus; stage 2 of the classifier
+# learns from out-of-fold scores across them.
+TRAIN_FOLDS = 3
 
 
 class BuildError(Exception):
@@ -120,8 +123,9 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         corpus = load_corpus(corpus_dir)
         train_side, test_side = split_corpus(corpus, 0.2, salt="test")
         fit_side, val_side = split_corpus(train_side, 0.2, salt="validation")
-        train_docs += generate(fit_side, n_train_docs, seed=seed, prefix="train")
-        val_docs += generate(val_side, n_eval_docs // 2, seed=seed + 1, prefix="val")
+        for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
+            train_docs += generate(part, n_train_docs // TRAIN_FOLDS, seed=seed + 10 + i, prefix=f"train{i}", group=i)
+        val_docs += generate(val_side, n_eval_docs // 2, seed=seed + 1, prefix="val", group="val")
         test_docs += generate(test_side, n_eval_docs, seed=seed + 2, prefix="test")
         card["corpus"] = {
             "sha256": corpus.sha256(), "articles": len(corpus.articles),

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .results import Kind
 
-__all__ = ["Article", "Family", "Corpus", "load_corpus", "split_corpus", "generate", "default_corpus_dir"]
+__all__ = ["Article", "Family", "Corpus", "load_corpus", "split_corpus", "split_folds", "generate",
+           "default_corpus_dir"]
 
 SLOT = re.compile(r"\{(\w+)\}")
 BR = "<br>"
@@ -124,6 +125,8 @@ def load_corpus(directory: str | Path | None = None) -> Corpus:
     negatives = []
     for path in sorted((root / "hard_negatives").glob("*.txt")):
         negatives += [(path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("#")]
+    for path in sorted((root / "furniture").glob("*.txt")):
+        negatives += [(FURNITURE + path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("#")]
     return Corpus(
         articles=_load_articles(root / "articles"),
         families=_load_families(root / "promos"),
@@ -151,6 +154,21 @@ def split_corpus(corpus: Corpus, test_share: float = 0.2, salt: str = "v1") -> t
     return train, test
 
 
+def split_folds(corpus: Corpus, k: int, salt: str = "folds") -> list[Corpus]:
+    """Partition into ``k`` corpora with disjoint articles, promo families and hard negatives.
+
+    Documents generated from different folds share no article and no promo style, so a model
+    scored on one fold after training on the others sees what it will see in the wild.
+    """
+    def fold(key: str) -> int:
+        return min(int(_bucket(f"{salt}:{key}") * k), k - 1)
+
+    return [replace(corpus, articles=[a for a in corpus.articles if fold("a:" + a.slug) == i],
+                    families=[f for f in corpus.families if fold("f:" + f.name) == i],
+                    negatives=[n for n in corpus.negatives if fold("n:" + n[1]) == i])
+            for i in range(k)]
+
+
 # ----------------------------------------------------------------------------- generation
 
 KIND_WEIGHTS = {Kind.CROSSPROMO: 3, Kind.CTA: 2.5, Kind.CREDIT: 2.5, Kind.BOILERPLATE: 2,
@@ -158,6 +176,8 @@ KIND_WEIGHTS = {Kind.CROSSPROMO: 3, Kind.CTA: 2.5, Kind.CREDIT: 2.5, Kind.BOILER
 # Where in a document each kind tends to appear besides the end.
 MID_KINDS = (Kind.CROSSPROMO, Kind.CREDIT, Kind.AD, Kind.CTA)
 START_KINDS = (Kind.CREDIT, Kind.AD, Kind.BOILERPLATE, Kind.CTA, Kind.DISCLAIMER)
+# hard_negatives topics with this prefix are editorial furniture with their own placement
+FURNITURE = "furniture:"
 EMOJI = ["👉", "📩", "🔔", "🚀", "📲", "🔥", "✅", "⚡", "💰", "📈", "➡️", "👇"]
 
 
@@ -268,15 +288,49 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
         fam = rng.choice(site_families[kind]) if rng.random() < 0.7 else rng.choice(by_kind[kind])
         return [(line, kind) for line in _fill(rng.choice(fam.templates), filler, site, rng)]
 
-    glued_after: dict[int, list[tuple[str, Kind | None]]] = {}
-    if corpus.negatives and rng.random() < 0.45:
+    negatives = [x for t, x in corpus.negatives if not t.startswith(FURNITURE)]
+    furniture: dict[str, list[str]] = {}
+    for t, x in corpus.negatives:
+        if t.startswith(FURNITURE):
+            furniture.setdefault(t[len(FURNITURE):], []).append(x)
+
+    def insert_at(where: int, piece: list) -> None:
+        blocks[where:where] = piece
+
+    # editorial furniture that looks like chrome but is content: subheadings, fact lists,
+    # one-line paragraphs, and newsroom endings (reporting credits, update notes, bios)
+    if furniture.get("subheadings") and len(blocks) > 3 and rng.random() < 0.35:
         for _ in range(rng.randint(1, 3)):
-            sentence = rng.choice(corpus.negatives)[1]
+            insert_at(rng.randint(2, len(blocks) - 1), [(rng.choice(furniture["subheadings"]), None)])
+    if furniture.get("fact_lines") and rng.random() < 0.15:
+        facts = [(rng.choice(furniture["fact_lines"]), None) for _ in range(rng.randint(2, 6))]
+        insert_at(rng.randint(1, len(blocks)), facts)
+    if furniture.get("short_lines") and rng.random() < 0.3:
+        for _ in range(rng.randint(1, 2)):
+            insert_at(rng.randint(1, len(blocks)), [(rng.choice(furniture["short_lines"]), None)])
+    if furniture.get("wire_endings") and rng.random() < 0.3:
+        blocks += [(rng.choice(furniture["wire_endings"]), None) for _ in range(rng.choice([1, 1, 1, 2]))]
+
+    glued_after: dict[int, list[tuple[str, Kind | None]]] = {}
+    glued_before: dict[int, list[tuple[str, Kind | None]]] = {}
+    if negatives and rng.random() < 0.45:
+        for _ in range(rng.randint(1, 3)):
+            sentence = rng.choice(negatives)
             where = rng.randint(1, len(blocks))
             if rng.random() < 0.35 and where > 1:
                 glued_after.setdefault(where - 1, []).append((sentence, None))
             else:
                 blocks.insert(where, (sentence, None))
+
+    def headline_run(lo: int = 2, hi: int = 5) -> list[tuple[str, Kind]]:
+        """A "related stories" list: an optional header line, then bare headlines."""
+        header = []
+        if rng.random() < 0.7:
+            untitled = [t for f in by_kind.get(Kind.CROSSPROMO, []) for t in f.templates
+                        if "{title}" not in t and BR not in t and len(t) < 60]
+            if untitled:
+                header = [(line, Kind.CROSSPROMO) for line in _fill(rng.choice(untitled), filler, site, rng)]
+        return header + [(rng.choice(titles), Kind.CROSSPROMO) for _ in range(rng.randint(lo, hi))]
 
     has_promo = rng.random() < 0.82 and kinds
     if has_promo:
@@ -287,13 +341,17 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
                 if rng.random() < 0.15:
                     glued_after.setdefault(where - 1, []).extend(piece)
                 else:
-                    blocks[where:where] = piece
+                    insert_at(where, piece)
+        if rng.random() < 0.06:
+            insert_at(rng.randint(2, max(2, len(blocks) - 1)), headline_run(1, 3))
         if rng.random() < 0.12:
-            blocks[0:0] = promo(rng.choice(START_KINDS))
+            insert_at(0, promo(rng.choice(START_KINDS)))
+        elif rng.random() < 0.06 and len(blocks) > 2:  # "(Wire) -- Sign up for ..." glued before the lede
+            glued_before.setdefault(1, []).extend(promo(rng.choice((Kind.CTA, Kind.AD, Kind.CREDIT)))[:1])
         if rng.random() < 0.8 or not any(k for _, k in blocks):
             trailers: list[tuple[str, Kind | None]] = []
             for _ in range(rng.choices([1, 2, 3, 4, 5], [40, 30, 16, 9, 5])[0]):
-                trailers += promo()
+                trailers += headline_run() if rng.random() < 0.1 else promo()
             if rng.random() < 0.25:
                 glued_after.setdefault(len(blocks) - 1, []).extend(trailers[:1])
                 trailers = trailers[1:]
@@ -305,6 +363,9 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     for i, (block, kind) in enumerate(blocks):
         if i:
             out.add(sep if kind is None or layout in ("flat", "glued") else (line_sep if sep in ("\n", "\r\n", "\n\n") and rng.random() < 0.3 else sep))
+        for glued, gkind in glued_before.get(i, []):
+            out.add(glued, gkind)
+            out.add(" ")
         text = _wrap(block, width) if layout == "wrapped" else block
         if line_sep != "\n":
             text = text.replace("\n", line_sep)
@@ -317,8 +378,11 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     return {"id": doc_id, "site": site, "text": out.text(), "promo_spans": out.spans}
 
 
-def generate(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "gen") -> list[dict]:
-    """Compose ``n_docs`` labelled documents from ``corpus``, deterministically for a seed."""
+def generate(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "gen", group=None) -> list[dict]:
+    """Compose ``n_docs`` labelled documents from ``corpus``, deterministically for a seed.
+
+    ``group`` is stored in every document: documents of one group may share articles and promo
+    families, documents of different groups should not (see ``split_folds``)."""
     if not corpus.articles:
         raise ValueError("the corpus has no articles")
     rng = random.Random(seed)
@@ -326,5 +390,8 @@ def generate(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "gen") ->
     docs = []
     for i in range(n_docs):
         article = corpus.articles[i % len(corpus.articles)] if i < len(corpus.articles) else rng.choice(corpus.articles)
-        docs.append(_compose(article, corpus, rng, titles, f"{prefix}-{i:06d}"))
+        doc = _compose(article, corpus, rng, titles, f"{prefix}-{i:06d}")
+        if group is not None:
+            doc["group"] = group
+        docs.append(doc)
     return docs

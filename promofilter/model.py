@@ -117,7 +117,9 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         if len(np.unique(is_promo)) < 2:
             raise ValueError("training data needs both promo and content segments")
         Z, shape = self._features(X, fit=True)
-        groups = X["doc"].to_numpy()
+        # out-of-fold scores must come from models that never saw the document's article or
+        # promo style, or stage 2 learns to trust stage 1 more than it deserves on new sites
+        groups = (X["group"] if "group" in X else X["doc"]).to_numpy()
         oof = np.zeros(len(X))
         n_splits = min(self.n_splits, len(np.unique(groups)))
         for train, test in GroupKFold(n_splits=n_splits).split(Z, is_promo, groups):

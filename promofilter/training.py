@@ -28,6 +28,9 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 def label_documents(docs: Sequence[dict]):
     """Segment table and one label (``content`` or a kind) per segment."""
     table, segments = build_table([d["text"] for d in docs])
+    # documents that may share articles or promo styles share a group (see corpus.split_folds)
+    doc_groups = [str(d.get("group", f"doc{i}")) for i, d in enumerate(docs)]
+    table["group"] = [doc_groups[i] for i in table["doc"]]
     labels = []
     for doc, segs in zip(docs, segments):
         text = doc["text"]
