@@ -19,7 +19,7 @@ from .results import Decision, Kind, Segment, Span, StripConfig, Stripped
 from .segment import segment
 
 if TYPE_CHECKING:
-    from .strip import PromoFilter
+    from .stripping import PromoFilter
 
 __version__ = "0.1.0"
 __all__ = [

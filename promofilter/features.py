@@ -99,7 +99,12 @@ def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]
             rows["chars_after"].append(len(text) - s.content_end)
             rows["doc_chars"].append(len(text))
             prev_end = s.content_end
-    return pd.DataFrame(rows), all_segments
+    texts = rows.pop("text")
+    table = pd.DataFrame(rows)
+    # object dtype: pandas' Arrow-backed strings cannot hold the lone surrogates that carry
+    # undecodable input bytes (surrogateescape)
+    table["text"] = pd.Series(texts, dtype=object, index=table.index)
+    return table, all_segments
 
 
 def mask_text(text: str) -> str:

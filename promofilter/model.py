@@ -135,7 +135,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         promo_rows = is_promo == 1
         kinds = y[promo_rows]
         # A linear SVM names the kind: multiclass, fast on hashed features, deterministic.
-        self.kind_model_ = LinearSVC(C=0.5).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
+        self.kind_model_ = LinearSVC(C=0.5, max_iter=5000).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
         self.kind_classes_ = tuple(np.unique(kinds))
         self.classes_ = np.array([0, 1])
         return self

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .strip import PromoFilter
+from .stripping import PromoFilter
 from .textio import atomic_write
 
 __all__ = ["save_model", "load_model_file", "ModelLoadError", "TRUSTED_TYPES", "MODEL_FILE", "META_FILE"]

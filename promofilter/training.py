@@ -17,7 +17,7 @@ from .features import build_table
 from .model import PromoClassifier
 from .policy import choose_removals
 from .results import Kind, StripConfig
-from .strip import PromoFilter
+from .stripping import PromoFilter
 
 __all__ = ["label_documents", "fit_filter", "scored_documents", "metrics_at", "choose_threshold",
            "THRESHOLDS"]

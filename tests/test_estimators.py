@@ -25,7 +25,12 @@ def test_clone_and_get_params_round_trip(estimator):
     assert twin is not estimator
 
 
-@pytest.mark.parametrize("estimator", [PromoClassifier(), ShapeFeatures(), TextMasker()])
+def test_text_masker_is_stateless_and_needs_no_fit(table_and_labels):
+    table, _ = table_and_labels
+    assert TextMasker().transform(table[:3]) == TextMasker().fit(table).transform(table[:3])
+
+
+@pytest.mark.parametrize("estimator", [PromoClassifier(), ShapeFeatures()])
 def test_using_an_unfitted_estimator_raises_not_fitted(estimator, table_and_labels):
     table, _ = table_and_labels
     with pytest.raises(NotFittedError):
