@@ -334,7 +334,14 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
 
     has_promo = rng.random() < 0.82 and kinds
     if has_promo:
-        if rng.random() < 0.4:  # mid-article: teasers, captions with credits, ad labels
+        if rng.random() < 0.2 and len(blocks) > 4:
+            # promo-dense pages: a caption credit or teaser every few paragraphs, so prose
+            # sandwiched between promos is seen as what it is
+            where = rng.randint(2, 3)
+            while where < len(blocks) - 1:
+                insert_at(where, promo(rng.choice(MID_KINDS)))
+                where += rng.randint(3, 5)
+        elif rng.random() < 0.4:  # mid-article: teasers, captions with credits, ad labels
             for _ in range(rng.randint(1, 3)):
                 where = rng.randint(1, max(1, len(blocks) - 1))
                 piece = promo(rng.choice(MID_KINDS) if rng.random() < 0.8 else None)

@@ -30,6 +30,7 @@ TRUSTED_TYPES = [
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.svm._classes.LinearSVC",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",

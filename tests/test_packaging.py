@@ -1,0 +1,46 @@
+"""The shipped model: it loads cleanly, cleans the example, and reaches users of the wheel."""
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import promofilter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_model_loads_without_version_warnings(monkeypatch):
+    import sklearn
+
+    monkeypatch.delenv(promofilter.MODEL_ENV, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sklearn.exceptions.InconsistentVersionWarning)
+        model = promofilter.load_model()
+    assert 0 < model.threshold < 1
+    assert model.metadata["corpus"]["sha256"]
+
+
+def test_shipped_model_strips_exactly_the_trailer_of_the_example(monkeypatch):
+    monkeypatch.delenv(promofilter.MODEL_ENV, raising=False)
+    text = (ROOT / "examples" / "article.txt").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    assert lines[-1].startswith("KEY Difference Wire")
+    assert promofilter.load_model().strip(text) == "".join(lines[:-1])
+
+
+def test_shipped_model_card_states_the_false_removal_budget():
+    card = (ROOT / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "False-removal budget" in card and "content loss" in card
+
+
+@pytest.mark.slow
+def test_built_wheel_contains_the_model_and_the_corpus(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(ROOT)], check=True)
+    (wheel,) = tmp_path.glob("promofilter-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"promofilter/_model/model.skops", "promofilter/_model/model.json", "promofilter/py.typed"} <= names
+    assert any(n.startswith("promofilter/_corpus/articles/") for n in names)
