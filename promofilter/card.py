@@ -91,6 +91,9 @@ def _markdown(card: dict) -> str:
         "## Test split (held-out articles and promo families)",
         "",
         f"Threshold **{card['threshold']}** (best validation F1 with validation content loss ≤ 0.2 %).",
+        "These figures come from an *evaluation model* fit on the training side only (no test or validation "
+        "article, promo family or hard negative); the shipped model is the same recipe refit on all "
+        "documents with the same threshold.",
         "",
         "| precision | recall | F1 | content loss | docs losing a word |",
         "| --- | --- | --- | --- | --- |",
@@ -109,7 +112,7 @@ def _markdown(card: dict) -> str:
         o = rw["scores"]["overall"]
         lines += [
             "",
-            f"### Real-world evaluation (`{rw['file']}`, team scorer, never trained or tuned on)",
+            f"### Real-world evaluation of the shipped model (`{rw['file']}`, team scorer, never trained or tuned on)",
             "",
             "| precision | recall | F1 | content loss | docs losing a word |",
             "| --- | --- | --- | --- | --- |",

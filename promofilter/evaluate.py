@@ -41,47 +41,59 @@ def _mask(n: int, spans: Iterable[Sequence]) -> np.ndarray:
     return m
 
 
+_WHITESPACE = np.array(sorted(ord(c) for c in map(chr, range(0x3000 + 1)) if c.isspace()), dtype=np.uint32)
+
+
+def _visible(text: str) -> np.ndarray:
+    """True for every non-whitespace character (vectorised over code points)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return ~np.isin(codes, _WHITESPACE)
+
+
+def _loses_a_word(text: str, content: np.ndarray, pred: np.ndarray) -> bool:
+    """Whether a whole content word (maximal run of visible content chars with a \\w) was removed."""
+    if not content.any():
+        return False
+    padded = np.r_[False, content, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, ends = edges[::2], edges[1::2]
+    cumulative = np.r_[0, np.cumsum(pred, dtype=np.int64)]
+    removed = cumulative[ends] - cumulative[starts]
+    for start, end, r in zip(starts, ends, removed):
+        if r == end - start and _WORD.search(text, start, end):
+            return True
+    return False
+
+
 def score_documents(docs: Sequence[dict], removed: Sequence[Sequence[Sequence[int]]]) -> Metrics:
     """``docs`` in the gold shape (text, promo_spans); ``removed``: removed (start, end) per doc."""
-    tp = fp = fn = content = promo = lossy = 0
+    tp = fp = content_total = promo_total = lossy = 0
     kind_total: dict[str, int] = defaultdict(int)
     kind_hit: dict[str, int] = defaultdict(int)
     for doc, rem in zip(docs, removed):
         text = doc["text"]
         n = len(text)
-        visible = np.array([not c.isspace() for c in text], dtype=bool) if n else np.zeros(0, bool)
+        visible = _visible(text)
         gold = _mask(n, doc["promo_spans"])
         pred = _mask(n, rem)
         tp += int((gold & pred & visible).sum())
         fp += int((~gold & pred & visible).sum())
-        fn += int((gold & ~pred & visible).sum())
-        content += int((~gold & visible).sum())
-        promo += int((gold & visible).sum())
+        content = ~gold & visible
+        content_total += int(content.sum())
+        promo_total += int((gold & visible).sum())
         for s, e, kind in doc["promo_spans"]:
             v = visible[s:e]
             kind_total[kind] += int(v.sum())
             kind_hit[kind] += int((v & pred[s:e]).sum())
-        # a content word (run of visible non-promo chars with a word char) removed entirely
-        lost = False
-        run_start = None
-        for i in range(n + 1):
-            inside = i < n and visible[i] and not gold[i]
-            if inside and run_start is None:
-                run_start = i
-            elif not inside and run_start is not None:
-                if pred[run_start:i].all() and _WORD.search(text, run_start, i):
-                    lost = True
-                    break
-                run_start = None
-        lossy += lost
-    precision = tp / (tp + fp) if tp + fp else (1.0 if promo == 0 else 0.0)
-    recall = tp / promo if promo else 1.0
+        lossy += _loses_a_word(text, content, pred)
+    precision = tp / (tp + fp) if tp + fp else (1.0 if promo_total == 0 else 0.0)
+    recall = tp / promo_total if promo_total else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Metrics(
         precision=precision, recall=recall, f1=f1,
-        content_loss=fp / content if content else 0.0,
+        content_loss=fp / content_total if content_total else 0.0,
         lossy_docs=lossy / len(docs) if docs else 0.0,
-        docs=len(docs), promo_chars=promo, content_chars=content,
+        docs=len(docs), promo_chars=promo_total, content_chars=content_total,
         per_kind_recall={k: kind_hit[k] / kind_total[k] for k in sorted(kind_total) if kind_total[k]},
     )
 
