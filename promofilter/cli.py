@@ -40,6 +40,16 @@ def _read(source: str) -> str:
         raise DataError(str(e)) from None
 
 
+def _json_line(obj: dict) -> str:
+    """A JSON line, readable UTF-8 unless the text holds undecodable input bytes (then escaped)."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj)
+    return line + "\n"
+
+
 def _kinds(value: str | None) -> frozenset[Kind] | None:
     if not value:
         return None
@@ -102,10 +112,10 @@ def strip(files, output, threshold, remove, keep, model_path, trust_model, repor
         lines = []
         for source, result in zip(sources, results):
             for span in result.removed:
-                lines.append(json.dumps({"source": "<stdin>" if source == "-" else source, "start": span.start,
+                lines.append(_json_line({"source": "<stdin>" if source == "-" else source, "start": span.start,
                                          "end": span.end, "score": round(span.score, 4),
-                                         "kind": span.kind.value, "text": span.text}, ensure_ascii=False))
-        write_text(report, "".join(line + "\n" for line in lines))
+                                         "kind": span.kind.value, "text": span.text}))
+        write_text(report, "".join(lines))
 
 
 @cli.command()
@@ -125,11 +135,12 @@ def detect(file, as_json, threshold, remove, keep, model_path, trust_model) -> N
     out = sys.stdout
     if as_json:
         for s in spans:
-            out.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
+            out.write(_json_line(s.to_dict()))
         return
     out.write(f"{'start':>7} {'end':>7} {'score':>6} {'kind':<11} {'action':<7} text\n")
     for s in spans:
-        snippet = " ".join(s.text.split())
+        # undecodable input bytes are shown as U+FFFD in the table (the JSON output keeps them)
+        snippet = " ".join(s.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
         snippet = snippet if len(snippet) <= 70 else snippet[:67] + "..."
         action = "REMOVE" if s.removed else "keep"
         kind = s.kind.value if s.score >= 0.5 or s.removed else "-"

@@ -107,3 +107,26 @@ def test_every_command_is_in_the_readme():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in cli.commands:
         assert f"promofilter {name}" in readme, name
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_any_bytes_come_out_as_input_minus_the_reported_spans(run, tmp_path_factory, data):
+    tmp = tmp_path_factory.mktemp("bytes")
+    src, report = tmp / "in.bin", tmp / "report.jsonl"
+    src.write_bytes(data)
+    result = run("strip", str(src), "--report", str(report))
+    if b"\x00" in data[:8192] and data.count(b"\x00") > len(data[:8192]) // 10:
+        assert result.exit_code == 1  # refused as binary, nothing written
+        return
+    assert result.exit_code == 0, result.output
+    original = data.decode("utf-8", "surrogateescape")
+    spans = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    expected = original
+    for span in reversed(spans):
+        expected = expected[: span["start"]] + expected[span["end"]:]
+    assert result.stdout_bytes == expected.encode("utf-8", "surrogateescape")
