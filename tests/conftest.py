@@ -24,6 +24,14 @@ def model(model_dir):
     return promofilter.load_model(model_dir)
 
 
+@pytest.fixture(scope="session")
+def shipped_model():
+    """The model the repository ships in models/: the one users get."""
+    import promofilter
+
+    return promofilter.load_model(ROOT / "models")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_default_model(monkeypatch, request):
     """Point the module-level API at the fixture model, never at the shipped one."""

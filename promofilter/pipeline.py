@@ -1,0 +1,130 @@
+"""promofilter inside data pipelines: a scikit-learn transformer and a pandas column cleaner.
+
+>>> from promofilter.pipeline import PromoStripper, strip_column   # doctest: +SKIP
+>>> Pipeline([("clean", PromoStripper()), ("tfidf", TfidfVectorizer()), ...])  # doctest: +SKIP
+>>> strip_column(df, "body", spans_column="promo_spans")           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .results import Kind, StripConfig
+
+__all__ = ["PromoStripper", "strip_column"]
+
+
+def _load(model):
+    """A PromoFilter from a PromoFilter, a model directory, or None (the shipped model)."""
+    from . import load_model
+    from .stripping import PromoFilter
+
+    if isinstance(model, PromoFilter):
+        return model
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    raise TypeError(f"model must be a PromoFilter, a model directory or None, not {type(model).__name__}")
+
+
+def _config(threshold, remove_kinds) -> StripConfig:
+    if remove_kinds is None:
+        return StripConfig(threshold=threshold)
+    return StripConfig(threshold=threshold, remove_kinds=frozenset(Kind(k) for k in remove_kinds))
+
+
+def _texts(values: Iterable, where: str) -> list[str]:
+    texts = []
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: item {i} is {type(value).__name__}, not str")
+        texts.append(value)
+    return texts
+
+
+class PromoStripper(TransformerMixin, BaseEstimator):
+    """Strip promo segments from documents, as a step of a scikit-learn ``Pipeline``.
+
+    ``transform`` takes an iterable of strings (list, array, pandas Series) and returns the
+    cleaned strings: a Series with the same index and name for a Series, else a 1-d object array.
+    Fitting learns nothing from the data; it loads the model once so transforms do not.
+
+    Parameters
+    ----------
+    model : PromoFilter, path or None, default=None
+        A loaded model, a model directory, or None for the shipped model.
+    threshold : float or None, default=None
+        Removal threshold; None uses the model's own.
+    remove_kinds : iterable of str or None, default=None
+        Only remove promos of these kinds (``"ad"``, ``"cta"``, ...); None removes every kind.
+    """
+
+    def __init__(self, model=None, threshold: float | None = None, remove_kinds=None):
+        self.model = model
+        self.threshold = threshold
+        self.remove_kinds = remove_kinds
+
+    def fit(self, X=None, y=None):
+        self.filter_ = _load(self.model)
+        self.config_ = _config(self.threshold, self.remove_kinds)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        cleaned = self.filter_.strip_many(_texts(X, "PromoStripper.transform"), self.config_)
+        if isinstance(X, pd.Series):
+            return pd.Series(cleaned, index=X.index, name=X.name, dtype=object)
+        out = np.empty(len(cleaned), dtype=object)
+        out[:] = cleaned
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
+
+
+def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float | None = None,
+                 remove_kinds=None, spans_column: str | None = None,
+                 count_column: str | None = None) -> pd.DataFrame:
+    """A copy of ``df`` with promos stripped from the text column ``column``.
+
+    The column keeps its dtype. Missing values (None/NaN) pass through untouched; any other non-string value is an error
+    naming its row. ``spans_column`` adds the removed spans of each row as a list of dicts
+    (``start``, ``end``, ``kind``, ``score``, ``text``; offsets into the original text);
+    ``count_column`` adds how many spans were removed. Other columns, the index and the row
+    order are unchanged.
+    """
+    if column not in df.columns:
+        raise KeyError(f"no column {column!r} (columns: {', '.join(map(str, df.columns))})")
+    values = df[column]
+    present = values.notna().to_numpy()
+    for label, value in values[present].items():
+        if not isinstance(value, str):
+            raise TypeError(f"column {column!r}, row {label!r}: {type(value).__name__}, not str")
+    results = list(_load(model).explain_many(values[present].tolist(), _config(threshold, remove_kinds)))
+    # results line up with the present rows; missing rows keep their value and get no spans
+    per_row = iter(results)
+    row_results = [next(per_row) if ok else None for ok in present]
+    out = df.copy()
+    cleaned = pd.Series([r.text if r else v for r, v in zip(row_results, values)],
+                        index=df.index, dtype=object)
+    out[column] = cleaned.astype(values.dtype) if values.dtype != object else cleaned
+    if spans_column is not None:
+        out[spans_column] = pd.Series(
+            [[_span_record(s) for s in r.removed] if r else [] for r in row_results],
+            index=df.index, dtype=object)
+    if count_column is not None:
+        out[count_column] = np.array([len(r.removed) if r else 0 for r in row_results], dtype=np.int64)
+    return out
+
+
+def _span_record(span) -> dict:
+    return {"start": span.start, "end": span.end, "kind": span.kind.value,
+            "score": round(float(span.score), 4), "text": span.text}
