@@ -87,27 +87,60 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("-o", "--output", metavar="FILE", help="Write here (atomically) instead of stdout.")
+@click.option("--in-place", is_flag=True, help="Rewrite each FILE with its clean version (atomically).")
 @threshold_option
 @remove_option
 @keep_option
 @model_option
 @trust_option
 @click.option("--report", metavar="FILE.jsonl",
-              help="Write one JSON line per removed span: source, start, end, score, kind, text.")
-def strip(files, output, threshold, remove, keep, model_path, trust_model, report) -> None:
+              help="Write one JSON line per removed span: source, record, start, end, score, kind, text.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "csv", "parquet"]), default=None,
+              help="Input format (default: from the extension; .gz is read through).")
+@click.option("--field", "--column", "field_name", default="text", show_default=True, metavar="NAME",
+              help="The text field (JSONL) or column (CSV, Parquet) to clean.")
+@click.option("--keep-original", metavar="NAME", help="Also keep the input text in this new field.")
+@click.option("--on-error", type=click.Choice(["fail", "skip", "pass"]), default="fail", show_default=True,
+              help="A record that cannot be read: stop with an error, skip it to --rejects, or pass it through unchanged.")
+@click.option("--rejects", metavar="FILE", help="Where --on-error skip writes the skipped records.")
+def strip(files, output, in_place, threshold, remove, keep, model_path, trust_model, report, fmt,
+          field_name, keep_original, on_error, rejects) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
-    With no FILE, or when FILE is -, read standard input. Several files are cleaned one by one
-    and written one after another. Offsets in the report are character offsets into each input.
+    With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
+    written one after another. JSONL, CSV and Parquet files (by extension or --format) are
+    cleaned record by record, streaming: only the --field changes. Offsets in the report are
+    character offsets into each input text.
     """
+    from .batch import detect_format
+
+    sources = list(files) or ["-"]
+    if in_place and (output or "-" in sources):
+        raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
+    if on_error == "skip" and not rejects:
+        raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
+    formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
+    config = _config(threshold, remove, keep)
+    if any(f != "text" for f in formats):
+        if len(sources) > 1 and not in_place:
+            raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, or with --in-place")
+        _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
+                       field_name, keep_original, on_error, rejects)
+        return
+    _strip_texts(sources, output, in_place, config, model_path, trust_model, report)
+
+
+def _strip_texts(sources, output, in_place, config, model_path, trust_model, report) -> None:
     from .textio import write_text
 
-    config = _config(threshold, remove, keep)
-    sources = list(files) or ["-"]
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
     results = list(model.explain_many(texts, config))
-    write_text(output, "".join(r.text for r in results))
+    if in_place:
+        for source, result in zip(sources, results):
+            write_text(source, result.text)
+    else:
+        write_text(output, "".join(r.text for r in results))
     if report:
         lines = []
         for source, result in zip(sources, results):
@@ -116,6 +149,30 @@ def strip(files, output, threshold, remove, keep, model_path, trust_model, repor
                                          "end": span.end, "score": round(span.score, 4),
                                          "kind": span.kind.value, "text": span.text}))
         write_text(report, "".join(lines))
+
+
+def _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
+                   field_name, keep_original, on_error, rejects) -> None:
+    import contextlib
+
+    from .batch import RecordError, clean_records, open_output
+
+    model = _load(model_path, trust_model)
+    try:
+        with contextlib.ExitStack() as stack:
+            report_file = stack.enter_context(open_output(report)) if report else None
+            rejects_file = stack.enter_context(open_output(rejects)) if rejects else None
+            for source, fmt in zip(sources, formats):
+                if fmt == "text":  # --in-place over a mix of text and record files
+                    from .textio import write_text
+                    write_text(source, model.strip(_read(source), config))
+                    continue
+                stats = clean_records(source, source if in_place else output, fmt, field_name, model, config,
+                                      on_error=on_error, rejects=rejects_file, report=report_file,
+                                      keep_original=keep_original)
+                click.echo(f"{source}: {stats.summary()}", err=True)
+    except RecordError as e:
+        raise DataError(str(e)) from None
 
 
 @cli.command()

@@ -6,12 +6,14 @@ are written atomically: to a temporary file in the same directory, flushed, then
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
-__all__ = ["read_text", "write_text", "atomic_write", "InputError", "decode", "encode"]
+__all__ = ["read_text", "write_text", "atomic_write", "atomic_output", "InputError", "decode", "encode"]
 
 
 class InputError(Exception):
@@ -46,13 +48,15 @@ def read_text(source: str) -> str:
     return decode(data)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only when the block ends without error: readers see
+    the old file or the new one, never half. On error the temporary file is removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         if path.exists():
@@ -66,6 +70,12 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path) as f:
+        f.write(data)
 
 
 def write_text(target: str | None, text: str) -> None:

@@ -1,0 +1,313 @@
+"""Batch files: clean one text field of every record of a JSONL, CSV or Parquet file, streaming.
+
+Records are read and cleaned in chunks, so memory stays bounded by the chunk size, and written to
+a temporary file that replaces the output only when the whole file succeeded. Only the named field
+changes; other fields and the record order are kept (JSONL lines are re-serialised, CSV values are
+read and written as strings, Parquet keeps its schema). A record whose field is null is written
+unchanged. A record that cannot be read (malformed JSON, not an object, no such field, not text)
+is an error naming the file and line, or, by ``on_error``, is skipped to a rejects file or passed
+through unchanged: never dropped silently.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator
+
+from .results import StripConfig, Stripped
+from .textio import atomic_output
+
+__all__ = ["FORMATS", "detect_format", "clean_records", "open_output", "BatchStats", "RecordError"]
+
+FORMATS = ("text", "jsonl", "csv", "parquet")
+ON_ERROR = ("fail", "skip", "pass")
+CHUNK = 512
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class RecordError(ValueError):
+    """A record (or a whole batch file) that cannot be cleaned; the message names where."""
+
+
+@dataclass
+class BatchStats:
+    """What a batch run did: records seen, cleaned, passed through and skipped; spans by kind."""
+
+    records: int = 0
+    cleaned: int = 0
+    passed: int = 0
+    skipped: int = 0
+    chars_removed: int = 0
+    spans_by_kind: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.spans_by_kind.items())) or "none"
+        return (f"{self.records} records: {self.cleaned} cleaned, {self.passed} passed through, "
+                f"{self.skipped} skipped; spans removed: {kinds}; {self.chars_removed} characters removed")
+
+
+def detect_format(path: str, override: str | None = None) -> str:
+    """``text``, ``jsonl``, ``csv`` or ``parquet``: ``override`` if given, else from the extension
+    (a ``.gz`` suffix is looked through)."""
+    if override:
+        if override not in FORMATS:
+            raise ValueError(f"unknown format {override!r} (formats: {', '.join(FORMATS)})")
+        return override
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _EXTENSIONS.get(suffixes[-1] if suffixes else "", "text")
+
+
+def _is_gz(path: str) -> bool:
+    return str(path).lower().endswith(".gz")
+
+
+@contextlib.contextmanager
+def _open_in(path: str) -> Iterator[IO[bytes]]:
+    try:
+        if path == "-":
+            yield sys.stdin.buffer
+        elif _is_gz(path):
+            with gzip.open(path, "rb") as f:
+                yield f
+        else:
+            with open(path, "rb") as f:
+                yield f
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        raise RecordError(f"{path}: {e.strerror or e}") from None
+    except gzip.BadGzipFile as e:
+        raise RecordError(f"{path}: not a gzip file ({e})") from None
+
+
+@contextlib.contextmanager
+def open_output(path: str | None) -> Iterator[IO[bytes]]:
+    """A binary output: stdout for None or ``-``, else an atomically replaced file (gzip for .gz)."""
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with atomic_output(path) as raw:
+        if _is_gz(path):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                yield f
+        else:
+            yield raw
+
+
+def _chunks(items, size: int = CHUNK):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Run:
+    """Shared bookkeeping of one file: errors by policy, the report, the statistics."""
+
+    def __init__(self, source: str, on_error: str, rejects: IO[bytes] | None, report: IO[bytes] | None):
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
+        if on_error == "skip" and rejects is None:
+            raise ValueError("on_error='skip' needs a rejects file: skipped records are kept there")
+        self.source, self.on_error, self.rejects, self.report = source, on_error, rejects, report
+        self.stats = BatchStats()
+
+    def bad(self, where: str, problem: str, raw: bytes | None) -> bool:
+        """Handle an unreadable record; True when it is to be written through unchanged."""
+        if self.on_error == "fail":
+            raise RecordError(f"{self.source}:{where}: {problem}")
+        if self.on_error == "skip":
+            self.stats.skipped += 1
+            if raw is not None:
+                self.rejects.write(raw if raw.endswith(b"\n") else raw + b"\n")
+            return False
+        self.stats.passed += 1
+        return True
+
+    def done(self, result: Stripped, record: int, record_id=None) -> None:
+        self.stats.cleaned += 1
+        for span in result.removed:
+            self.stats.spans_by_kind[span.kind.value] += 1
+            self.stats.chars_removed += len(span.text)
+            if self.report is not None:
+                entry = {"source": self.source, "record": record}
+                if record_id is not None:
+                    entry["id"] = record_id
+                entry.update(start=span.start, end=span.end, score=round(float(span.score), 4),
+                              kind=span.kind.value, text=span.text)
+                self.report.write(_json_bytes(entry) + b"\n")
+
+
+def _json_bytes(obj) -> bytes:
+    """UTF-8 JSON; undecodable input bytes (lone surrogates) go back to the bytes they were."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")
+
+
+def _clean_jsonl(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
+    def records():
+        for lineno, raw in enumerate(src, 1):
+            yield lineno, raw
+
+    for chunk in _chunks(records()):
+        parsed = []  # (lineno, raw, obj or None, write_raw)
+        for lineno, raw in chunk:
+            body = raw.rstrip(b"\r\n")
+            if not body.strip():
+                parsed.append((lineno, raw, None, True))  # blank lines are kept as they were
+                continue
+            run.stats.records += 1
+            try:
+                obj = json.loads(body.decode("utf-8", "surrogateescape"))
+            except ValueError as e:
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"malformed JSON ({e})", raw)))
+                continue
+            if not isinstance(obj, dict):
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"a JSON {type(obj).__name__}, not an object", raw)))
+                continue
+            value = obj.get(fld)
+            if fld not in obj:
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"no field {fld!r}", raw)))
+            elif keep_original and keep_original in obj:
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {keep_original!r} already exists", raw)))
+            elif value is None:
+                run.stats.passed += 1
+                parsed.append((lineno, raw, None, True))
+            elif not isinstance(value, str):
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {fld!r} is a {type(value).__name__}, not text", raw)))
+            else:
+                parsed.append((lineno, raw, obj, False))
+        texts = [obj[fld] for _, _, obj, _ in parsed if obj is not None]
+        results = iter(model.explain_many(texts, config)) if texts else iter(())
+        for lineno, raw, obj, write_raw in parsed:
+            if obj is None:
+                if write_raw:
+                    out.write(raw)
+                continue
+            result = next(results)
+            run.done(result, lineno, obj.get("id"))
+            if keep_original:
+                obj[keep_original] = obj[fld]
+            obj[fld] = result.text
+            ending = raw[len(raw.rstrip(b"\r\n")):]
+            out.write(_json_bytes(obj) + ending)
+
+
+def _clean_csv(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
+    import pandas as pd
+
+    try:
+        reader = pd.read_csv(src, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK,
+                             encoding="utf-8", encoding_errors="surrogateescape")
+    except pd.errors.EmptyDataError:
+        raise RecordError(f"{run.source}: empty CSV (no header)") from None
+    text_out = io.TextIOWrapper(out, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+    first, offset = True, 0
+    try:
+        for frame in reader:
+            if fld not in frame.columns:
+                raise RecordError(f"{run.source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
+            texts = frame[fld].tolist()
+            run.stats.records += len(texts)
+            results = list(model.explain_many(texts, config))
+            for i, result in enumerate(results):
+                run.done(result, offset + i, None)
+            if keep_original:
+                frame[keep_original] = texts
+            frame[fld] = [r.text for r in results]
+            frame.to_csv(text_out, index=False, header=first, lineterminator="\n")
+            first, offset = False, offset + len(frame)
+    except pd.errors.ParserError as e:
+        raise RecordError(f"{run.source}: malformed CSV ({e})") from None
+    finally:
+        text_out.detach()
+
+
+def _clean_parquet(run: _Run, model, config, path: str, out: IO[bytes], fld: str, keep_original):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise RecordError(f"{path}: not a readable Parquet file ({e})") from None
+    schema = source.schema_arrow
+    if fld not in schema.names:
+        raise RecordError(f"{path}: no column {fld!r} (columns: {', '.join(schema.names)})")
+    kind = schema.field(fld).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise RecordError(f"{path}: column {fld!r} is {kind}, not text")
+    out_schema = schema
+    if keep_original:
+        if keep_original in schema.names:
+            raise RecordError(f"{path}: column {keep_original!r} already exists")
+        out_schema = schema.append(pa.field(keep_original, kind))
+    writer = pq.ParquetWriter(out, out_schema)
+    offset = 0
+    try:
+        for batch in source.iter_batches(batch_size=CHUNK):
+            values = batch.column(fld).to_pylist()
+            run.stats.records += len(values)
+            present = [v for v in values if v is not None]
+            run.stats.passed += len(values) - len(present)
+            results = iter(model.explain_many(present, config))
+            cleaned = []
+            for i, v in enumerate(values):
+                if v is None:
+                    cleaned.append(None)
+                    continue
+                result = next(results)
+                run.done(result, offset + i, None)
+                cleaned.append(result.text)
+            columns = [batch.column(n) for n in schema.names]
+            columns[schema.names.index(fld)] = pa.array(cleaned, type=kind)
+            if keep_original:
+                columns.append(batch.column(fld))
+            writer.write_table(pa.Table.from_arrays(columns, schema=out_schema))
+            offset += len(values)
+    finally:
+        writer.close()
+
+
+def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
+                  config: StripConfig | None = None, *, on_error: str = "fail",
+                  rejects: IO[bytes] | None = None, report: IO[bytes] | None = None,
+                  keep_original: str | None = None) -> BatchStats:
+    """Clean field ``fld`` of every record of ``source`` (a path, or ``-`` for stdin) into ``output``
+    (a path written atomically, or None/``-`` for stdout). Returns the run's statistics.
+
+    ``rejects`` (a binary file) receives the raw records skipped by ``on_error="skip"``;
+    ``report`` (a binary file) receives one JSON line per removed span with the record's line
+    (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one.
+    """
+    config = config or StripConfig()
+    if fmt == "parquet" and (source == "-" or output in (None, "-")):
+        raise RecordError("Parquet needs a file as input and as output (-o FILE)")
+    with contextlib.ExitStack() as stack:
+        run = _Run(source, on_error, rejects, report)
+        out = stack.enter_context(open_output(output))
+        if fmt == "parquet":
+            _clean_parquet(run, model, config, source, out, fld, keep_original)
+        else:
+            src = stack.enter_context(_open_in(source))
+            if fmt == "jsonl":
+                _clean_jsonl(run, model, config, src, out, fld, keep_original)
+            elif fmt == "csv":
+                _clean_csv(run, model, config, src, out, fld, keep_original)
+            else:
+                raise ValueError(f"clean_records handles jsonl, csv and parquet, not {fmt!r}")
+    return run.stats

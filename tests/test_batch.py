@@ -1,0 +1,160 @@
+"""Batch files on the command line: JSONL, CSV and Parquet, only the text field cleaned, streaming,
+bad records reported by file and line, never dropped silently."""
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from promofilter.batch import detect_format
+from promofilter.cli import cli
+
+ARTICLE = (
+    "Harbor Ferry Adds Late-Night Sailings\n"
+    "The harbor ferry will add two late-night sailings on Fridays and Saturdays starting next month, "
+    "the transit authority said on Monday.\n"
+    "Ridership on the route has climbed 18% since the spring, according to the authority's figures.\n"
+)
+TRAILER = "Follow us on Telegram and X for breaking news alerts!\n"
+TEXTS = [ARTICLE + TRAILER, "Rain is forecast for Tuesday.\r\n", ARTICLE, "Caf\u00e9 prices rose 3%. \U0001F600"]
+
+
+@pytest.fixture
+def run(model_dir):
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(cli, list(args), input=input, env={"PROMOFILTER_MODEL": str(model_dir)},
+                             catch_exceptions=False)
+
+    return invoke
+
+
+def _records():
+    return [{"id": i, "text": t, "score": i / 2, "tags": ["x", i]} for i, t in enumerate(TEXTS)]
+
+
+def _write_jsonl(path, records, extra_lines=()):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for line in extra_lines:
+            f.write(line)
+
+
+def test_format_comes_from_the_extension_through_gz():
+    assert [detect_format(p) for p in ("a.jsonl", "a.JSONL.gz", "b.csv", "c.parquet", "d.txt", "e")] == \
+        ["jsonl", "jsonl", "csv", "parquet", "text", "text"]
+    assert detect_format("a.txt", "csv") == "csv"
+
+
+def test_jsonl_cleans_only_the_field_and_keeps_order_types_and_other_fields(run, model, tmp_path):
+    src, out, report = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "report.jsonl"
+    _write_jsonl(src, _records())
+    result = run("strip", str(src), "-o", str(out), "--report", str(report), "--keep-original", "raw")
+    assert result.exit_code == 0, result.output
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    for record, original in zip(got, _records()):
+        assert record["text"] == model.strip(original["text"])
+        assert record["raw"] == original["text"]
+        assert {k: v for k, v in record.items() if k not in ("text", "raw")} == \
+            {k: v for k, v in original.items() if k != "text"}
+    spans = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    for span in spans:
+        assert TEXTS[span["id"]][span["start"]:span["end"]] == span["text"]
+    assert "4 records: 4 cleaned" in result.stderr
+
+
+def test_jsonl_gz_in_and_out(run, model, tmp_path):
+    src, out = tmp_path / "in.jsonl.gz", tmp_path / "out.jsonl.gz"
+    src.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in _records()).encode()))
+    assert run("strip", str(src), "-o", str(out)).exit_code == 0
+    got = [json.loads(line) for line in gzip.decompress(out.read_bytes()).decode().splitlines()]
+    assert [r["text"] for r in got] == [model.strip(t) for t in TEXTS]
+
+
+def test_a_malformed_line_fails_naming_file_and_line_and_writes_nothing(run, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, _records()[:2], ['{"id": 9, "text": "unterminated\n'])
+    result = run("strip", str(src), "-o", str(out))
+    assert result.exit_code == 1
+    assert f"{src}:3: malformed JSON" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize("bad, problem", [
+    ('[1, 2]\n', "a JSON list, not an object"),
+    ('{"id": 7}\n', "no field 'text'"),
+    ('{"id": 7, "text": 12}\n', "field 'text' is a int, not text"),
+])
+def test_unreadable_records_are_errors_naming_the_problem(run, tmp_path, bad, problem):
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, _records()[:1], [bad])
+    result = run("strip", str(src))
+    assert result.exit_code == 1 and f"{src}:2: {problem}" in result.stderr
+
+
+def test_skip_sends_bad_records_to_rejects_and_pass_keeps_them(run, model, tmp_path):
+    src, out, rejects = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    bad = '{"id": 9, "text": broken}\n'
+    _write_jsonl(src, _records()[:2], [bad, '{"id": 10, "text": null}\n'])
+    assert run("strip", str(src), "--on-error", "skip").exit_code == 2  # skip needs --rejects
+    result = run("strip", str(src), "-o", str(out), "--on-error", "skip", "--rejects", str(rejects))
+    assert result.exit_code == 0 and "1 skipped" in result.stderr
+    assert rejects.read_text() == bad
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and lines[-1] == '{"id": 10, "text": null}'
+    passed = run("strip", str(src), "--on-error", "pass").stdout.splitlines()
+    assert passed[2] + "\n" == bad and len(passed) == 4
+
+
+def test_csv_cleans_the_named_column_and_keeps_the_others_as_written(run, model, tmp_path):
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"id": ["007", "8", "9", "10"], "body": TEXTS, "price": ["1.50", "", "NA", "2"]}).to_csv(src, index=False)
+    result = run("strip", str(src), "--column", "body", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert got["id"].tolist() == ["007", "8", "9", "10"] and got["price"].tolist() == ["1.50", "", "NA", "2"]
+    assert got["body"].tolist() == [model.strip(t) for t in TEXTS]
+
+
+def test_csv_without_the_column_names_the_columns(run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,body\n1,hello\n")
+    result = run("strip", str(src))
+    assert result.exit_code == 1 and "no column 'text' (columns: id, body)" in result.stderr
+
+
+def test_parquet_keeps_schema_nulls_and_other_columns(run, model, tmp_path):
+    src, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    df = pd.DataFrame({"id": [1, 2, 3, 4, 5], "text": TEXTS + [None], "w": [0.5, 1.0, 2.0, 3.0, 4.0]})
+    df.to_parquet(src, index=False)
+    assert run("strip", str(src), "-o", str(out)).exit_code == 0
+    got = pd.read_parquet(out)
+    assert got["id"].tolist() == [1, 2, 3, 4, 5] and got["w"].tolist() == [0.5, 1.0, 2.0, 3.0, 4.0]
+    assert got["text"].tolist()[:4] == [model.strip(t) for t in TEXTS] and got["text"].isna().tolist()[4]
+
+
+def test_parquet_with_a_non_text_column_is_an_error(run, tmp_path):
+    src = tmp_path / "in.parquet"
+    pd.DataFrame({"text": [1, 2]}).to_parquet(src)
+    result = run("strip", str(src), "-o", str(tmp_path / "out.parquet"))
+    assert result.exit_code == 1 and "column 'text' is int64, not text" in result.stderr
+
+
+def test_in_place_rewrites_each_file(run, model, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.txt"
+    _write_jsonl(a, _records())
+    b.write_bytes((ARTICLE + TRAILER).encode())
+    assert run("strip", "--in-place", str(a), str(b)).exit_code == 0
+    assert [json.loads(x)["text"] for x in a.read_text().splitlines()] == [model.strip(t) for t in TEXTS]
+    assert b.read_bytes().decode() == model.strip(ARTICLE + TRAILER)
+    assert run("strip", "--in-place", str(a), "-o", str(tmp_path / "x")).exit_code == 2
+
+
+def test_several_batch_files_need_in_place(run, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _write_jsonl(a, _records())
+    _write_jsonl(b, _records())
+    assert run("strip", str(a), str(b)).exit_code == 2
