@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .policy import SpanError, remove_spans
+from .config import load_config
 from .results import Decision, Kind, Segment, Span, StripConfig, Stripped
+from .rules import Rule
 from .segment import segment
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "strip", "strip_and_explain", "detect", "strip_many", "load_model", "default_model_path",
     "remove_spans", "segment", "Span", "Stripped", "StripConfig", "Segment", "Kind", "Decision",
-    "SpanError", "__version__",
+    "SpanError", "Rule", "load_config", "__version__",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -145,7 +145,8 @@ class _Run:
                 if record_id is not None:
                     entry["id"] = record_id
                 entry.update(start=span.start, end=span.end, score=round(float(span.score), 4),
-                              kind=span.kind.value, text=span.text)
+                              kind=span.kind.value, decision=span.decision.value, rule=span.rule,
+                              text=span.text)
                 self.report.write(_json_bytes(entry) + b"\n")
 
 

@@ -59,10 +59,24 @@ def _kinds(value: str | None) -> frozenset[Kind] | None:
         raise click.BadParameter(f"kinds are {', '.join(KIND_NAMES)}; got {value!r}") from None
 
 
-def _config(threshold: float | None, remove: str | None, keep: str | None) -> StripConfig:
-    kinds = set(_kinds(remove) or Kind.promo_kinds())
+def _config(threshold: float | None, remove: str | None, keep: str | None,
+            config_path: str | None = None) -> StripConfig:
+    """The config file (--config, else ./promofilter.toml if present), overridden by the flags."""
+    import dataclasses
+
+    from .config import ConfigError, find_config, load_config
+
+    path = config_path or find_config()
+    try:
+        base = load_config(path) if path else StripConfig()
+    except ConfigError as e:
+        raise DataError(str(e)) from None
+    if path:
+        log.info("config: %s", path)
+    kinds = set(_kinds(remove) or base.remove_kinds)
     kinds -= set(_kinds(keep) or ())
-    return StripConfig(threshold=threshold, remove_kinds=frozenset(kinds))
+    return dataclasses.replace(base, threshold=base.threshold if threshold is None else threshold,
+                               remove_kinds=frozenset(kinds))
 
 
 model_option = click.option("--model", "model_path", metavar="PATH", default=None,
@@ -73,6 +87,8 @@ threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), defa
                                 help="Remove segments scoring at or above this (default: the model's).")
 remove_option = click.option("--remove", metavar="KINDS", help="Only remove these kinds (comma-separated).")
 keep_option = click.option("--keep", metavar="KINDS", help="Never remove these kinds, e.g. --keep credit,disclaimer.")
+config_option = click.option("--config", "config_path", metavar="FILE.toml", type=click.Path(dir_okay=False),
+                             help="Policy and rules (default: ./promofilter.toml if it exists).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +107,7 @@ def cli(verbose: bool) -> None:
 @threshold_option
 @remove_option
 @keep_option
+@config_option
 @model_option
 @trust_option
 @click.option("--report", metavar="FILE.jsonl",
@@ -103,7 +120,7 @@ def cli(verbose: bool) -> None:
 @click.option("--on-error", type=click.Choice(["fail", "skip", "pass"]), default="fail", show_default=True,
               help="A record that cannot be read: stop with an error, skip it to --rejects, or pass it through unchanged.")
 @click.option("--rejects", metavar="FILE", help="Where --on-error skip writes the skipped records.")
-def strip(files, output, in_place, threshold, remove, keep, model_path, trust_model, report, fmt,
+def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
           field_name, keep_original, on_error, rejects) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
@@ -120,7 +137,7 @@ def strip(files, output, in_place, threshold, remove, keep, model_path, trust_mo
     if on_error == "skip" and not rejects:
         raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
     formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
-    config = _config(threshold, remove, keep)
+    config = _config(threshold, remove, keep, config_path)
     if any(f != "text" for f in formats):
         if len(sources) > 1 and not in_place:
             raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, or with --in-place")
@@ -147,7 +164,8 @@ def _strip_texts(sources, output, in_place, config, model_path, trust_model, rep
             for span in result.removed:
                 lines.append(_json_line({"source": "<stdin>" if source == "-" else source, "start": span.start,
                                          "end": span.end, "score": round(span.score, 4),
-                                         "kind": span.kind.value, "text": span.text}))
+                                         "kind": span.kind.value, "decision": span.decision.value,
+                                         "rule": span.rule, "text": span.text}))
         write_text(report, "".join(lines))
 
 
@@ -181,11 +199,13 @@ def _strip_records(sources, formats, output, in_place, config, model_path, trust
 @threshold_option
 @remove_option
 @keep_option
+@config_option
 @model_option
 @trust_option
-def detect(file, as_json, threshold, remove, keep, model_path, trust_model) -> None:
-    """Show every segment of FILE (or stdin) with its promo score and kind, removed or not."""
-    config = _config(threshold, remove, keep)
+def detect(file, as_json, threshold, remove, keep, config_path, model_path, trust_model) -> None:
+    """Show every segment of FILE (or stdin) with its promo score and kind, removed or not, and
+    what decided: the model, or a block or allow rule (named)."""
+    config = _config(threshold, remove, keep, config_path)
     text = _read(file)
     model = _load(model_path, trust_model)
     spans = model.detect(text, config)
@@ -200,6 +220,8 @@ def detect(file, as_json, threshold, remove, keep, model_path, trust_model) -> N
         snippet = " ".join(s.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
         snippet = snippet if len(snippet) <= 70 else snippet[:67] + "..."
         action = "REMOVE" if s.removed else "keep"
+        if s.rule:
+            action += f" rule:{s.rule}"
         kind = s.kind.value if s.score >= 0.5 or s.removed else "-"
         out.write(f"{s.start:>7} {s.end:>7} {s.score:>6.3f} {kind:<11} {action:<7} {snippet}\n")
 
@@ -243,3 +265,38 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@cli.group()
+def rules() -> None:
+    """Work with block and allow rules (see promofilter.toml in the README)."""
+
+
+@rules.command("test")
+@click.argument("rules_file", metavar="RULES.toml", type=click.Path(dir_okay=False))
+@click.argument("file", default="-", metavar="[FILE]")
+def rules_test(rules_file, file) -> None:
+    """Show what each rule of RULES.toml matches in FILE (or stdin), segment by segment.
+
+    No model is used: this shows the rules alone. Allow rules win over block rules.
+    """
+    from .config import ConfigError, load_config
+    from .rules import verdict
+    from .segment import segment
+
+    try:
+        config = load_config(rules_file)
+    except ConfigError as e:
+        raise DataError(str(e)) from None
+    text = _read(file)
+    segments = [s for s in segment(text) if s.content_end > s.content_start]
+    out = sys.stdout
+    for rule in config.rules:
+        hits = [s for s in segments if rule.matches(text[s.content_start:s.content_end])]
+        out.write(f"{rule.name} ({rule.action}, {rule.syntax}): {len(hits)} segment(s)\n")
+        for s in hits:
+            decided = verdict(config.rules, text[s.content_start:s.content_end])
+            note = "" if decided is rule else f"  [overridden by {decided.name}]"
+            snippet = " ".join(text[s.content_start:s.content_end].split())
+            snippet = snippet if len(snippet) <= 70 else snippet[:67] + "..."
+            out.write(f"  {s.content_start:>7} {s.content_end:>7}  {snippet}{note}\n")

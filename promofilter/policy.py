@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .results import Decision, Kind, Segment, Span, StripConfig
+from .rules import verdict
 
 __all__ = ["choose_removals", "remove_spans", "SpanError"]
 
@@ -51,22 +52,36 @@ def choose_removals(
     config: StripConfig,
     threshold: float,
 ) -> list[Span]:
-    """One Span per segment (removed or kept), in order; removed spans tile the removed text."""
-    remove = [
-        s.content_end > s.content_start and score >= threshold and kind in config.remove_kinds
-        for s, score, kind in zip(segments, scores, kinds)
-    ]
+    """One Span per segment (removed or kept), in order; removed spans tile the removed text.
+
+    Allow rules keep what they match, block rules remove it (with the rule's kind); the model's
+    score decides the rest against the kind's threshold, for the kinds that may be removed.
+    """
+    kinds = list(kinds)
+    remove, decided_by = [], []
+    for i, (s, score, kind) in enumerate(zip(segments, scores, kinds)):
+        rule = verdict(config.rules, text[s.content_start:s.content_end]) if config.rules else None
+        decided_by.append(rule)
+        if rule is not None:
+            remove.append(rule.action == "block" and s.content_end > s.content_start)
+            if rule.action == "block":
+                kinds[i] = rule.kind
+            continue
+        remove.append(s.content_end > s.content_start and kind in config.remove_kinds
+                      and score >= config.threshold_for(kind, threshold))
     spans: list[Span] = []
     i = 0
     n = len(segments)
     while i < n:
         if not remove[i]:
             seg = segments[i]
+            rule = decided_by[i]
             # below the threshold the segment is content; above it, it is a promo of a kept kind
-            kind = kinds[i] if scores[i] >= threshold else Kind.CONTENT
+            kind = kinds[i] if scores[i] >= config.threshold_for(kinds[i], threshold) else Kind.CONTENT
             spans.append(
                 Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
-                     float(scores[i]), kind, removed=False, decision=Decision.KEPT)
+                     float(scores[i]), kind, removed=False,
+                     decision=Decision.ALLOWED if rule else Decision.KEPT, rule=rule and rule.name)
             )
             i += 1
             continue
@@ -77,7 +92,9 @@ def choose_removals(
         for k in range(i, j + 1):
             start = lo if k == i else segments[k].content_start
             end = hi if k == j else segments[k + 1].content_start
-            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k]))
+            rule = decided_by[k]
+            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
+                              decision=Decision.RULE if rule else Decision.MODEL, rule=rule and rule.name))
         i = j + 1
     return spans
 

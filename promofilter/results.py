@@ -27,8 +27,10 @@ class Kind(str, enum.Enum):
 class Decision(str, enum.Enum):
     """Why a segment was removed or kept."""
 
-    KEPT = "kept"
+    KEPT = "kept"  # kept: below the threshold, or a kind that is not removed
     MODEL = "model"  # removed: the model's score reached the threshold
+    RULE = "rule"  # removed by a block rule (``Span.rule`` names it)
+    ALLOWED = "allowed"  # kept by an allow rule, whatever its score (``Span.rule`` names it)
 
     def __str__(self) -> str:
         return self.value
@@ -67,6 +69,7 @@ class Span:
     kind: Kind
     removed: bool = True
     decision: Decision = Decision.MODEL
+    rule: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -95,12 +98,34 @@ class StripConfig:
         threshold stored with the model (chosen when it was trained).
     remove_kinds
         Kinds that may be removed; a promo segment of another kind is kept.
+    kind_thresholds
+        Per-kind thresholds that override ``threshold`` for segments of that kind, e.g.
+        ``{"cta": 0.7, "disclaimer": 0.99}`` (stored as sorted pairs).
+    rules
+        ``promofilter.rules.Rule`` objects: allow rules keep what they match whatever its score,
+        block rules remove it; the model decides the rest.
     """
 
     threshold: float | None = None
     remove_kinds: frozenset[Kind] = frozenset(Kind.promo_kinds())
+    kind_thresholds: tuple = ()
+    rules: tuple = ()
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
         object.__setattr__(self, "remove_kinds", frozenset(Kind(k) for k in self.remove_kinds))
+        pairs = self.kind_thresholds.items() if isinstance(self.kind_thresholds, dict) else self.kind_thresholds
+        pairs = tuple(sorted((Kind(k), float(t)) for k, t in pairs))
+        for kind, t in pairs:
+            if kind is Kind.CONTENT or not 0.0 <= t <= 1.0:
+                raise ValueError(f"threshold for {kind} must be a promo kind and between 0 and 1, got {t}")
+        object.__setattr__(self, "kind_thresholds", pairs)
+        object.__setattr__(self, "rules", tuple(self.rules))
+
+    def threshold_for(self, kind: Kind, default: float) -> float:
+        """The threshold segments of ``kind`` are held to (``default`` unless overridden)."""
+        for k, t in self.kind_thresholds:
+            if k is kind:
+                return t
+        return default

@@ -51,8 +51,20 @@ def read_text(source: str) -> str:
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block ends without error: readers see
-    the old file or the new one, never half. On error the temporary file is removed."""
+    the old file or the new one, never half. On error the temporary file is removed.
+
+    A symlink is followed (the file it points to is replaced, the link stays). Something that is
+    not a regular file (``/dev/stdout``, a FIFO, ``/dev/null``) cannot be replaced: it is
+    written to directly."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        with open(path, "wb") as f:
+            yield f
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
