@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterable
 
@@ -16,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .results import Kind, StripConfig
 
-__all__ = ["PromoStripper", "strip_column"]
+__all__ = ["PromoStripper", "strip_column", "strip_dask_column"]
 
 
 def _load(model):
@@ -128,3 +129,42 @@ def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float 
 def _span_record(span) -> dict:
     return {"start": span.start, "end": span.end, "kind": span.kind.value,
             "score": round(float(span.score), 4), "text": span.text}
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_filter(model_path: str | None, trusted: bool):
+    """The model, loaded once per worker process (the path travels with tasks, the model does not)."""
+    from . import load_model
+
+    return load_model(model_path, trusted=trusted)
+
+
+def _strip_partition(df: pd.DataFrame, column: str, model_path, trusted, threshold, remove_kinds,
+                     spans_column, count_column) -> pd.DataFrame:
+    return strip_column(df, column, _worker_filter(model_path, trusted), threshold=threshold,
+                        remove_kinds=remove_kinds, spans_column=spans_column, count_column=count_column)
+
+
+def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = None, *,
+                      trusted: bool = False, threshold: float | None = None, remove_kinds=None,
+                      spans_column: str | None = None, count_column: str | None = None):
+    """Lazily clean the text column ``column`` of a Dask DataFrame, partition by partition.
+
+    Same arguments and result per row as ``strip_column``. Only ``model_path`` (None: the shipped
+    model) is sent to the workers; each worker process loads the model once and reuses it.
+
+    >>> import dask.dataframe as dd                                     # doctest: +SKIP
+    >>> clean = strip_dask_column(dd.read_parquet("crawl/"), "text")     # doctest: +SKIP
+    >>> clean.to_parquet("clean/")                                      # doctest: +SKIP
+    """
+    if column not in ddf.columns:
+        raise KeyError(f"no column {column!r} (columns: {', '.join(map(str, ddf.columns))})")
+    meta = ddf._meta.copy()
+    if spans_column is not None:
+        meta[spans_column] = pd.Series(dtype=object)
+    if count_column is not None:
+        meta[count_column] = pd.Series(dtype=np.int64)
+    path = None if model_path is None else str(model_path)
+    return ddf.map_partitions(_strip_partition, column, path, trusted, threshold,
+                              None if remove_kinds is None else tuple(remove_kinds),
+                              spans_column, count_column, meta=meta)
