@@ -15,11 +15,12 @@ import gzip
 import io
 import json
 import sys
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
+from .parallel import Explainer
 from .results import StripConfig, Stripped
 from .textio import atomic_output
 
@@ -159,12 +160,21 @@ def _json_bytes(obj) -> bytes:
         return json.dumps(obj).encode("ascii")
 
 
-def _clean_jsonl(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
-    def records():
-        for lineno, raw in enumerate(src, 1):
-            yield lineno, raw
+def _paired(explainer, chunks):
+    """Zip each chunk's bookkeeping with its results, letting the explainer read ahead."""
+    pending: deque = deque()
 
-    for chunk in _chunks(records()):
+    def texts():
+        for meta, chunk_texts in chunks:
+            pending.append(meta)
+            yield chunk_texts
+
+    for results in explainer.map(texts()):
+        yield pending.popleft(), results
+
+
+def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original):
+    for chunk in _chunks(enumerate(src, 1)):
         parsed = []  # (lineno, raw, obj or None, write_raw)
         for lineno, raw in chunk:
             body = raw.rstrip(b"\r\n")
@@ -192,8 +202,12 @@ def _clean_jsonl(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: 
                 parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {fld!r} is a {type(value).__name__}, not text", raw)))
             else:
                 parsed.append((lineno, raw, obj, False))
-        texts = [obj[fld] for _, _, obj, _ in parsed if obj is not None]
-        results = iter(model.explain_many(texts, config)) if texts else iter(())
+        yield parsed, [obj[fld] for _, _, obj, _ in parsed if obj is not None]
+
+
+def _clean_jsonl(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
+    for parsed, results in _paired(explainer, _jsonl_chunks(run, src, fld, keep_original)):
+        results = iter(results)
         for lineno, raw, obj, write_raw in parsed:
             if obj is None:
                 if write_raw:
@@ -208,7 +222,7 @@ def _clean_jsonl(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: 
             out.write(_json_bytes(obj) + ending)
 
 
-def _clean_csv(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
+def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
     import pandas as pd
 
     try:
@@ -218,13 +232,17 @@ def _clean_csv(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: st
         raise RecordError(f"{run.source}: empty CSV (no header)") from None
     text_out = io.TextIOWrapper(out, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
     first, offset = True, 0
-    try:
+
+    def frames():
         for frame in reader:
             if fld not in frame.columns:
                 raise RecordError(f"{run.source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
+            run.stats.records += len(frame)
+            yield frame, frame[fld].tolist()
+
+    try:
+        for frame, results in _paired(explainer, frames()):
             texts = frame[fld].tolist()
-            run.stats.records += len(texts)
-            results = list(model.explain_many(texts, config))
             for i, result in enumerate(results):
                 run.done(result, offset + i, None)
             if keep_original:
@@ -238,7 +256,7 @@ def _clean_csv(run: _Run, model, config, src: IO[bytes], out: IO[bytes], fld: st
         text_out.detach()
 
 
-def _clean_parquet(run: _Run, model, config, path: str, out: IO[bytes], fld: str, keep_original):
+def _clean_parquet(run: _Run, explainer, path: str, out: IO[bytes], fld: str, keep_original):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -259,13 +277,18 @@ def _clean_parquet(run: _Run, model, config, path: str, out: IO[bytes], fld: str
         out_schema = schema.append(pa.field(keep_original, kind))
     writer = pq.ParquetWriter(out, out_schema)
     offset = 0
-    try:
+
+    def batches():
         for batch in source.iter_batches(batch_size=CHUNK):
             values = batch.column(fld).to_pylist()
-            run.stats.records += len(values)
             present = [v for v in values if v is not None]
+            run.stats.records += len(values)
             run.stats.passed += len(values) - len(present)
-            results = iter(model.explain_many(present, config))
+            yield (batch, values), present
+
+    try:
+        for (batch, values), results in _paired(explainer, batches()):
+            results = iter(results)
             cleaned = []
             for i, v in enumerate(values):
                 if v is None:
@@ -287,28 +310,31 @@ def _clean_parquet(run: _Run, model, config, path: str, out: IO[bytes], fld: str
 def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
                   config: StripConfig | None = None, *, on_error: str = "fail",
                   rejects: IO[bytes] | None = None, report: IO[bytes] | None = None,
-                  keep_original: str | None = None) -> BatchStats:
+                  keep_original: str | None = None, jobs: int = 1, model_path: str | None = None,
+                  trusted: bool = False) -> BatchStats:
     """Clean field ``fld`` of every record of ``source`` (a path, or ``-`` for stdin) into ``output``
     (a path written atomically, or None/``-`` for stdout). Returns the run's statistics.
 
     ``rejects`` (a binary file) receives the raw records skipped by ``on_error="skip"``;
     ``report`` (a binary file) receives one JSON line per removed span with the record's line
-    (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one.
+    (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one. ``jobs`` > 1
+    cleans chunks in that many worker processes (each loading ``model_path``), same output.
     """
     config = config or StripConfig()
+    explainer = Explainer(model, config, jobs, model_path, trusted)
     if fmt == "parquet" and (source == "-" or output in (None, "-")):
         raise RecordError("Parquet needs a file as input and as output (-o FILE)")
     with contextlib.ExitStack() as stack:
         run = _Run(source, on_error, rejects, report)
         out = stack.enter_context(open_output(output))
         if fmt == "parquet":
-            _clean_parquet(run, model, config, source, out, fld, keep_original)
+            _clean_parquet(run, explainer, source, out, fld, keep_original)
         else:
             src = stack.enter_context(_open_in(source))
             if fmt == "jsonl":
-                _clean_jsonl(run, model, config, src, out, fld, keep_original)
+                _clean_jsonl(run, explainer, src, out, fld, keep_original)
             elif fmt == "csv":
-                _clean_csv(run, model, config, src, out, fld, keep_original)
+                _clean_csv(run, explainer, src, out, fld, keep_original)
             else:
                 raise ValueError(f"clean_records handles jsonl, csv and parquet, not {fmt!r}")
     return run.stats

@@ -120,8 +120,10 @@ def cli(verbose: bool) -> None:
 @click.option("--on-error", type=click.Choice(["fail", "skip", "pass"]), default="fail", show_default=True,
               help="A record that cannot be read: stop with an error, skip it to --rejects, or pass it through unchanged.")
 @click.option("--rejects", metavar="FILE", help="Where --on-error skip writes the skipped records.")
+@click.option("-j", "--jobs", type=click.IntRange(1, None), default=1, show_default=True,
+              help="Worker processes; the output is the same as with one.")
 def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
-          field_name, keep_original, on_error, rejects) -> None:
+          field_name, keep_original, on_error, rejects, jobs) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
@@ -142,17 +144,21 @@ def strip(files, output, in_place, threshold, remove, keep, config_path, model_p
         if len(sources) > 1 and not in_place:
             raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, or with --in-place")
         _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                       field_name, keep_original, on_error, rejects)
+                       field_name, keep_original, on_error, rejects, jobs)
         return
-    _strip_texts(sources, output, in_place, config, model_path, trust_model, report)
+    _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs)
 
 
-def _strip_texts(sources, output, in_place, config, model_path, trust_model, report) -> None:
+def _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs) -> None:
+    from .parallel import Explainer
     from .textio import write_text
 
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
-    results = list(model.explain_many(texts, config))
+    explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model)
+    per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
+    results = [r for chunk in explainer.map(texts[i:i + per_chunk] for i in range(0, len(texts), per_chunk))
+               for r in chunk]
     if in_place:
         for source, result in zip(sources, results):
             write_text(source, result.text)
@@ -170,7 +176,7 @@ def _strip_texts(sources, output, in_place, config, model_path, trust_model, rep
 
 
 def _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                   field_name, keep_original, on_error, rejects) -> None:
+                   field_name, keep_original, on_error, rejects, jobs) -> None:
     import contextlib
 
     from .batch import RecordError, clean_records, open_output
@@ -187,7 +193,8 @@ def _strip_records(sources, formats, output, in_place, config, model_path, trust
                     continue
                 stats = clean_records(source, source if in_place else output, fmt, field_name, model, config,
                                       on_error=on_error, rejects=rejects_file, report=report_file,
-                                      keep_original=keep_original)
+                                      keep_original=keep_original, jobs=jobs, model_path=model_path,
+                                      trusted=trust_model)
                 click.echo(f"{source}: {stats.summary()}", err=True)
     except RecordError as e:
         raise DataError(str(e)) from None

@@ -158,3 +158,23 @@ def test_several_batch_files_need_in_place(run, tmp_path):
     _write_jsonl(a, _records())
     _write_jsonl(b, _records())
     assert run("strip", str(a), str(b)).exit_code == 2
+
+
+def test_two_jobs_write_the_same_bytes_as_one(run, tmp_path):
+    src = tmp_path / "in.jsonl"
+    records = [{"id": i, "text": TEXTS[i % len(TEXTS)] + ("x" * (i % 5))} for i in range(1200)]
+    _write_jsonl(src, records)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert run("strip", str(src), "-o", str(one), "--report", str(tmp_path / "r1")).exit_code == 0
+    assert run("strip", str(src), "-o", str(two), "--report", str(tmp_path / "r2"), "--jobs", "2").exit_code == 0
+    assert one.read_bytes() == two.read_bytes()
+    assert (tmp_path / "r1").read_bytes() == (tmp_path / "r2").read_bytes()
+
+
+def test_two_jobs_over_text_files_match_one_job(run, tmp_path):
+    paths = []
+    for i in range(5):
+        paths.append(tmp_path / f"{i}.txt")
+        paths[-1].write_bytes(TEXTS[i % len(TEXTS)].encode())
+    one = run("strip", *map(str, paths)).stdout_bytes
+    assert run("strip", "--jobs", "2", *map(str, paths)).stdout_bytes == one
