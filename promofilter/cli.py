@@ -233,6 +233,55 @@ def detect(file, as_json, threshold, remove, keep, config_path, model_path, trus
         out.write(f"{s.start:>7} {s.end:>7} {s.score:>6.3f} {kind:<11} {action:<7} {snippet}\n")
 
 
+@cli.command("eval")
+@click.argument("data", nargs=-1, required=True, metavar="GOLD.jsonl...")
+@model_option
+@trust_option
+@click.option("--compare", "compare_path", metavar="DIR", help="A second model, shown side by side.")
+@threshold_option
+@click.option("--sweep", is_flag=True, help="Also show every threshold from 0.05 to 0.95.")
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, as_json) -> None:
+    """Measure a model on labelled documents (JSONL: text, promo_spans [[start, end, kind], ...]).
+
+    Precision and recall over promo characters, content loss over article characters, the share
+    of documents that lose a whole article word, recall per kind; --compare shows two models.
+    """
+    from .build import BuildError, load_gold_documents
+    from .training import evaluate_model
+
+    try:
+        docs = [d for path in data for d in load_gold_documents(path)]
+    except BuildError as e:
+        raise DataError(str(e)) from None
+    models = {"model": model_path or "shipped"}
+    if compare_path:
+        models["compare"] = compare_path
+    results = {name: evaluate_model(_load(None if path == "shipped" else path, trust_model), docs,
+                                    threshold, sweep) | {"path": path}
+               for name, path in models.items()}
+    if as_json:
+        click.echo(json.dumps({"documents": len(docs), **results}, indent=1))
+        return
+    rows = [("threshold", "{:.2f}", lambda r: r["threshold"])]
+    for key in ("precision", "recall", "f1", "content_loss", "lossy_docs"):
+        rows.append((key, "{:.2%}" if key in ("content_loss", "lossy_docs") else "{:.3f}",
+                     lambda r, key=key: r["metrics"][key]))
+    kinds = sorted({k for r in results.values() for k in r["metrics"]["per_kind_recall"]})
+    for kind in kinds:
+        rows.append((f"recall {kind}", "{:.3f}", lambda r, kind=kind: r["metrics"]["per_kind_recall"].get(kind, float("nan"))))
+    click.echo(f"{len(docs)} documents; " + "; ".join(f"{n}: {r['path']}" for n, r in results.items()))
+    click.echo(f"{'':<20}" + "".join(f"{n:>12}" for n in results))
+    for label, fmt, get in rows:
+        click.echo(f"{label:<20}" + "".join(f"{fmt.format(get(r)):>12}" for r in results.values()))
+    if sweep:
+        for name, r in results.items():
+            click.echo(f"\n{name}: threshold  precision  recall     f1  content_loss  lossy_docs")
+            for m in r["sweep"]:
+                click.echo(f"{'':>{len(name) + 2}}{m['threshold']:>9.2f} {m['precision']:>10.3f} {m['recall']:>7.3f} "
+                           f"{m['f1']:>6.3f} {m['content_loss']:>13.2%} {m['lossy_docs']:>11.2%}")
+
+
 @cli.command()
 @click.argument("samples", nargs=-1, metavar="[SAMPLES]...")
 @click.option("--base", is_flag=True, help="Train on the shipped authored corpus (plus SAMPLES, if any).")

@@ -20,7 +20,7 @@ from .results import Kind, StripConfig
 from .stripping import PromoFilter
 
 __all__ = ["label_documents", "fit_filter", "scored_documents", "metrics_at", "choose_threshold",
-           "THRESHOLDS"]
+           "evaluate_model", "THRESHOLDS"]
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 
@@ -84,3 +84,15 @@ def choose_threshold(docs: Sequence[dict], scored, max_content_loss: float = 0.0
     else:
         best = min(sweep, key=lambda tm: (tm[1].content_loss, -tm[0]))
     return best[0], sweep
+
+
+def evaluate_model(model: PromoFilter, docs: Sequence[dict], threshold: float | None = None,
+                   sweep: bool = False) -> dict:
+    """A model's figures on gold documents: metrics at ``threshold`` (default: the model's own)
+    and, with ``sweep``, at every threshold of ``THRESHOLDS``."""
+    scored = scored_documents(model, docs)
+    threshold = model.threshold if threshold is None else threshold
+    out = {"threshold": threshold, "metrics": metrics_at(docs, scored, threshold).to_dict()}
+    if sweep:
+        out["sweep"] = [{"threshold": t, **metrics_at(docs, scored, t).to_dict()} for t in THRESHOLDS]
+    return out
