@@ -24,7 +24,7 @@ from .parallel import Explainer
 from .results import StripConfig, Stripped
 from .textio import atomic_output
 
-__all__ = ["FORMATS", "detect_format", "clean_records", "open_output", "BatchStats", "RecordError"]
+__all__ = ["FORMATS", "detect_format", "clean_records", "iter_texts", "open_output", "BatchStats", "RecordError"]
 
 FORMATS = ("text", "jsonl", "csv", "parquet")
 ON_ERROR = ("fail", "skip", "pass")
@@ -338,3 +338,50 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
             else:
                 raise ValueError(f"clean_records handles jsonl, csv and parquet, not {fmt!r}")
     return run.stats
+
+
+def iter_texts(source: str, fmt: str, fld: str = "text") -> Iterator[str]:
+    """The text of every record of a file (a text file is one text), streaming. Null fields are
+    skipped; anything else unreadable is a RecordError naming the file and line or row."""
+    if fmt == "text":
+        from .textio import InputError, read_text
+
+        try:
+            yield read_text(source)
+        except InputError as e:
+            raise RecordError(str(e)) from None
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            source_file = pq.ParquetFile(source)
+        except Exception as e:  # pyarrow raises several types for unreadable files
+            raise RecordError(f"{source}: not a readable Parquet file ({e})") from None
+        if fld not in source_file.schema_arrow.names:
+            raise RecordError(f"{source}: no column {fld!r}")
+        for batch in source_file.iter_batches(batch_size=CHUNK, columns=[fld]):
+            yield from (v for v in batch.column(0).to_pylist() if v is not None)
+        return
+    with _open_in(source) as src:
+        if fmt == "csv":
+            import pandas as pd
+
+            for frame in pd.read_csv(src, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK,
+                                     encoding="utf-8", encoding_errors="surrogateescape"):
+                if fld not in frame.columns:
+                    raise RecordError(f"{source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
+                yield from frame[fld].tolist()
+            return
+        for lineno, raw in enumerate(src, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8", "surrogateescape"))
+            except ValueError as e:
+                raise RecordError(f"{source}:{lineno}: malformed JSON ({e})") from None
+            value = obj.get(fld) if isinstance(obj, dict) else None
+            if isinstance(value, str):
+                yield value
+            elif value is not None or not isinstance(obj, dict) or fld not in obj:
+                raise RecordError(f"{source}:{lineno}: no text field {fld!r}")

@@ -81,6 +81,91 @@ def load_gold_documents(path: str | Path) -> list[dict]:
     return docs
 
 
+def _segment_row_document(text: str, label: str, kind: str, where: str) -> dict:
+    """A labelled segment as a one-line document: promo rows become one whole-text span."""
+    from .results import Kind
+
+    label = label.strip().lower()
+    if label == "content":
+        return {"text": text, "promo_spans": []}
+    if label != "promo":
+        try:
+            kind = Kind(label).value  # a kind name is also a promo label
+        except ValueError:
+            raise BuildError(f"{where}: label must be promo, content or a kind, not {label!r}") from None
+    try:
+        kind = Kind(kind.strip()).value
+    except ValueError:
+        raise BuildError(f"{where}: a promo row needs a kind (ad, cta, crosspromo, disclaimer, credit, "
+                         f"boilerplate), not {kind!r}") from None
+    if kind == Kind.CONTENT.value:
+        raise BuildError(f"{where}: a promo row needs a promo kind, not content")
+    stripped = text.strip()
+    if not stripped:
+        raise BuildError(f"{where}: empty text")
+    start = text.index(stripped)
+    return {"text": text, "promo_spans": [[start, start + len(stripped), kind]]}
+
+
+def load_samples(path: str | Path) -> list[dict]:
+    """Labelled samples in either shape, as gold documents.
+
+    - JSONL of whole documents (``text``, ``promo_spans``), the gold shape;
+    - segment rows in CSV, Parquet or JSONL: ``text`` and ``label`` (``promo``/``content`` or a
+      kind), with ``kind`` for promo rows (a ``model_kind`` column, as ``promofilter mine``
+      writes, is used when ``kind`` is empty). Rows with an empty label are skipped (unlabelled).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        import pandas as pd
+
+        try:
+            frame = (pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == ".csv"
+                     else pd.read_parquet(path))
+        except Exception as e:  # pandas and pyarrow raise many types for unreadable files
+            raise BuildError(f"{path}: cannot read: {e}") from None
+        missing = {"text", "label"} - set(frame.columns)
+        if missing:
+            raise BuildError(f"{path}: needs columns text and label (missing: {', '.join(sorted(missing))})")
+        docs = []
+        for i, row in enumerate(frame.to_dict("records")):
+            where = f"{path}: row {i + 1}"
+            if not isinstance(row["text"], str):
+                raise BuildError(f"{where}: text is not a string")
+            label = row["label"] if isinstance(row["label"], str) else ""
+            if not label.strip():
+                continue
+            kind = str(row.get("kind") or row.get("model_kind") or "")
+            doc = _segment_row_document(row["text"], label, kind, where)
+            doc["id"] = f"{path.stem}-{i + 1}"
+            docs.append(doc)
+        return docs
+    try:
+        first = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()), "")
+        shape = json.loads(first) if first else {}
+    except (OSError, UnicodeDecodeError, ValueError):
+        return load_gold_documents(path)  # its errors name the file and line
+    if isinstance(shape, dict) and "label" in shape and "promo_spans" not in shape:
+        docs = []
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise BuildError(f"{path}:{no}: not valid JSON: {e}") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise BuildError(f"{path}:{no}: expected an object with a string field 'text'")
+            if not str(row.get("label") or "").strip():
+                continue
+            doc = _segment_row_document(row["text"], str(row["label"]), str(row.get("kind") or ""), f"{path}:{no}")
+            doc["id"] = f"{path.stem}-{no}"
+            docs.append(doc)
+        return docs
+    return load_gold_documents(path)
+
+
 def _removed_for(model, docs) -> list[list[tuple[int, int]]]:
     return [[(s.start, s.end) for s in r.removed] for r in model.explain_many([d["text"] for d in docs])]
 
@@ -136,7 +221,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
             "test_articles": len(test_side.articles), "test_families": len(test_side.families),
         }
     for path in samples:
-        docs = load_gold_documents(path)
+        docs = load_samples(path)
         inputs[str(path)] = _sha256_file(Path(path))
         fit_part, test_part = _split_samples(docs)
         train_docs += fit_part

@@ -283,6 +283,49 @@ def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, 
 
 
 @cli.command()
+@click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl", "csv", "parquet"]), default=None,
+              help="Input format (default: from the extension).")
+@click.option("--field", "--column", "field_name", default="text", show_default=True, metavar="NAME")
+@click.option("--min-docs", type=click.IntRange(2, None), default=3, show_default=True,
+              help="Only templates found in at least this many documents.")
+@click.option("-o", "--output", metavar="FILE.csv", help="Write the CSV here (atomically) instead of stdout.")
+@click.option("--no-model", is_flag=True, help="Count only; do not score templates with the model.")
+@model_option
+@trust_option
+def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_model) -> None:
+    """Find lines and sentences that repeat across documents of CORPUS, folded into templates
+    (numbers, URLs, handles, names masked), ranked by documents and model uncertainty.
+
+    Writes a CSV (template, documents, occurrences, mean_score, model_kind, text, label, kind):
+    fill label (promo/content) and kind, and feed it to `promofilter train`.
+    """
+    import csv
+    import io
+
+    from .batch import RecordError, detect_format, iter_texts
+    from .mining import mine as mine_templates
+    from .textio import write_text
+
+    model = None if no_model else _load(model_path, trust_model)
+
+    def texts():
+        for path in corpus:
+            yield from iter_texts(path, detect_format(path, fmt) if path != "-" else (fmt or "text"), field_name)
+
+    try:
+        mined = mine_templates(texts(), model, min_docs=min_docs)
+    except RecordError as e:
+        raise DataError(str(e)) from None
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(mined[0].to_row()) if mined else ["template"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(m.to_row() for m in mined)
+    write_text(output, buffer.getvalue())
+    click.echo(f"{len(mined)} templates in at least {min_docs} documents", err=True)
+
+
+@cli.command()
 @click.argument("samples", nargs=-1, metavar="[SAMPLES]...")
 @click.option("--base", is_flag=True, help="Train on the shipped authored corpus (plus SAMPLES, if any).")
 @click.option("--out", "out_dir", metavar="DIR", default=None,
