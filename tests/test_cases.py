@@ -1,4 +1,5 @@
-"""Golden cases (tests/cases/*.json, format in tests/cases/README.md), run with the fixture model.
+"""Golden cases (tests/cases/*.json, format in tests/cases/README.md), run with the shipped model:
+they are the behaviour users get from ``promofilter strip``.
 
 A case with ``"expect": "fail"`` is a known miss: it runs as a strict xfail, so fixing it makes
 the suite fail until the case is flipped to ``"pass"``.
@@ -25,7 +26,7 @@ def test_there_are_at_least_forty_golden_cases():
 
 
 @pytest.mark.parametrize("case", list(_cases()))
-def test_golden_case(model, case):
-    result = model.strip_and_explain(case["original"])
+def test_golden_case(shipped_model, case):
+    result = shipped_model.strip_and_explain(case["original"])
     assert result.text == remove_spans(case["original"], result.removed)
     assert result.text == case["stripped"]
