@@ -178,3 +178,26 @@ def test_two_jobs_over_text_files_match_one_job(run, tmp_path):
         paths[-1].write_bytes(TEXTS[i % len(TEXTS)].encode())
     one = run("strip", *map(str, paths)).stdout_bytes
     assert run("strip", "--jobs", "2", *map(str, paths)).stdout_bytes == one
+
+
+def test_a_run_killed_half_way_leaves_the_previous_output_intact(model_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_jsonl(src, [{"id": i, "text": TEXTS[i % len(TEXTS)] * 3} for i in range(40000)])
+    out.write_bytes(b"previous output\n")
+    env = dict(os.environ, PROMOFILTER_MODEL=str(model_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "promofilter", "strip", str(src), "-o", str(out)], env=env,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".out.jsonl.") for p in tmp_path.iterdir()):
+        time.sleep(0.05)  # wait until it is writing its temporary file
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run finished before it could be killed; make the input bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert out.read_bytes() == b"previous output\n"
