@@ -22,6 +22,7 @@ from typing import IO, Iterator
 
 from .parallel import Explainer
 from .results import StripConfig, Stripped
+from .stripping import _batched
 from .textio import atomic_output
 
 __all__ = ["FORMATS", "detect_format", "clean_records", "iter_texts", "open_output", "BatchStats", "RecordError"]
@@ -102,17 +103,6 @@ def open_output(path: str | None) -> Iterator[IO[bytes]]:
             yield raw
 
 
-def _chunks(items, size: int = CHUNK):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 class _Run:
     """Shared bookkeeping of one file: errors by policy, the report, the statistics."""
 
@@ -174,7 +164,7 @@ def _paired(explainer, chunks):
 
 
 def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original):
-    for chunk in _chunks(enumerate(src, 1)):
+    for chunk in _batched(enumerate(src, 1), CHUNK):
         parsed = []  # (lineno, raw, obj or None, write_raw)
         for lineno, raw in chunk:
             body = raw.rstrip(b"\r\n")

@@ -49,24 +49,31 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_gold_documents(path: str | Path) -> list[dict]:
-    """Whole documents with promo spans, one JSON object per line; errors name file and line."""
-    from .results import Kind
-
-    docs = []
+def _json_objects(path: Path):
+    """(line number, object with a string ``text``) of every non-blank line; errors name the line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise BuildError(f"{path}: cannot read: {e}") from None
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
+            obj = json.loads(line)
         except ValueError as e:
             raise BuildError(f"{path}:{no}: not valid JSON: {e}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise BuildError(f"{path}:{no}: expected an object with a string field 'text'")
+        yield no, obj
+
+
+def load_gold_documents(path: str | Path) -> list[dict]:
+    """Whole documents with promo spans, one JSON object per line; errors name file and line."""
+    from .results import Kind
+
+    path = Path(path)
+    docs = []
+    for no, doc in _json_objects(path):
         spans = doc.get("promo_spans", [])
         for span in spans:
             if (not isinstance(span, list) or len(span) != 3 or not all(isinstance(x, int) for x in span[:2])
@@ -76,7 +83,7 @@ def load_gold_documents(path: str | Path) -> list[dict]:
                 Kind(span[2])
             except ValueError:
                 raise BuildError(f"{path}:{no}: unknown kind {span[2]!r}") from None
-        doc.setdefault("id", f"{Path(path).stem}-{no}")
+        doc.setdefault("id", f"{path.stem}-{no}")
         docs.append(doc)
     return docs
 
@@ -141,22 +148,10 @@ def load_samples(path: str | Path) -> list[dict]:
             doc["id"] = f"{path.stem}-{i + 1}"
             docs.append(doc)
         return docs
-    try:
-        first = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()), "")
-        shape = json.loads(first) if first else {}
-    except (OSError, UnicodeDecodeError, ValueError):
-        return load_gold_documents(path)  # its errors name the file and line
-    if isinstance(shape, dict) and "label" in shape and "promo_spans" not in shape:
+    objects = list(_json_objects(path))
+    if objects and "label" in objects[0][1] and "promo_spans" not in objects[0][1]:
         docs = []
-        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                raise BuildError(f"{path}:{no}: not valid JSON: {e}") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise BuildError(f"{path}:{no}: expected an object with a string field 'text'")
+        for no, row in objects:
             if not str(row.get("label") or "").strip():
                 continue
             doc = _segment_row_document(row["text"], str(row["label"]), str(row.get("kind") or ""), f"{path}:{no}")
