@@ -163,7 +163,11 @@ def _paired(explainer, chunks):
         yield pending.popleft(), results
 
 
-def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original):
+def _site(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original, site_field):
     for chunk in _batched(enumerate(src, 1), CHUNK):
         parsed = []  # (lineno, raw, obj or None, write_raw)
         for lineno, raw in chunk:
@@ -192,11 +196,15 @@ def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original):
                 parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {fld!r} is a {type(value).__name__}, not text", raw)))
             else:
                 parsed.append((lineno, raw, obj, False))
-        yield parsed, [obj[fld] for _, _, obj, _ in parsed if obj is not None]
+        texts = [obj[fld] for _, _, obj, _ in parsed if obj is not None]
+        if site_field:
+            yield parsed, (texts, [_site(obj.get(site_field)) for _, _, obj, _ in parsed if obj is not None])
+        else:
+            yield parsed, texts
 
 
-def _clean_jsonl(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
-    for parsed, results in _paired(explainer, _jsonl_chunks(run, src, fld, keep_original)):
+def _clean_jsonl(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original, site_field):
+    for parsed, results in _paired(explainer, _jsonl_chunks(run, src, fld, keep_original, site_field)):
         results = iter(results)
         for lineno, raw, obj, write_raw in parsed:
             if obj is None:
@@ -212,7 +220,7 @@ def _clean_jsonl(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str,
             out.write(_json_bytes(obj) + ending)
 
 
-def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original):
+def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original, site_field):
     import pandas as pd
 
     try:
@@ -228,7 +236,10 @@ def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, k
             if fld not in frame.columns:
                 raise RecordError(f"{run.source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
             run.stats.records += len(frame)
-            yield frame, frame[fld].tolist()
+            if site_field and site_field not in frame.columns:
+                raise RecordError(f"{run.source}: no site column {site_field!r}")
+            texts = frame[fld].tolist()
+            yield frame, ((texts, [_site(v) for v in frame[site_field]]) if site_field else texts)
 
     try:
         for frame, results in _paired(explainer, frames()):
@@ -246,7 +257,7 @@ def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, k
         text_out.detach()
 
 
-def _clean_parquet(run: _Run, explainer, path: str, out: IO[bytes], fld: str, keep_original):
+def _clean_parquet(run: _Run, explainer, path: str, out: IO[bytes], fld: str, keep_original, site_field):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -257,6 +268,8 @@ def _clean_parquet(run: _Run, explainer, path: str, out: IO[bytes], fld: str, ke
     schema = source.schema_arrow
     if fld not in schema.names:
         raise RecordError(f"{path}: no column {fld!r} (columns: {', '.join(schema.names)})")
+    if site_field and site_field not in schema.names:
+        raise RecordError(f"{path}: no site column {site_field!r}")
     kind = schema.field(fld).type
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise RecordError(f"{path}: column {fld!r} is {kind}, not text")
@@ -274,7 +287,11 @@ def _clean_parquet(run: _Run, explainer, path: str, out: IO[bytes], fld: str, ke
             present = [v for v in values if v is not None]
             run.stats.records += len(values)
             run.stats.passed += len(values) - len(present)
-            yield (batch, values), present
+            if site_field:
+                sites = [_site(s) for v, s in zip(values, batch.column(site_field).to_pylist()) if v is not None]
+                yield (batch, values), (present, sites)
+            else:
+                yield (batch, values), present
 
     try:
         for (batch, values), results in _paired(explainer, batches()):
@@ -301,7 +318,7 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
                   config: StripConfig | None = None, *, on_error: str = "fail",
                   rejects: IO[bytes] | None = None, report: IO[bytes] | None = None,
                   keep_original: str | None = None, jobs: int = 1, model_path: str | None = None,
-                  trusted: bool = False) -> BatchStats:
+                  trusted: bool = False, site_field: str | None = None) -> BatchStats:
     """Clean field ``fld`` of every record of ``source`` (a path, or ``-`` for stdin) into ``output``
     (a path written atomically, or None/``-`` for stdout). Returns the run's statistics.
 
@@ -309,6 +326,7 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
     ``report`` (a binary file) receives one JSON line per removed span with the record's line
     (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one. ``jobs`` > 1
     cleans chunks in that many worker processes (each loading ``model_path``), same output.
+    ``site_field`` names the field holding each record's site, for rules limited to sites.
     """
     config = config or StripConfig()
     explainer = Explainer(model, config, jobs, model_path, trusted)
@@ -318,13 +336,13 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
         run = _Run(source, on_error, rejects, report)
         out = stack.enter_context(open_output(output))
         if fmt == "parquet":
-            _clean_parquet(run, explainer, source, out, fld, keep_original)
+            _clean_parquet(run, explainer, source, out, fld, keep_original, site_field)
         else:
             src = stack.enter_context(_open_in(source))
             if fmt == "jsonl":
-                _clean_jsonl(run, explainer, src, out, fld, keep_original)
+                _clean_jsonl(run, explainer, src, out, fld, keep_original, site_field)
             elif fmt == "csv":
-                _clean_csv(run, explainer, src, out, fld, keep_original)
+                _clean_csv(run, explainer, src, out, fld, keep_original, site_field)
             else:
                 raise ValueError(f"clean_records handles jsonl, csv and parquet, not {fmt!r}")
     return run.stats

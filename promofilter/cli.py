@@ -122,8 +122,10 @@ def cli(verbose: bool) -> None:
 @click.option("--rejects", metavar="FILE", help="Where --on-error skip writes the skipped records.")
 @click.option("-j", "--jobs", type=click.IntRange(1, None), default=1, show_default=True,
               help="Worker processes; the output is the same as with one.")
+@click.option("--site-field", metavar="NAME", help="Field/column with each record's site, for rules limited to sites.")
+@click.option("--site", metavar="NAME", help="The site of text inputs, for rules limited to sites.")
 def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
-          field_name, keep_original, on_error, rejects, jobs) -> None:
+          field_name, keep_original, on_error, rejects, jobs, site_field, site) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
@@ -144,12 +146,12 @@ def strip(files, output, in_place, threshold, remove, keep, config_path, model_p
         if len(sources) > 1 and not in_place:
             raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, or with --in-place")
         _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                       field_name, keep_original, on_error, rejects, jobs)
+                       field_name, keep_original, on_error, rejects, jobs, site_field)
         return
-    _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs)
+    _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs, site)
 
 
-def _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs) -> None:
+def _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs, site) -> None:
     from .parallel import Explainer
     from .textio import write_text
 
@@ -157,8 +159,9 @@ def _strip_texts(sources, output, in_place, config, model_path, trust_model, rep
     model = _load(model_path, trust_model)
     explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model)
     per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
-    results = [r for chunk in explainer.map(texts[i:i + per_chunk] for i in range(0, len(texts), per_chunk))
-               for r in chunk]
+    chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
+              for i in range(0, len(texts), per_chunk))
+    results = [r for chunk in explainer.map(chunks) for r in chunk]
     if in_place:
         for source, result in zip(sources, results):
             write_text(source, result.text)
@@ -176,7 +179,7 @@ def _strip_texts(sources, output, in_place, config, model_path, trust_model, rep
 
 
 def _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                   field_name, keep_original, on_error, rejects, jobs) -> None:
+                   field_name, keep_original, on_error, rejects, jobs, site_field) -> None:
     import contextlib
 
     from .batch import RecordError, clean_records, open_output
@@ -194,7 +197,7 @@ def _strip_records(sources, formats, output, in_place, config, model_path, trust
                 stats = clean_records(source, source if in_place else output, fmt, field_name, model, config,
                                       on_error=on_error, rejects=rejects_file, report=report_file,
                                       keep_original=keep_original, jobs=jobs, model_path=model_path,
-                                      trusted=trust_model)
+                                      trusted=trust_model, site_field=site_field)
                 click.echo(f"{source}: {stats.summary()}", err=True)
     except RecordError as e:
         raise DataError(str(e)) from None
@@ -209,13 +212,14 @@ def _strip_records(sources, formats, output, in_place, config, model_path, trust
 @config_option
 @model_option
 @trust_option
-def detect(file, as_json, threshold, remove, keep, config_path, model_path, trust_model) -> None:
+@click.option("--site", metavar="NAME", help="The site of FILE, for rules limited to sites.")
+def detect(file, as_json, threshold, remove, keep, config_path, model_path, trust_model, site) -> None:
     """Show every segment of FILE (or stdin) with its promo score and kind, removed or not, and
     what decided: the model, or a block or allow rule (named)."""
     config = _config(threshold, remove, keep, config_path)
     text = _read(file)
     model = _load(model_path, trust_model)
-    spans = model.detect(text, config)
+    spans = model.detect(text, config, site)
     out = sys.stdout
     if as_json:
         for s in spans:

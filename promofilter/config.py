@@ -14,6 +14,7 @@
     action = "block"                # or "allow"
     kind = "ad"                     # what a block rule's removals are called (default ad)
     regex = "^Presented by Acme\\b"  # or literal = "...", or template = "... {slot} ..."
+    sites = ["acme-news.example"]   # optional: only for documents of these sites
 """
 from __future__ import annotations
 

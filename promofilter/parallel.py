@@ -30,12 +30,13 @@ def _init_worker(model_path: str | None, trusted: bool) -> None:
     _worker_model = load_model(model_path, trusted=trusted)
 
 
-def _explain_chunk(texts: list[str], config: StripConfig) -> list[Stripped]:
-    return list(_worker_model.explain_many(texts, config))
+def _explain_chunk(texts: list[str], sites: list | None, config: StripConfig) -> list[Stripped]:
+    return list(_worker_model.explain_many(texts, config, sites))
 
 
 class Explainer:
-    """``map(chunks)`` yields the ``Stripped`` results of each chunk of texts, in order.
+    """``map(chunks)`` yields the ``Stripped`` results of each chunk, in order. A chunk is a list
+    of texts, or a pair (texts, sites) when rules limited to sites may apply.
 
     ``model`` is used in this process when ``jobs`` is 1; with more jobs, ``jobs`` worker
     processes each load ``model_path`` (None: the default model) once.
@@ -50,16 +51,18 @@ class Explainer:
 
     def map(self, chunks: Iterable[list[str]]) -> Iterator[list[Stripped]]:
         if self.jobs == 1:
-            for texts in chunks:
-                yield list(self.model.explain_many(texts, self.config)) if texts else []
+            for chunk in chunks:
+                texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
+                yield list(self.model.explain_many(texts, self.config, sites)) if texts else []
             return
         # spawn, not fork: the parent may hold OpenMP threads (the model's trees), which fork breaks
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
                                  initargs=(self.model_path, self.trusted)) as pool:
             window: deque = deque()
-            for texts in chunks:
-                window.append(pool.submit(_explain_chunk, texts, self.config))
+            for chunk in chunks:
+                texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
+                window.append(pool.submit(_explain_chunk, texts, sites, self.config))
                 if len(window) >= 2 * self.jobs:
                     yield window.popleft().result()
             while window:

@@ -51,16 +51,18 @@ def choose_removals(
     kinds: Sequence[Kind],
     config: StripConfig,
     threshold: float,
+    site: str | None = None,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
 
-    Allow rules keep what they match, block rules remove it (with the rule's kind); the model's
+    Allow rules keep what they match, block rules remove it (with the rule's kind; rules limited
+    to some sites apply only when ``site`` is one of them); the model's
     score decides the rest against the kind's threshold, for the kinds that may be removed.
     """
     kinds = list(kinds)
     remove, decided_by = [], []
     for i, (s, score, kind) in enumerate(zip(segments, scores, kinds)):
-        rule = verdict(config.rules, text[s.content_start:s.content_end]) if config.rules else None
+        rule = verdict(config.rules, text[s.content_start:s.content_end], site) if config.rules else None
         decided_by.append(rule)
         if rule is not None:
             remove.append(rule.action == "block" and s.content_end > s.content_start)

@@ -101,6 +101,7 @@ class Rule:
     pattern: str
     syntax: str = "literal"
     kind: Kind = Kind.AD
+    sites: tuple = ()
     _regex: re.Pattern | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +114,10 @@ class Rule:
             raise RuleError(f"{where}: syntax must be one of {', '.join(SYNTAXES)}, not {self.syntax!r}")
         if not self.pattern.strip():
             raise RuleError(f"{where}: the pattern is empty")
+        sites = (self.sites,) if isinstance(self.sites, str) else tuple(self.sites)
+        if not all(isinstance(x, str) and x.strip() for x in sites):
+            raise RuleError(f"{where}: sites must be a list of site names")
+        object.__setattr__(self, "sites", tuple(x.strip().lower() for x in sites))
         try:
             object.__setattr__(self, "kind", Kind(self.kind))
         except ValueError:
@@ -140,6 +145,10 @@ class Rule:
             raise RuleError(f"{where}: it matches {hits} of {len(_ORDINARY)} ordinary sentences and would "
                             "remove or protect most of any article; make it more specific")
 
+    def applies_to(self, site: str | None) -> bool:
+        """Whether the rule is in force for a document of ``site`` (rules without sites: always)."""
+        return not self.sites or (site is not None and site.strip().lower() in self.sites)
+
     def matches(self, text: str) -> bool:
         """Whether the rule matches one segment's text."""
         text = text.strip()
@@ -150,24 +159,25 @@ class Rule:
     @classmethod
     def from_dict(cls, entry: dict) -> "Rule":
         """A rule from a config-file table: ``name``, ``action`` and exactly one of ``literal``,
-        ``regex``, ``template``; block rules may give a ``kind`` (default ``ad``)."""
+        ``regex``, ``template``; block rules may give a ``kind`` (default ``ad``); ``sites`` limits
+        the rule to documents of those sites (batch files with ``--site-field``, or ``--site``)."""
         name = str(entry.get("name", ""))
         given = [s for s in SYNTAXES if s in entry]
         if len(given) != 1:
             raise RuleError(f"rule {name!r}: give exactly one of literal, regex, template")
-        unknown = set(entry) - {"name", "action", "kind", *SYNTAXES}
+        unknown = set(entry) - {"name", "action", "kind", "sites", *SYNTAXES}
         if unknown:
             raise RuleError(f"rule {name!r}: unknown keys {', '.join(sorted(unknown))}")
         return cls(name=name, action=str(entry.get("action", "")), pattern=str(entry[given[0]]),
-                   syntax=given[0], kind=entry.get("kind", Kind.AD.value))
+                   syntax=given[0], kind=entry.get("kind", Kind.AD.value), sites=entry.get("sites", ()))
 
 
-def verdict(rules, text: str) -> Rule | None:
+def verdict(rules, text: str, site: str | None = None) -> Rule | None:
     """The rule that decides a segment: the first matching allow rule (allow wins), else the
-    first matching block rule, else None (the model decides)."""
+    first matching block rule, else None (the model decides). Only rules in force for ``site``."""
     block = None
     for rule in rules:
-        if rule.matches(text):
+        if rule.applies_to(site) and rule.matches(text):
             if rule.action == "allow":
                 return rule
             if block is None:

@@ -27,6 +27,12 @@ def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
+def _with_sites(texts: Iterable[str], sites: Iterable[str | None] | None) -> Iterator[tuple[str, str | None]]:
+    if sites is None:
+        return ((text, None) for text in texts)
+    return zip(texts, sites, strict=True)
+
+
 @dataclass
 class PromoFilter:
     """A loaded model with the stripping operations. Get one with ``promofilter.load_model``."""
@@ -56,34 +62,40 @@ class PromoFilter:
             pos += n
         return out
 
-    def _explain_batch(self, texts: Sequence[str], config: StripConfig) -> list[list[Span]]:
+    def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig) -> list[list[Span]]:
         threshold = self._threshold(config)
-        return [choose_removals(text, segs, scores, kinds, config, threshold)
-                for text, (segs, scores, kinds) in zip(texts, self.score_batch(texts))]
+        texts = [text for text, _ in batch]
+        return [choose_removals(text, segs, scores, kinds, config, threshold, site=site)
+                for (text, site), (segs, scores, kinds) in zip(batch, self.score_batch(texts))]
 
-    def detect_many(self, texts: Iterable[str], config: StripConfig | None = None) -> Iterator[list[Span]]:
-        """Every segment of every text with its score and kind, removed or not (lazily, in batches)."""
+    def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
+                    sites: Iterable[str | None] | None = None) -> Iterator[list[Span]]:
+        """Every segment of every text with its score and kind, removed or not (lazily, in batches).
+
+        ``sites`` (one per text) lets rules limited to some sites apply to those texts."""
         config = config or StripConfig()
-        for batch in _batched(texts, BATCH_DOCS):
+        for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
             yield from self._explain_batch(batch, config)
 
-    def explain_many(self, texts: Iterable[str], config: StripConfig | None = None) -> Iterator[Stripped]:
+    def explain_many(self, texts: Iterable[str], config: StripConfig | None = None,
+                     sites: Iterable[str | None] | None = None) -> Iterator[Stripped]:
         """``Stripped`` results for each text, lazily; memory stays bounded by one batch."""
         config = config or StripConfig()
-        for batch in _batched(texts, BATCH_DOCS):
-            for text, spans in zip(batch, self._explain_batch(batch, config)):
+        for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
+            for (text, _), spans in zip(batch, self._explain_batch(batch, config)):
                 removed = tuple(s for s in spans if s.removed)
                 yield Stripped(remove_spans(text, removed), removed)
 
-    def strip_many(self, texts: Iterable[str], config: StripConfig | None = None) -> list[str]:
+    def strip_many(self, texts: Iterable[str], config: StripConfig | None = None,
+                   sites: Iterable[str | None] | None = None) -> list[str]:
         """Cleaned texts, in order; all segments of a batch are scored in one call."""
-        return [s.text for s in self.explain_many(texts, config)]
+        return [s.text for s in self.explain_many(texts, config, sites)]
 
-    def detect(self, text: str, config: StripConfig | None = None) -> list[Span]:
-        return next(iter(self.detect_many([text], config)))
+    def detect(self, text: str, config: StripConfig | None = None, site: str | None = None) -> list[Span]:
+        return next(iter(self.detect_many([text], config, [site])))
 
-    def strip_and_explain(self, text: str, config: StripConfig | None = None) -> Stripped:
-        return next(iter(self.explain_many([text], config)))
+    def strip_and_explain(self, text: str, config: StripConfig | None = None, site: str | None = None) -> Stripped:
+        return next(iter(self.explain_many([text], config, [site])))
 
-    def strip(self, text: str, config: StripConfig | None = None) -> str:
-        return self.strip_and_explain(text, config).text
+    def strip(self, text: str, config: StripConfig | None = None, site: str | None = None) -> str:
+        return self.strip_and_explain(text, config, site).text

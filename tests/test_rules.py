@@ -159,3 +159,28 @@ def test_writing_through_a_symlink_replaces_its_target_and_devices_are_written_d
     import os
     import stat
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_rule_limited_to_sites_applies_only_to_their_documents(model):
+    rule = Rule("tw", "block", "Tidewater Outfitters", sites=["Harbor.example"])
+    config = StripConfig(threshold=1.0, rules=(rule,))
+    text = ARTICLE + SPONSOR
+    assert model.strip(text, config, site="harbor.example") == ARTICLE
+    assert model.strip(text, config, site="other.example") == text
+    assert model.strip(text, config) == text
+    assert model.strip_many([text, text], config, sites=["harbor.example", None]) == [ARTICLE, text]
+
+
+def test_site_limited_rules_in_batch_files_use_the_site_field(run, model, tmp_path):
+    (tmp_path / "promofilter.toml").write_text(
+        'threshold = 1.0\n[[rules]]\nname = "tw"\naction = "block"\nliteral = "Tidewater Outfitters"\n'
+        'sites = ["harbor.example"]\n')
+    records = [{"id": 1, "site": "harbor.example", "text": ARTICLE + SPONSOR},
+               {"id": 2, "site": "other.example", "text": ARTICLE + SPONSOR}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for jobs in ("1", "2"):
+        result = run("strip", "in.jsonl", "--site-field", "site", "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+        assert [json.loads(x)["text"] for x in result.stdout.splitlines()] == [ARTICLE, ARTICLE + SPONSOR]
+    text_run = run("strip", "--site", "harbor.example", input=ARTICLE + SPONSOR)
+    assert text_run.stdout == ARTICLE
