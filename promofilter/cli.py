@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import click
@@ -124,34 +125,77 @@ def cli(verbose: bool) -> None:
               help="Worker processes; the output is the same as with one.")
 @click.option("--site-field", metavar="NAME", help="Field/column with each record's site, for rules limited to sites.")
 @click.option("--site", metavar="NAME", help="The site of text inputs, for rules limited to sites.")
+@click.option("--glob", "pattern", default="*", show_default=True, metavar="PATTERN",
+              help="Files to take from directory inputs (searched recursively).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed, write nothing.")
 def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
-          field_name, keep_original, on_error, rejects, jobs, site_field, site) -> None:
+          field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
     written one after another. JSONL, CSV and Parquet files (by extension or --format) are
-    cleaned record by record, streaming: only the --field changes. Offsets in the report are
-    character offsets into each input text.
+    cleaned record by record, streaming: only the --field changes. A directory FILE stands for
+    its files (recursively, --glob), written under -o OUTDIR with the same relative paths, or in
+    place. Offsets in the report are character offsets into each input text.
     """
     from .batch import detect_format
 
-    sources = list(files) or ["-"]
-    if in_place and (output or "-" in sources):
+    if in_place and (output or "-" in files):
         raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
+    sources, targets = _expand(list(files) or ["-"], pattern, None if dry_run else output, in_place and not dry_run,
+                               dry_run)
     if on_error == "skip" and not rejects:
         raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
     formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
     config = _config(threshold, remove, keep, config_path)
     if any(f != "text" for f in formats):
-        if len(sources) > 1 and not in_place:
-            raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, or with --in-place")
-        _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                       field_name, keep_original, on_error, rejects, jobs, site_field)
+        if len(sources) > 1 and targets is None and not dry_run:
+            raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, "
+                                   "or with --in-place, or from a directory into -o OUTDIR")
+        if dry_run:
+            output, report = os.devnull, "-"
+        _strip_records(sources, formats, targets or [output] * len(sources), config, model_path, trust_model,
+                       report, field_name, keep_original, on_error, rejects, jobs, site_field, site)
         return
-    _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs, site)
+    _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run)
 
 
-def _strip_texts(sources, output, in_place, config, model_path, trust_model, report, jobs, site) -> None:
+def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, dry_run: bool = False):
+    """Input files (directories replaced by their files) and where each one goes: a list of
+    target paths for --in-place or a directory input with -o OUTDIR, else None (one output)."""
+    from pathlib import Path
+
+    pairs = []  # (source, path relative to the output directory)
+    has_dir = False
+    for f in files:
+        path = Path(f)
+        if f != "-" and path.is_dir():
+            has_dir = True
+            found = sorted(p for p in path.rglob(pattern)
+                           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            pairs += [(str(p), p.relative_to(path)) for p in found]
+        else:
+            pairs.append((f, Path(path.name)))
+    if not pairs:
+        raise DataError(f"no files matching {pattern!r} in {', '.join(files)}")
+    sources = [s for s, _ in pairs]
+    if in_place:
+        return sources, sources
+    if has_dir and not dry_run:
+        if not output:
+            raise click.UsageError("a directory input needs -o OUTDIR (or --in-place)")
+        if Path(output).exists() and not Path(output).is_dir():
+            raise click.UsageError(f"-o {output}: with a directory input, -o names a directory")
+        targets = [Path(output) / rel for _, rel in pairs]
+        if len(set(targets)) != len(targets):
+            raise click.UsageError("two inputs would be written to the same file under -o OUTDIR")
+        for t in targets:
+            t.parent.mkdir(parents=True, exist_ok=True)
+        return sources, [str(t) for t in targets]
+    return sources, None
+
+
+def _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run) -> None:
     from .parallel import Explainer
     from .textio import write_text
 
@@ -162,24 +206,34 @@ def _strip_texts(sources, output, in_place, config, model_path, trust_model, rep
     chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
               for i in range(0, len(texts), per_chunk))
     results = [r for chunk in explainer.map(chunks) for r in chunk]
-    if in_place:
+    if dry_run:
         for source, result in zip(sources, results):
-            write_text(source, result.text)
+            for span in result.removed:
+                where = f"{'<stdin>' if source == '-' else source}:{span.start}-{span.end}"
+                shown = " ".join(span.text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+                click.echo(f"{where} {span.kind.value} {span.score:.3f} " + click.style(shown, fg="red", bold=True))
+        click.echo(f"{sum(len(r.removed) for r in results)} spans would be removed; nothing written", err=True)
+        return
+    if targets:
+        for target, result in zip(targets, results):
+            write_text(target, result.text)
     else:
         write_text(output, "".join(r.text for r in results))
     if report:
-        lines = []
-        for source, result in zip(sources, results):
-            for span in result.removed:
-                lines.append(_json_line({"source": "<stdin>" if source == "-" else source, "start": span.start,
-                                         "end": span.end, "score": round(span.score, 4),
-                                         "kind": span.kind.value, "decision": span.decision.value,
-                                         "rule": span.rule, "text": span.text}))
-        write_text(report, "".join(lines))
+        write_text(report, "".join(line for source, result in zip(sources, results)
+                                   for line in _report_lines(source, result)))
 
 
-def _strip_records(sources, formats, output, in_place, config, model_path, trust_model, report,
-                   field_name, keep_original, on_error, rejects, jobs, site_field) -> None:
+def _report_lines(source: str, result) -> list[str]:
+    """One JSON line per removed span of one text input."""
+    return [_json_line({"source": "<stdin>" if source == "-" else source, "start": span.start, "end": span.end,
+                        "score": round(span.score, 4), "kind": span.kind.value, "decision": span.decision.value,
+                        "rule": span.rule, "text": span.text})
+            for span in result.removed]
+
+
+def _strip_records(sources, formats, targets, config, model_path, trust_model, report,
+                   field_name, keep_original, on_error, rejects, jobs, site_field, site) -> None:
     import contextlib
 
     from .batch import RecordError, clean_records, open_output
@@ -189,12 +243,15 @@ def _strip_records(sources, formats, output, in_place, config, model_path, trust
         with contextlib.ExitStack() as stack:
             report_file = stack.enter_context(open_output(report)) if report else None
             rejects_file = stack.enter_context(open_output(rejects)) if rejects else None
-            for source, fmt in zip(sources, formats):
-                if fmt == "text":  # --in-place over a mix of text and record files
+            for source, fmt, target in zip(sources, formats, targets):
+                if fmt == "text":  # a mix of text and record files (in place or into a directory)
                     from .textio import write_text
-                    write_text(source, model.strip(_read(source), config))
+                    result = model.strip_and_explain(_read(source), config, site)
+                    write_text(target, result.text)
+                    if report_file is not None:
+                        report_file.write("".join(_report_lines(source, result)).encode("utf-8", "surrogateescape"))
                     continue
-                stats = clean_records(source, source if in_place else output, fmt, field_name, model, config,
+                stats = clean_records(source, target, fmt, field_name, model, config,
                                       on_error=on_error, rejects=rejects_file, report=report_file,
                                       keep_original=keep_original, jobs=jobs, model_path=model_path,
                                       trusted=trust_model, site_field=site_field)

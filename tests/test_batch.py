@@ -201,3 +201,37 @@ def test_a_run_killed_half_way_leaves_the_previous_output_intact(model_dir, tmp_
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert out.read_bytes() == b"previous output\n"
+
+
+def test_a_directory_is_cleaned_into_an_output_directory_with_the_same_tree(run, model, tmp_path):
+    src = tmp_path / "crawl"
+    (src / "2026" / "11").mkdir(parents=True)
+    (src / ".cache").mkdir()
+    (src / "a.txt").write_bytes((ARTICLE + TRAILER).encode())
+    (src / "2026" / "11" / "b.txt").write_bytes(ARTICLE.encode())
+    (src / ".cache" / "skip.txt").write_text("hidden files are not inputs")
+    _write_jsonl(src / "2026" / "r.jsonl", _records())
+    out = tmp_path / "clean"
+    result = run("strip", str(src), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
+        ["2026/11/b.txt", "2026/r.jsonl", "a.txt"]
+    assert (out / "a.txt").read_bytes().decode() == model.strip(ARTICLE + TRAILER)
+    assert [json.loads(x)["text"] for x in (out / "2026" / "r.jsonl").read_text().splitlines()] == \
+        [model.strip(t) for t in TEXTS]
+    only_txt = run("strip", str(src), "--glob", "*.txt", "-o", str(tmp_path / "txt"))
+    assert only_txt.exit_code == 0 and not (tmp_path / "txt" / "2026" / "r.jsonl").exists()
+    assert run("strip", str(src)).exit_code == 2  # a directory needs -o OUTDIR or --in-place
+
+
+def test_dry_run_shows_the_spans_and_writes_nothing(run, model, tmp_path):
+    a = tmp_path / "a.txt"
+    a.write_bytes((ARTICLE + TRAILER).encode())
+    _write_jsonl(tmp_path / "r.jsonl", _records())
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    text_run = run("strip", "--dry-run", "--in-place", str(a))
+    removed = model.strip_and_explain(ARTICLE + TRAILER).removed
+    assert removed and f"{a}:{removed[0].start}-{removed[0].end}" in text_run.stdout
+    records_run = run("strip", "--dry-run", str(tmp_path))
+    assert records_run.exit_code == 0 and '"record": 1' in records_run.stdout
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
