@@ -64,9 +64,9 @@ def test_missing_file_is_a_data_error_naming_the_file(run, tmp_path):
     assert "nope.txt" in result.output and "no such file" in result.output
 
 
-def test_directory_given_as_a_file_is_an_error(run, tmp_path):
-    result = run("strip", str(tmp_path))
-    assert result.exit_code == 1 and "is a directory" in result.output
+def test_an_empty_directory_is_an_error_naming_it(run, tmp_path):
+    result = run("strip", str(tmp_path), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1 and f"no files matching '*' in {tmp_path}" in result.output
 
 
 def test_bad_threshold_is_a_usage_error(run):
