@@ -34,6 +34,12 @@ TITLE_WORD = re.compile(r"(?<![\w'’])[^\W\d_a-z][^\W\d_]*")
 LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
 BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
 SEPARATORS = re.compile(r"[|•·»›→←▶►]")
+# every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
+_URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
+
+
+def _maybe_url(text: str) -> bool:
+    return _URL_HINT.search(text) is not None
 
 CTA_VERBS = frozenset(
     """subscribe follow join download sign register click tap visit read listen watch share like
@@ -110,11 +116,12 @@ def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]
 def mask_text(text: str) -> str:
     """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
     plus first/last-word markers (labels such as "Related:" live at the start)."""
-    t = EMAIL.sub(" xemail ", text)
-    t = URL.sub(" xurl ", t)
-    t = HANDLE.sub(" xhandle ", t)
-    t = HASHTAG.sub(" xhashtag ", t)
-    t = EMOJI.sub(" xemoji ", t)
+    # each pattern needs a character most segments lack: test for it before running the regex
+    t = EMAIL.sub(" xemail ", text) if "@" in text else text
+    t = URL.sub(" xurl ", t) if _maybe_url(t) else t
+    t = HANDLE.sub(" xhandle ", t) if "@" in t else t
+    t = HASHTAG.sub(" xhashtag ", t) if "#" in t else t
+    t = t if t.isascii() else EMOJI.sub(" xemoji ", t)
     t = DIGITS.sub(" xnum ", t).lower()
     words = WORD.findall(t)
     if not words:
@@ -157,6 +164,7 @@ def _text_shape(text: str) -> list[float]:
     first = lower[0] if lower else ""
     cta = stop = second = plural = 0
     reporting = False
+    at, ascii_only = "@" in text, text.isascii()
     for w in lower:
         if w in CTA_VERBS:
             cta += 1
@@ -181,11 +189,11 @@ def _text_shape(text: str) -> list[float]:
         len(TITLE_WORD.findall(text)) / n_words,
         sum(map(str.isdigit, text)) / n_chars,
         (n_chars - alnum - spaces) / n_chars,
-        len(URL.findall(text)),
-        len(EMAIL.findall(text)),
-        len(HANDLE.findall(text)),
-        len(HASHTAG.findall(text)),
-        len(EMOJI.findall(text)),
+        len(URL.findall(text)) if _maybe_url(text) else 0,
+        len(EMAIL.findall(text)) if at else 0,
+        len(HANDLE.findall(text)) if at else 0,
+        len(HASHTAG.findall(text)) if "#" in text else 0,
+        0 if ascii_only else len(EMOJI.findall(text)),
         len(SEPARATORS.findall(text)),
         float(bool(BULLET.match(text))),
         float(bool(LABEL.match(text))),

@@ -71,3 +71,19 @@ def test_training_needs_both_classes(table_and_labels):
     table, labels = table_and_labels
     with pytest.raises(ValueError, match="both promo and content"):
         PromoClassifier().fit(table, ["content"] * len(table))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_URLISH = st.lists(st.sampled_from(list("abcw.:/@#1 -_é😀") + ["www.", ".com", "http://", ".io", "WWW."]),
+                   max_size=25).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_URLISH, st.text(max_size=60)))
+def test_the_cheap_url_test_never_skips_a_url(text):
+    from promofilter.features import URL, _maybe_url
+
+    if URL.search(text):
+        assert _maybe_url(text)
