@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import sys
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,13 +107,15 @@ def open_output(path: str | None) -> Iterator[IO[bytes]]:
 class _Run:
     """Shared bookkeeping of one file: errors by policy, the report, the statistics."""
 
-    def __init__(self, source: str, on_error: str, rejects: IO[bytes] | None, report: IO[bytes] | None):
+    def __init__(self, source: str, on_error: str, rejects: IO[bytes] | None, report: IO[bytes] | None,
+                 progress: bool = False):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
         if on_error == "skip" and rejects is None:
             raise ValueError("on_error='skip' needs a rejects file: skipped records are kept there")
         self.source, self.on_error, self.rejects, self.report = source, on_error, rejects, report
         self.stats = BatchStats()
+        self.progress, self.started, self.shown, self.chars_in = progress, time.monotonic(), 0.0, 0
 
     def bad(self, where: str, problem: str, raw: bytes | None) -> bool:
         """Handle an unreadable record; True when it is to be written through unchanged."""
@@ -126,8 +129,22 @@ class _Run:
         self.stats.passed += 1
         return True
 
+    def show(self, final: bool = False) -> None:
+        """A one-line progress display on stderr (a terminal): records, MB/s, spans removed."""
+        now = time.monotonic()
+        if not self.progress or (not final and now - self.shown < 0.5):
+            return
+        self.shown = now
+        rate = self.chars_in / 1e6 / max(now - self.started, 1e-9)
+        spans = sum(self.stats.spans_by_kind.values())
+        sys.stderr.write(f"\r{self.source}: {self.stats.cleaned} records cleaned, {rate:.2f} M chars/s, "
+                         f"{spans} spans removed" + ("\n" if final else ""))
+        sys.stderr.flush()
+
     def done(self, result: Stripped, record: int, record_id=None) -> None:
         self.stats.cleaned += 1
+        self.chars_in += len(result.text) + sum(len(s.text) for s in result.removed)
+        self.show()
         for span in result.removed:
             self.stats.spans_by_kind[span.kind.value] += 1
             self.stats.chars_removed += len(span.text)
@@ -318,7 +335,7 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
                   config: StripConfig | None = None, *, on_error: str = "fail",
                   rejects: IO[bytes] | None = None, report: IO[bytes] | None = None,
                   keep_original: str | None = None, jobs: int = 1, model_path: str | None = None,
-                  trusted: bool = False, site_field: str | None = None) -> BatchStats:
+                  trusted: bool = False, site_field: str | None = None, progress: bool = False) -> BatchStats:
     """Clean field ``fld`` of every record of ``source`` (a path, or ``-`` for stdin) into ``output``
     (a path written atomically, or None/``-`` for stdout). Returns the run's statistics.
 
@@ -327,13 +344,14 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
     (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one. ``jobs`` > 1
     cleans chunks in that many worker processes (each loading ``model_path``), same output.
     ``site_field`` names the field holding each record's site, for rules limited to sites.
+    ``progress`` shows a live line on stderr (records, speed, spans removed).
     """
     config = config or StripConfig()
     explainer = Explainer(model, config, jobs, model_path, trusted)
     if fmt == "parquet" and (source == "-" or output in (None, "-")):
         raise RecordError("Parquet needs a file as input and as output (-o FILE)")
     with contextlib.ExitStack() as stack:
-        run = _Run(source, on_error, rejects, report)
+        run = _Run(source, on_error, rejects, report, progress)
         out = stack.enter_context(open_output(output))
         if fmt == "parquet":
             _clean_parquet(run, explainer, source, out, fld, keep_original, site_field)
@@ -345,6 +363,7 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
                 _clean_csv(run, explainer, src, out, fld, keep_original, site_field)
             else:
                 raise ValueError(f"clean_records handles jsonl, csv and parquet, not {fmt!r}")
+    run.show(final=True)
     return run.stats
 
 

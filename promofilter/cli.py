@@ -254,7 +254,8 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
                 stats = clean_records(source, target, fmt, field_name, model, config,
                                       on_error=on_error, rejects=rejects_file, report=report_file,
                                       keep_original=keep_original, jobs=jobs, model_path=model_path,
-                                      trusted=trust_model, site_field=site_field)
+                                      trusted=trust_model, site_field=site_field,
+                                      progress=sys.stderr.isatty())
                 click.echo(f"{source}: {stats.summary()}", err=True)
     except RecordError as e:
         raise DataError(str(e)) from None

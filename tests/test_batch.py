@@ -235,3 +235,16 @@ def test_dry_run_shows_the_spans_and_writes_nothing(run, model, tmp_path):
     records_run = run("strip", "--dry-run", str(tmp_path))
     assert records_run.exit_code == 0 and '"record": 1' in records_run.stdout
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_progress_line_counts_records_and_spans(model, tmp_path, capsys):
+    from promofilter.batch import clean_records
+
+    src = tmp_path / "in.jsonl"
+    _write_jsonl(src, _records())
+    stats = clean_records(str(src), str(tmp_path / "out.jsonl"), "jsonl", "text", model, progress=True)
+    err = capsys.readouterr().err
+    assert err.startswith("\r") and err.endswith("\n")
+    assert f"4 records" in err and f"{sum(stats.spans_by_kind.values())} spans removed" in err
+    clean_records(str(src), str(tmp_path / "out2.jsonl"), "jsonl", "text", model)
+    assert capsys.readouterr().err == ""  # not a terminal: no progress line
