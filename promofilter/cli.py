@@ -128,8 +128,11 @@ def cli(verbose: bool) -> None:
 @click.option("--glob", "pattern", default="*", show_default=True, metavar="PATTERN",
               help="Files to take from directory inputs (searched recursively).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed, write nothing.")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Clean a Parquet dataset on this Dask scheduler (tcp://HOST:8786) into -o OUTDIR.")
 def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
-          field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run) -> None:
+          field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run,
+          dask_address) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
@@ -142,6 +145,10 @@ def strip(files, output, in_place, threshold, remove, keep, config_path, model_p
 
     if in_place and (output or "-" in files):
         raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
+    if dask_address:
+        _strip_dask(files, output, dask_address, field_name, threshold, remove, keep, config_path, model_path,
+                    trust_model)
+        return
     sources, targets = _expand(list(files) or ["-"], pattern, None if dry_run else output, in_place and not dry_run,
                                dry_run)
     if on_error == "skip" and not rejects:
@@ -158,6 +165,37 @@ def strip(files, output, in_place, threshold, remove, keep, config_path, model_p
                        report, field_name, keep_original, on_error, rejects, jobs, site_field, site)
         return
     _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run)
+
+
+def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust) -> None:
+    """A Parquet dataset (files, directories or globs) cleaned on a Dask cluster into OUTDIR."""
+    if not files or not output:
+        raise click.UsageError("--dask takes Parquet inputs (files, directories or globs) and -o OUTDIR")
+    config = _config(threshold, remove, keep, config_path)
+    if config.rules or config.kind_thresholds:
+        raise click.UsageError("--dask supports --threshold, --remove and --keep; rules run in single-machine mode")
+    try:
+        import dask.dataframe as dd
+        from distributed import Client
+    except ImportError:
+        raise click.UsageError("--dask needs Dask: pip install 'promofilter[dask]'") from None
+    from . import default_model_path
+    from .pipeline import strip_dask_column
+
+    _load(model_path, trust)  # a bad model fails here, not on every worker
+    path = str(model_path or default_model_path())
+    with Client(address):
+        try:
+            ddf = dd.read_parquet(list(files))
+        except Exception as e:  # dask and pyarrow raise many types for unreadable inputs
+            raise DataError(f"cannot read Parquet from {', '.join(files)}: {e}") from None
+        try:
+            cleaned = strip_dask_column(ddf, field_name, path, trusted=trust, threshold=config.threshold,
+                                        remove_kinds=[k.value for k in config.remove_kinds])
+        except KeyError as e:
+            raise DataError(str(e.args[0])) from None
+        cleaned.to_parquet(output, write_index=False)
+    click.echo(f"wrote {output} ({ddf.npartitions} partitions) on {address}", err=True)
 
 
 def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, dry_run: bool = False):

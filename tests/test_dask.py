@@ -53,3 +53,21 @@ def test_an_unknown_column_fails_before_any_work():
     ddf = dd.from_pandas(pd.DataFrame({"body": ["x"]}), npartitions=1)
     with pytest.raises(KeyError, match="no column 'text'"):
         strip_dask_column(ddf, "text")
+
+
+def test_the_cli_runs_a_parquet_dataset_on_a_scheduler_address(cluster, model, model_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from promofilter.cli import cli
+
+    df = pd.DataFrame({"id": range(30), "text": [ARTICLE + TRAILERS[i % 3] for i in range(30)]})
+    src = tmp_path / "in"
+    src.mkdir()
+    for part in range(3):
+        df.iloc[part * 10:(part + 1) * 10].to_parquet(src / f"part-{part}.parquet", index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["strip", str(src), "--dask", cluster.scheduler.address, "-o", str(out),
+                                      "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    got = dd.read_parquet(str(out)).compute().sort_values("id")
+    assert got["text"].tolist() == [model.strip(t) for t in df["text"]]
