@@ -36,11 +36,22 @@ MODEL_ENV = "PROMOFILTER_MODEL"
 
 
 def default_model_path() -> Path:
-    """Where the shipped model lives: $PROMOFILTER_MODEL, the copy inside an installed wheel,
-    or ``models/`` of a source checkout (editable install)."""
+    """The default model: $PROMOFILTER_MODEL, else the current trained version (see
+    ``promofilter models``), else the shipped model (inside an installed wheel, or ``models/`` of
+    a source checkout)."""
     env = os.environ.get(MODEL_ENV)
     if env:
         return Path(env)
+    from .registry import current_path
+
+    trained = current_path()
+    if trained is not None:
+        return trained
+    return shipped_model_path()
+
+
+def shipped_model_path() -> Path:
+    """The model shipped with the package."""
     packaged = Path(__file__).parent / "_model"
     if (packaged / "model.json").is_file():
         return packaged

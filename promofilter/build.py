@@ -190,8 +190,12 @@ def _split_samples(docs: list[dict]) -> tuple[list[dict], list[dict]]:
 
 def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,
                 realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
-                n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None) -> dict:
-    """Train, evaluate and write a model directory; returns the model card as a dict."""
+                n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None,
+                parent=None, parent_path: str | None = None) -> dict:
+    """Train, evaluate and write a model directory; returns the model card as a dict.
+
+    ``parent`` (a loaded model) is measured on the same held-out documents, at its own
+    threshold, and stored in the card beside the new model's figures."""
     from .persist import save_model
 
     started = time.time()
@@ -234,6 +238,10 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     test_scored = scored_documents(model, test_docs) if test_docs else []
     test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold) if test_docs else None
     sweep = [(t, metrics_at(test_docs, test_scored, t)) for t in THRESHOLDS] if test_docs else []
+    if parent is not None:
+        parent_test = (metrics_at(test_docs, scored_documents(parent, test_docs), parent.threshold).to_dict()
+                       if test_docs else None)
+        card["parent"] = {"path": parent_path, "threshold": parent.threshold, "test": parent_test}
     # 2. the shipped model: the same recipe refit on every document, with that threshold
     model = fit_filter(train_docs + val_docs + test_docs, threshold=threshold, **params)
 

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -429,28 +430,94 @@ def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_
 @click.argument("samples", nargs=-1, metavar="[SAMPLES]...")
 @click.option("--base", is_flag=True, help="Train on the shipped authored corpus (plus SAMPLES, if any).")
 @click.option("--out", "out_dir", metavar="DIR", default=None,
-              help="Model directory to write (default with --base and no samples: models/ of this checkout).")
+              help="Write the model here instead of as a new version (see `promofilter models`).")
 @click.option("--corpus", "corpus_dir", metavar="DIR", default=None, help="Authored corpus directory.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the document generator.")
 @click.option("--realworld", metavar="GOLD.jsonl", default=None,
               help="Also score the model on this gold file with the team scorer (evaluation only).")
-def train(samples, base, out_dir, corpus_dir, seed, realworld) -> None:
-    """Train a model: on the authored corpus (--base) and/or labelled SAMPLES in the gold
-    JSONL shape ({"text", "promo_spans": [[start, end, kind], ...]}), then evaluate it on a
-    held-out split and write the model with its model card."""
+@click.option("--max-loss-rise", type=float, default=0.0005, show_default=True,
+              help="A new version becomes current only if its held-out content loss is at most the "
+                   "parent's plus this (0.0005 = 0.05 points).")
+@click.option("--force", is_flag=True, help="Make the new version current even if it fails that check.")
+def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force) -> None:
+    """Train a model on the authored corpus (--base) and/or labelled SAMPLES (gold JSONL documents,
+    or segment rows in CSV/Parquet/JSONL with text, label, kind), evaluate it on held-out data
+    beside its parent (the current model), and write it as a new version; it becomes current
+    unless it loses more article text than its parent."""
+    from . import default_model_path
     from .build import BuildError, build_model
+    from .registry import new_version_dir, set_current
 
     if not base and not samples:
         raise click.UsageError("give SAMPLES to train on, --base for the authored corpus, or both")
+    parent_path = default_model_path()
+    parent = _load(str(parent_path), False)
+    target = out_dir or str(new_version_dir())
     try:
-        card = build_model(out_dir=out_dir, corpus_dir=corpus_dir if base or corpus_dir else None,
+        card = build_model(out_dir=target, corpus_dir=corpus_dir if base or corpus_dir else None,
                            use_base=base, samples=list(samples), seed=seed, realworld=realworld,
-                           command=" ".join(["promofilter", *sys.argv[1:]]))
+                           command=" ".join(["promofilter", *sys.argv[1:]]), parent=parent,
+                           parent_path=str(parent_path))
     except BuildError as e:
         raise DataError(str(e)) from None
-    test = card["metrics"]["test"]
-    click.echo(f"model written to {card['out_dir']}: threshold {card['threshold']}, test F1 {test['f1']:.3f}, "
-               f"content loss {test['content_loss']:.4%}", err=True)
+    test, before = card["metrics"]["test"], card["parent"]["test"]
+    if test:
+        click.echo(f"model written to {card['out_dir']}: threshold {card['threshold']}, held-out F1 "
+                   f"{test['f1']:.3f}, content loss {test['content_loss']:.4%}", err=True)
+    if before:
+        click.echo(f"parent {parent_path}: held-out F1 {before['f1']:.3f}, content loss "
+                   f"{before['content_loss']:.4%}", err=True)
+    if out_dir:
+        return
+    name = Path(target).name
+    if not (test and before):
+        verdict = "no held-out documents to compare it with its parent"
+    elif test["content_loss"] > before["content_loss"] + max_loss_rise:
+        verdict = (f"it loses more article text than its parent ({test['content_loss']:.4%} > "
+                   f"{before['content_loss']:.4%} + {max_loss_rise:.4%})")
+    else:
+        verdict = None
+    if verdict and not force:
+        click.echo(f"{name} was NOT made current: {verdict}. Use it with --model {target}, or "
+                   f"`promofilter models use {name}`, or retrain with --force.", err=True)
+        return
+    set_current(name)
+    click.echo(f"{name} is now the current model" + (f" (forced: {verdict})" if verdict else ""), err=True)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx) -> None:
+    """List trained model versions (the current one marked *), or switch with `models use`."""
+    if ctx.invoked_subcommand:
+        return
+    from .registry import models_root, versions
+
+    found = versions()
+    current = next((v for v in found if v.current), None)
+    click.echo(f"{'':2}{'version':<22}{'trained':<22}{'threshold':>10}{'F1':>8}{'content loss':>14}  parent")
+    click.echo(f"{'*' if current is None else '':2}{'shipped':<22}{'':<22}{'':>10}{'':>8}{'':>14}")
+    for v in found:
+        test = (v.card.get("metrics") or {}).get("test") or {}
+        parent = (v.card.get("parent") or {}).get("path") or ""
+        f1 = f"{test['f1']:.3f}" if "f1" in test else "-"
+        loss = f"{test['content_loss']:.3%}" if "content_loss" in test else "-"
+        click.echo(f"{'*' if v.current else '':2}{v.name:<22}{v.card.get('trained_at', ''):<22}"
+                   f"{v.card.get('threshold', ''):>10}{f1:>8}{loss:>14}  {Path(parent).name if parent else ''}")
+    click.echo(f"(versions in {models_root()})", err=True)
+
+
+@models.command("use")
+@click.argument("name")
+def models_use(name) -> None:
+    """Make version NAME the current model (`shipped` for the shipped one)."""
+    from .registry import set_current
+
+    try:
+        set_current(name)
+    except KeyError as e:
+        raise DataError(str(e.args[0])) from None
+    click.echo(f"current model: {name}", err=True)
 
 
 def main() -> None:

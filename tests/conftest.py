@@ -33,11 +33,13 @@ def shipped_model():
 
 
 @pytest.fixture(autouse=True)
-def _isolated_default_model(monkeypatch, request):
+def _isolated_default_model(monkeypatch, request, tmp_path_factory):
     """Point the module-level API at the fixture model, never at the shipped one."""
     import promofilter
 
     promofilter._default_model.cache_clear()
+    # trained versions and the CURRENT pointer live in a per-test home, never the user's
+    monkeypatch.setenv("PROMOFILTER_HOME", str(tmp_path_factory.mktemp("home")))
     if "model_dir" in request.fixturenames or "model" in request.fixturenames:
         monkeypatch.setenv(promofilter.MODEL_ENV, str(request.getfixturevalue("model_dir")))
     yield
