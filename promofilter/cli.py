@@ -106,6 +106,7 @@ def cli(verbose: bool) -> None:
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("-o", "--output", metavar="FILE", help="Write here (atomically) instead of stdout.")
 @click.option("--in-place", is_flag=True, help="Rewrite each FILE with its clean version (atomically).")
+@click.option("--backup", metavar="SUFFIX", help="With --in-place, first copy each FILE to FILE+SUFFIX.")
 @threshold_option
 @remove_option
 @keep_option
@@ -131,7 +132,7 @@ def cli(verbose: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be removed, write nothing.")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Clean a Parquet dataset on this Dask scheduler (tcp://HOST:8786) into -o OUTDIR.")
-def strip(files, output, in_place, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
+def strip(files, output, in_place, backup, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
           field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run,
           dask_address) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
@@ -150,8 +151,12 @@ def strip(files, output, in_place, threshold, remove, keep, config_path, model_p
         _strip_dask(files, output, dask_address, field_name, threshold, remove, keep, config_path, model_path,
                     trust_model)
         return
+    if backup and not in_place:
+        raise click.UsageError("--backup goes with --in-place")
     sources, targets = _expand(list(files) or ["-"], pattern, None if dry_run else output, in_place and not dry_run,
                                dry_run)
+    if backup and not dry_run:
+        _back_up(sources, backup)
     if on_error == "skip" and not rejects:
         raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
     formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
@@ -197,6 +202,21 @@ def _strip_dask(files, output, address, field_name, threshold, remove, keep, con
             raise DataError(str(e.args[0])) from None
         cleaned.to_parquet(output, write_index=False)
     click.echo(f"wrote {output} ({ddf.npartitions} partitions) on {address}", err=True)
+
+
+def _back_up(sources: list[str], suffix: str) -> None:
+    """Copy each file to FILE+SUFFIX (atomically, bytes and permissions) before it is rewritten."""
+    import shutil
+
+    from .textio import atomic_output
+
+    for source in sources:
+        try:
+            with open(source, "rb") as src, atomic_output(source + suffix) as dst:
+                shutil.copyfileobj(src, dst)
+            shutil.copymode(source, source + suffix)
+        except OSError as e:
+            raise DataError(f"{source}: cannot back up to {source + suffix}: {e.strerror or e}") from None
 
 
 def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, dry_run: bool = False):

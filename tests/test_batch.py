@@ -248,3 +248,15 @@ def test_progress_line_counts_records_and_spans(model, tmp_path, capsys):
     assert f"4 records" in err and f"{sum(stats.spans_by_kind.values())} spans removed" in err
     clean_records(str(src), str(tmp_path / "out2.jsonl"), "jsonl", "text", model)
     assert capsys.readouterr().err == ""  # not a terminal: no progress line
+
+
+def test_backup_keeps_the_original_beside_the_rewritten_file(run, model, tmp_path):
+    a, r = tmp_path / "a.txt", tmp_path / "r.jsonl"
+    a.write_bytes((ARTICLE + TRAILER).encode())
+    _write_jsonl(r, _records())
+    original = r.read_bytes()
+    assert run("strip", "--in-place", "--backup", ".orig", str(a), str(r)).exit_code == 0
+    assert (tmp_path / "a.txt.orig").read_bytes() == (ARTICLE + TRAILER).encode()
+    assert (tmp_path / "r.jsonl.orig").read_bytes() == original
+    assert a.read_bytes().decode() == model.strip(ARTICLE + TRAILER)
+    assert run("strip", "--backup", ".orig", str(a)).exit_code == 2
