@@ -19,7 +19,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from .parallel import Explainer
 from .results import StripConfig, Stripped
@@ -155,6 +155,8 @@ class _Run:
                 entry.update(start=span.start, end=span.end, score=round(float(span.score), 4),
                               kind=span.kind.value, decision=span.decision.value, rule=span.rule,
                               text=span.text)
+                if span.score_alone is not None:
+                    entry.update(score_alone=round(span.score_alone, 4), by_repetition=span.by_repetition)
                 self.report.write(_json_bytes(entry) + b"\n")
 
 
@@ -335,7 +337,8 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
                   config: StripConfig | None = None, *, on_error: str = "fail",
                   rejects: IO[bytes] | None = None, report: IO[bytes] | None = None,
                   keep_original: str | None = None, jobs: int = 1, model_path: str | None = None,
-                  trusted: bool = False, site_field: str | None = None, progress: bool = False) -> BatchStats:
+                  trusted: bool = False, site_field: str | None = None, progress: bool = False,
+                  repetition=None) -> BatchStats:
     """Clean field ``fld`` of every record of ``source`` (a path, or ``-`` for stdin) into ``output``
     (a path written atomically, or None/``-`` for stdout). Returns the run's statistics.
 
@@ -344,10 +347,12 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
     (JSONL) or row index (CSV, Parquet) and its ``id`` field when it has one. ``jobs`` > 1
     cleans chunks in that many worker processes (each loading ``model_path``), same output.
     ``site_field`` names the field holding each record's site, for rules limited to sites.
-    ``progress`` shows a live line on stderr (records, speed, spans removed).
+    ``progress`` shows a live line on stderr (records, speed, spans removed). ``repetition``
+    turns batch mode on: counts from ``count_repetition`` over this input (and any others of the
+    same batch), with the same ``site_field``.
     """
     config = config or StripConfig()
-    explainer = Explainer(model, config, jobs, model_path, trusted)
+    explainer = Explainer(model, config, jobs, model_path, trusted, repetition)
     if fmt == "parquet" and (source == "-" or output in (None, "-")):
         raise RecordError("Parquet needs a file as input and as output (-o FILE)")
     with contextlib.ExitStack() as stack:
@@ -370,13 +375,22 @@ def clean_records(source: str, output: str | None, fmt: str, fld: str, model,
 def iter_texts(source: str, fmt: str, fld: str = "text") -> Iterator[str]:
     """The text of every record of a file (a text file is one text), streaming. Null fields are
     skipped; anything else unreadable is a RecordError naming the file and line or row."""
+    return (text for text, _ in iter_texts_and_sites(source, fmt, fld))
+
+
+def iter_texts_and_sites(source: str, fmt: str, fld: str = "text", site_field: str | None = None,
+                         skip_bad: bool = False) -> Iterator[tuple[str, str | None]]:
+    """(text, site) of every record of a file; the site is the ``site_field`` value (None when
+    absent or not a string). ``skip_bad`` passes over records without a text field instead of
+    raising (the counting pass of batch mode: the cleaning pass reports them)."""
     if fmt == "text":
         from .textio import InputError, read_text
 
         try:
-            yield read_text(source)
+            yield read_text(source), None
         except InputError as e:
-            raise RecordError(str(e)) from None
+            if not skip_bad:
+                raise RecordError(str(e)) from None
         return
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -385,10 +399,14 @@ def iter_texts(source: str, fmt: str, fld: str = "text") -> Iterator[str]:
             source_file = pq.ParquetFile(source)
         except Exception as e:  # pyarrow raises several types for unreadable files
             raise RecordError(f"{source}: not a readable Parquet file ({e})") from None
-        if fld not in source_file.schema_arrow.names:
+        names = source_file.schema_arrow.names
+        if fld not in names:
             raise RecordError(f"{source}: no column {fld!r}")
-        for batch in source_file.iter_batches(batch_size=CHUNK, columns=[fld]):
-            yield from (v for v in batch.column(0).to_pylist() if v is not None)
+        columns = [fld] + ([site_field] if site_field and site_field in names and site_field != fld else [])
+        for batch in source_file.iter_batches(batch_size=CHUNK, columns=columns):
+            texts = batch.column(0).to_pylist()
+            sites = batch.column(1).to_pylist() if len(columns) > 1 else [None] * len(texts)
+            yield from ((t, _site(s)) for t, s in zip(texts, sites) if isinstance(t, str))
         return
     with _open_in(source) as src:
         if fmt == "csv":
@@ -398,7 +416,8 @@ def iter_texts(source: str, fmt: str, fld: str = "text") -> Iterator[str]:
                                      encoding="utf-8", encoding_errors="surrogateescape"):
                 if fld not in frame.columns:
                     raise RecordError(f"{source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
-                yield from frame[fld].tolist()
+                sites = frame[site_field].tolist() if site_field and site_field in frame.columns else [None] * len(frame)
+                yield from zip(frame[fld].tolist(), sites)
             return
         for lineno, raw in enumerate(src, 1):
             if not raw.strip():
@@ -406,9 +425,29 @@ def iter_texts(source: str, fmt: str, fld: str = "text") -> Iterator[str]:
             try:
                 obj = json.loads(raw.decode("utf-8", "surrogateescape"))
             except ValueError as e:
+                if skip_bad:
+                    continue
                 raise RecordError(f"{source}:{lineno}: malformed JSON ({e})") from None
             value = obj.get(fld) if isinstance(obj, dict) else None
             if isinstance(value, str):
-                yield value
+                yield value, _site(obj.get(site_field)) if site_field else None
+            elif skip_bad:
+                continue
             elif value is not None or not isinstance(obj, dict) or fld not in obj:
                 raise RecordError(f"{source}:{lineno}: no text field {fld!r}")
+
+
+def count_repetition(sources: Sequence[str], formats: Sequence[str], fld: str = "text",
+                     site_field: str | None = None, site: str | None = None):
+    """Batch mode, first pass over every input: repetition counts of all their records as one
+    batch (see ``promofilter.repetition``), or None for fewer than two records or stdin."""
+    from .repetition import RepetitionCounter
+
+    if any(s == "-" for s in sources):
+        return None  # stdin cannot be read twice: cleaned without batch features
+    counter = RepetitionCounter()
+    for source, fmt in zip(sources, formats):
+        pairs = iter_texts_and_sites(source, fmt, fld, site_field, skip_bad=True)
+        for chunk in _batched(pairs, CHUNK):
+            counter.add([t for t, _ in chunk], [s if s is not None else site for _, s in chunk])
+    return counter.freeze() if counter.documents >= 2 else None

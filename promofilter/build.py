@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .corpus import generate, load_corpus, split_corpus, split_folds
+from .corpus import generate, generate_batches, load_corpus, split_corpus, split_folds
 from .evaluate import Metrics
 from .training import THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
 
@@ -30,6 +30,9 @@ N_EVAL_DOCS = 1200
 # Training documents come from this many disjoint parts of the corpus; stage 2 of the classifier
 # learns from out-of-fold scores across them.
 TRAIN_FOLDS = 3
+# Share of generated documents composed in site batches (batch repetition features); the rest
+# are scored alone, as ``strip(text)`` sees them.
+BATCH_SHARE = 0.5
 
 
 class BuildError(Exception):
@@ -161,17 +164,21 @@ def load_samples(path: str | Path) -> list[dict]:
     return load_gold_documents(path)
 
 
-def _removed_for(model, docs) -> list[list[tuple[int, int]]]:
-    return [[(s.start, s.end) for s in r.removed] for r in model.explain_many([d["text"] for d in docs])]
+def _removed_for(model, docs, batch: bool = False) -> list[list[tuple[int, int]]]:
+    texts = [d["text"] for d in docs]
+    sites = [d.get("site") if isinstance(d.get("site"), str) else None for d in docs]
+    counts = model.count_repetition(texts, sites) if batch else None
+    return [[(s.start, s.end) for s in r.removed] for r in model.explain_many(texts, sites=sites, repetition=counts)]
 
 
-def realworld_scores(model, gold_path: Path) -> dict | None:
-    """Score ``model`` on a gold file with the team's scorer (``shared/bench/score.py``)."""
+def realworld_scores(model, gold_path: Path, batch: bool = False) -> dict | None:
+    """Score ``model`` on a gold file with the team's scorer (``shared/bench/score.py``); with
+    ``batch``, the whole file is one batch (repetition counted per site)."""
     scorer = gold_path.parent.parent / "bench" / "score.py"
     if not scorer.is_file():
         return None
     docs = [json.loads(line) for line in gold_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    removed = _removed_for(model, docs)
+    removed = _removed_for(model, docs, batch)
     with tempfile.TemporaryDirectory() as tmp:
         pred = Path(tmp) / "pred.jsonl"
         out = Path(tmp) / "score.json"
@@ -207,10 +214,15 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         corpus = load_corpus(corpus_dir)
         train_side, test_side = split_corpus(corpus, 0.2, salt="test")
         fit_side, val_side = split_corpus(train_side, 0.2, salt="validation")
+        def compose(part, n, seed, prefix, group):
+            n_batch = int(n * BATCH_SHARE)
+            return (generate(part, n - n_batch, seed=seed, prefix=prefix, group=group)
+                    + generate_batches(part, n_batch, seed=seed + 100, prefix=prefix + "b", group=group))
+
         for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
-            train_docs += generate(part, n_train_docs // TRAIN_FOLDS, seed=seed + 10 + i, prefix=f"train{i}", group=i)
-        val_docs += generate(val_side, n_eval_docs // 2, seed=seed + 1, prefix="val", group="val")
-        test_docs += generate(test_side, n_eval_docs, seed=seed + 2, prefix="test", group="test")
+            train_docs += compose(part, n_train_docs // TRAIN_FOLDS, seed + 10 + i, f"train{i}", i)
+        val_docs += compose(val_side, n_eval_docs // 2, seed + 1, "val", "val")
+        test_docs += compose(test_side, n_eval_docs, seed + 2, "test", "test")
         card["corpus"] = {
             "sha256": corpus.sha256(), "articles": len(corpus.articles),
             "domains": len({a.domain for a in corpus.articles}),
@@ -238,6 +250,14 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     test_scored = scored_documents(model, test_docs) if test_docs else []
     test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold) if test_docs else None
     sweep = [(t, metrics_at(test_docs, test_scored, t)) for t in THRESHOLDS] if test_docs else []
+    # the test documents generated in site batches, scored in batch mode and each alone
+    batch_test = [d for d in test_docs if d.get("batch") is not None]
+    if batch_test and model.uses_repetition:
+        card["test_batch_documents"] = {
+            "documents": len(batch_test),
+            "batch_mode": metrics_at(batch_test, scored_documents(model, batch_test), threshold).to_dict(),
+            "alone": metrics_at(batch_test, scored_documents(model, batch_test, batch=False), threshold).to_dict(),
+        }
     if parent is not None:
         parent_test = (metrics_at(test_docs, scored_documents(parent, test_docs), parent.threshold).to_dict()
                        if test_docs else None)
@@ -270,6 +290,8 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         rw = realworld_scores(model, rw_path)
         if rw:
             card["realworld"] = {"file": rw_path.name, "sha256": _sha256_file(rw_path), "scores": rw}
+            if model.uses_repetition:
+                card["realworld"]["scores_batch"] = realworld_scores(model, rw_path, batch=True)
     out = Path(out_dir) if out_dir else _repo_root() / "models"
     model.metadata = dict(card)
     save_model(model, out)

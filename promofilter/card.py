@@ -45,7 +45,7 @@ def _plots(out: Path, card: dict, scored_test) -> list[str]:
 
         docs, scored = scored_test
         _, labels = label_documents(docs)
-        scores = np.concatenate([s for _, s, _ in scored]) if scored else np.zeros(0)
+        scores = np.concatenate([s.scores for s in scored]) if scored else np.zeros(0)
         promo = labels != "content"
         fig, ax = plt.subplots(figsize=(6, 4))
         bins = np.linspace(0, 1, 41)

@@ -130,11 +130,14 @@ def cli(verbose: bool) -> None:
 @click.option("--glob", "pattern", default="*", show_default=True, metavar="PATTERN",
               help="Files to take from directory inputs (searched recursively).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed, write nothing.")
+@click.option("--no-batch", is_flag=True,
+              help="Score each document alone; by default all inputs of a run form one batch and segments "
+                   "repeated across its documents (trailers, footers) count as evidence (two passes).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Clean a Parquet dataset on this Dask scheduler (tcp://HOST:8786) into -o OUTDIR.")
 def strip(files, output, in_place, backup, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
           field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run,
-          dask_address) -> None:
+          no_batch, dask_address) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
@@ -142,6 +145,11 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
     cleaned record by record, streaming: only the --field changes. A directory FILE stands for
     its files (recursively, --glob), written under -o OUTDIR with the same relative paths, or in
     place. Offsets in the report are character offsets into each input text.
+
+    Batch mode (the default when the model supports it): every input of the run is read once to
+    count which segments repeat across documents (per --site-field when given), then cleaned with
+    those counts; the output does not depend on --jobs. Standard input is read once, so it is
+    cleaned without batch counts. --no-batch scores every document alone.
     """
     from .batch import detect_format
 
@@ -149,7 +157,7 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
         raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
     if dask_address:
         _strip_dask(files, output, dask_address, field_name, threshold, remove, keep, config_path, model_path,
-                    trust_model)
+                    trust_model, not no_batch, site_field)
         return
     if backup and not in_place:
         raise click.UsageError("--backup goes with --in-place")
@@ -168,12 +176,14 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
         if dry_run:
             output, report = os.devnull, "-"
         _strip_records(sources, formats, targets or [output] * len(sources), config, model_path, trust_model,
-                       report, field_name, keep_original, on_error, rejects, jobs, site_field, site)
+                       report, field_name, keep_original, on_error, rejects, jobs, site_field, site, not no_batch)
         return
-    _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run)
+    _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run,
+                 not no_batch)
 
 
-def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust) -> None:
+def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust,
+                batch: bool = True, site_field: str | None = None) -> None:
     """A Parquet dataset (files, directories or globs) cleaned on a Dask cluster into OUTDIR."""
     if not files or not output:
         raise click.UsageError("--dask takes Parquet inputs (files, directories or globs) and -o OUTDIR")
@@ -197,7 +207,8 @@ def _strip_dask(files, output, address, field_name, threshold, remove, keep, con
             raise DataError(f"cannot read Parquet from {', '.join(files)}: {e}") from None
         try:
             cleaned = strip_dask_column(ddf, field_name, path, trusted=trust, threshold=config.threshold,
-                                        remove_kinds=[k.value for k in config.remove_kinds])
+                                        remove_kinds=[k.value for k in config.remove_kinds],
+                                        batch=batch, site_column=site_field)
         except KeyError as e:
             raise DataError(str(e.args[0])) from None
         cleaned.to_parquet(output, write_index=False)
@@ -254,13 +265,16 @@ def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, 
     return sources, None
 
 
-def _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run) -> None:
+def _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run,
+                 batch: bool) -> None:
     from .parallel import Explainer
     from .textio import write_text
 
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
-    explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model)
+    repetition = (model.count_repetition(texts, [site] * len(texts))
+                  if batch and model.uses_repetition and len(texts) >= 2 else None)
+    explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
     per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
     chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
               for i in range(0, len(texts), per_chunk))
@@ -287,25 +301,29 @@ def _report_lines(source: str, result) -> list[str]:
     """One JSON line per removed span of one text input."""
     return [_json_line({"source": "<stdin>" if source == "-" else source, "start": span.start, "end": span.end,
                         "score": round(span.score, 4), "kind": span.kind.value, "decision": span.decision.value,
-                        "rule": span.rule, "text": span.text})
+                        "rule": span.rule, "text": span.text,
+                        **({} if span.score_alone is None else
+                           {"score_alone": round(span.score_alone, 4), "by_repetition": span.by_repetition})})
             for span in result.removed]
 
 
 def _strip_records(sources, formats, targets, config, model_path, trust_model, report,
-                   field_name, keep_original, on_error, rejects, jobs, site_field, site) -> None:
+                   field_name, keep_original, on_error, rejects, jobs, site_field, site, batch: bool) -> None:
     import contextlib
 
-    from .batch import RecordError, clean_records, open_output
+    from .batch import RecordError, clean_records, count_repetition, open_output
 
     model = _load(model_path, trust_model)
     try:
+        repetition = (count_repetition(sources, formats, field_name, site_field, site)
+                      if batch and model.uses_repetition else None)
         with contextlib.ExitStack() as stack:
             report_file = stack.enter_context(open_output(report)) if report else None
             rejects_file = stack.enter_context(open_output(rejects)) if rejects else None
             for source, fmt, target in zip(sources, formats, targets):
                 if fmt == "text":  # a mix of text and record files (in place or into a directory)
                     from .textio import write_text
-                    result = model.strip_and_explain(_read(source), config, site)
+                    result = next(model.explain_many([_read(source)], config, [site], repetition))
                     write_text(target, result.text)
                     if report_file is not None:
                         report_file.write("".join(_report_lines(source, result)).encode("utf-8", "surrogateescape"))
@@ -314,7 +332,7 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
                                       on_error=on_error, rejects=rejects_file, report=report_file,
                                       keep_original=keep_original, jobs=jobs, model_path=model_path,
                                       trusted=trust_model, site_field=site_field,
-                                      progress=sys.stderr.isatty())
+                                      progress=sys.stderr.isatty(), repetition=repetition)
                 click.echo(f"{source}: {stats.summary()}", err=True)
     except RecordError as e:
         raise DataError(str(e)) from None

@@ -20,7 +20,7 @@ from pathlib import Path
 from .results import Kind
 
 __all__ = ["Article", "Family", "Corpus", "load_corpus", "split_corpus", "split_folds", "generate",
-           "default_corpus_dir"]
+           "generate_batches", "default_corpus_dir"]
 
 SLOT = re.compile(r"\{(\w+)\}")
 BR = "<br>"
@@ -221,8 +221,18 @@ class _Filler:
         return slot
 
 
-def _fill(template: str, filler: _Filler, site: str, rng: random.Random) -> list[str]:
-    text = SLOT.sub(lambda m: filler.value(m.group(1), site), template)
+# slots that change from article to article even in one site's fixed trailer
+VOLATILE_SLOTS = frozenset({"title", "url", "number", "percent", "price", "date", "coin", "author", "caption"})
+
+
+def _fill(template: str, filler: _Filler, site: str, rng: random.Random, fixed: _Filler | None = None) -> list[str]:
+    """Fill the slots of a template; with ``fixed`` (a site's own filler, re-seeded per use), the
+    site's trailer keeps its brand, handle and wording and only volatile slots change."""
+    if fixed is not None:
+        text = SLOT.sub(lambda m: (filler if m.group(1) in VOLATILE_SLOTS else fixed).value(m.group(1), site), template)
+        rng = fixed.rng
+    else:
+        text = SLOT.sub(lambda m: filler.value(m.group(1), site), template)
     # realistic variation: casing, lost final punctuation, emoji, leading labels
     x = rng.random()
     if x < 0.04 and len(text) < 90:
@@ -260,11 +270,47 @@ class _Builder:
         return "".join(self.parts)
 
 
-def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[str], doc_id: str) -> dict:
+@dataclass
+class _SiteStyle:
+    """One site of a generated batch: its name, layout, promo families and *signature*, the
+    trailer templates it glues onto most of its articles (each with how often, and a seed that
+    fixes its non-volatile slots)."""
+
+    site: str
+    layout: str
+    families: dict
+    signature: list  # (template, kind, probability, seed)
+    # content the site repeats too: its regular authors' bios and newsroom endings, and a
+    # section separator line, so that repetition alone is never taken for a promo
+    house: list = field(default_factory=list)  # (line, probability)
+    separator: str | None = None
+
+
+def _site_style(corpus: Corpus, rng: random.Random, titles: list[str]) -> _SiteStyle:
     filler = _Filler(corpus.fillers, titles, rng)
-    site = filler.site()
-    # layout of the site
+    by_kind: dict[Kind, list[Family]] = {}
+    for fam in corpus.families:
+        by_kind.setdefault(fam.kind, []).append(fam)
+    families = {k: rng.sample(v, min(2, len(v))) for k, v in by_kind.items()}
+    signature = []
+    for _ in range(rng.choices([0, 1, 2, 3, 4], [10, 35, 30, 17, 8])[0]):
+        kind = rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()))[0]
+        if families.get(kind):
+            template = rng.choice(rng.choice(families[kind]).templates)
+            signature.append((template, kind, rng.choice([0.5, 0.8, 0.95, 1.0]), rng.randrange(2**31)))
     layout = rng.choices(["line", "blank", "wrapped", "flat", "crlf", "glued"], [45, 22, 10, 10, 8, 5])[0]
+    endings = [x for t, x in corpus.negatives if t == FURNITURE + "wire_endings"]
+    house = [(rng.choice(endings), rng.choice([0.2, 0.4, 0.7])) for _ in range(rng.choice([0, 1, 1, 2, 3]))] if endings else []
+    separator = rng.choice(["—", "***", "* * *", "■", "—", "- - -", "•"]) if rng.random() < 0.25 else None
+    return _SiteStyle(filler.site(), layout, families, signature, house, separator)
+
+
+def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[str], doc_id: str,
+             style: _SiteStyle | None = None) -> dict:
+    filler = _Filler(corpus.fillers, titles, rng)
+    site = style.site if style else filler.site()
+    # layout of the site
+    layout = style.layout if style else rng.choices(["line", "blank", "wrapped", "flat", "crlf", "glued"], [45, 22, 10, 10, 8, 5])[0]
     sep = {"line": "\n", "blank": "\n\n", "wrapped": "\n\n", "flat": " ", "crlf": "\r\n", "glued": ""}[layout]
     if layout == "wrapped" and rng.random() < 0.4:
         sep = "\n"
@@ -280,8 +326,9 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
         by_kind.setdefault(fam.kind, []).append(fam)
     kinds = [k for k in KIND_WEIGHTS if by_kind.get(k)]
     weights = [KIND_WEIGHTS[k] for k in kinds]
-    # a site reuses a few families: pick them once per document
-    site_families = {k: rng.sample(by_kind[k], min(2, len(by_kind[k]))) for k in kinds}
+    # a site reuses a few families: pick them once per document (once per site in a batch)
+    site_families = ({k: style.families[k] for k in kinds if style.families.get(k)} if style else
+                     {k: rng.sample(by_kind[k], min(2, len(by_kind[k]))) for k in kinds})
 
     def promo(kind: Kind | None = None) -> list[tuple[str, Kind]]:
         kind = kind if kind in site_families else rng.choices(kinds, weights)[0]
@@ -308,8 +355,21 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     if furniture.get("short_lines") and rng.random() < 0.3:
         for _ in range(rng.randint(1, 2)):
             insert_at(rng.randint(1, len(blocks)), [(rng.choice(furniture["short_lines"]), None)])
+    if furniture.get("social_embeds") and len(blocks) > 3 and rng.random() < 0.12:
+        # an embedded social post, usually after an editorial lead-in: article content, however
+        # much it looks like a call to action (hashtags, links, emoji, "you")
+        piece = [(rng.choice(furniture["social_embeds"]), None) for _ in range(rng.choice([1, 1, 1, 2]))]
+        if furniture.get("embed_intros") and rng.random() < 0.75:
+            piece.insert(0, (rng.choice(furniture["embed_intros"]), None))
+        insert_at(rng.randint(2, len(blocks) - 1), piece)
     if furniture.get("wire_endings") and rng.random() < 0.3:
         blocks += [(rng.choice(furniture["wire_endings"]), None) for _ in range(rng.choice([1, 1, 1, 2]))]
+
+    if style:
+        if style.separator and len(blocks) > 4 and rng.random() < 0.6:
+            for _ in range(rng.randint(1, 2)):
+                insert_at(rng.randint(2, len(blocks) - 1), [(style.separator, None)])
+        blocks += [(line, None) for line, probability in style.house if rng.random() < probability]
 
     glued_after: dict[int, list[tuple[str, Kind | None]]] = {}
     glued_before: dict[int, list[tuple[str, Kind | None]]] = {}
@@ -355,10 +415,17 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
             insert_at(0, promo(rng.choice(START_KINDS)))
         elif rng.random() < 0.06 and len(blocks) > 2:  # "(Wire) -- Sign up for ..." glued before the lede
             glued_before.setdefault(1, []).extend(promo(rng.choice((Kind.CTA, Kind.AD, Kind.CREDIT)))[:1])
-        if rng.random() < 0.8 or not any(k for _, k in blocks):
+        signature: list[tuple[str, Kind | None]] = []
+        for template, kind, probability, seed in (style.signature if style else ()):
+            if rng.random() < probability:
+                fixed = _Filler(corpus.fillers, titles, random.Random(seed))
+                signature += [(line, kind) for line in _fill(template, filler, site, rng, fixed)]
+        if signature or rng.random() < 0.8 or not any(k for _, k in blocks):
             trailers: list[tuple[str, Kind | None]] = []
-            for _ in range(rng.choices([1, 2, 3, 4, 5], [40, 30, 16, 9, 5])[0]):
+            for _ in range(rng.choices([0, 1, 2, 3] if signature else [1, 2, 3, 4, 5],
+                                       [50, 30, 15, 5] if signature else [40, 30, 16, 9, 5])[0]):
                 trailers += headline_run() if rng.random() < 0.1 else promo()
+            trailers = trailers + signature if rng.random() < 0.7 else signature + trailers
             if rng.random() < 0.25:
                 glued_after.setdefault(len(blocks) - 1, []).extend(trailers[:1])
                 trailers = trailers[1:]
@@ -383,6 +450,41 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     if layout not in ("flat", "glued") and rng.random() < 0.6:
         out.add(line_sep)
     return {"id": doc_id, "site": site, "text": out.text(), "promo_spans": out.spans}
+
+
+def generate_batches(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "batch", group=None,
+                     max_batch: int = 120) -> list[dict]:
+    """Compose ``n_docs`` documents in *batches*, as a pipeline sees them: each batch holds a few
+    sites, each site glues its own trailers (the same template, new titles and URLs) onto most
+    of its articles, and real text repeats too: syndicated articles appear on several sites,
+    newsroom endings and stock phrases recur. Every document carries ``batch`` (its batch id)
+    and ``site``; repetition is only ever counted within a batch.
+
+    A batch never holds more distinct articles than the corpus has, so article sentences repeat
+    only where a story is syndicated."""
+    if not corpus.articles:
+        raise ValueError("the corpus has no articles")
+    rng = random.Random(seed)
+    titles = [a.title for a in corpus.articles]
+    docs: list[dict] = []
+    batch = 0
+    while len(docs) < n_docs:
+        size = min(n_docs - len(docs), rng.randint(8, max_batch), len(corpus.articles) + 10)
+        articles = rng.sample(corpus.articles, min(size, len(corpus.articles)))
+        # syndication: a share of the batch re-runs stories already in it, on other sites
+        n_syndicated = min(size - len(articles) + int(size * rng.choice([0.0, 0.05, 0.1, 0.2])), size // 2)
+        articles = articles[: size - n_syndicated] + [rng.choice(articles[: size - n_syndicated]) for _ in range(n_syndicated)]
+        styles = [_site_style(corpus, rng, titles) for _ in range(rng.randint(1, 6))]
+        weights = [rng.random() + 0.2 for _ in styles]
+        for article in articles:
+            style = rng.choices(styles, weights)[0]
+            doc = _compose(article, corpus, rng, titles, f"{prefix}-{len(docs):06d}", style)
+            doc["batch"] = f"{prefix}-{batch}"
+            if group is not None:
+                doc["group"] = group
+            docs.append(doc)
+        batch += 1
+    return docs
 
 
 def generate(corpus: Corpus, n_docs: int, seed: int = 0, prefix: str = "gen", group=None) -> list[dict]:

@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .features import ShapeFeatures, TextMasker
+from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
 
 __all__ = ["PromoClassifier", "CONTEXT_FEATURE_NAMES"]
@@ -116,8 +117,19 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
                                  random_state=self.random_state)
         return LogisticRegression(C=self.C, max_iter=2000, solver="liblinear")
 
-    def _stage2_matrix(self, X: pd.DataFrame, p: np.ndarray, shape: np.ndarray) -> np.ndarray:
-        return np.hstack([_context_features(p, X["doc"].to_numpy()), shape])
+    def _stage2_matrix(self, X: pd.DataFrame, p: np.ndarray, shape: np.ndarray,
+                       alone: bool = False) -> np.ndarray:
+        parts = [_context_features(p, X["doc"].to_numpy()), shape]
+        if getattr(self, "uses_repetition_", False):
+            # batch repetition columns (see promofilter.repetition); zeros: a document alone
+            has = not alone and all(c in X for c in REPETITION_FEATURE_NAMES)
+            parts.append(X[list(REPETITION_FEATURE_NAMES)].to_numpy(float) if has
+                         else np.zeros((len(X), len(REPETITION_FEATURE_NAMES))))
+        return np.hstack(parts)
+
+    @staticmethod
+    def _in_batch(X: pd.DataFrame) -> bool:
+        return "rep_batch" in X and bool(len(X)) and bool(X["rep_batch"].to_numpy().any())
 
     def fit(self, X: pd.DataFrame, y):
         y = np.asarray([Kind(k).value for k in y], dtype=object)
@@ -125,6 +137,8 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         if len(np.unique(is_promo)) < 2:
             raise ValueError("training data needs both promo and content segments")
         Z, shape = self._features(X, fit=True)
+        # trained with batch repetition columns: stage 2 learns how far to trust repetition
+        self.uses_repetition_ = all(c in X for c in REPETITION_FEATURE_NAMES)
         # out-of-fold scores must come from models that never saw the document's article or
         # promo style, or stage 2 learns to trust stage 1 more than it deserves on new sites
         groups = (X["group"] if "group" in X else X["doc"]).to_numpy()
@@ -148,15 +162,20 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _score(self, X: pd.DataFrame):
+    def _score(self, X: pd.DataFrame, alone: bool = False):
+        """Stage-1 matrix, promo probabilities, and (with ``alone``, for rows in a batch) the
+        probabilities each segment would get without batch repetition."""
         check_is_fitted(self)
         Z, shape = self._features(X)
         p1 = self.stage1_.predict_proba(Z)[:, 1]
         p2 = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape))[:, 1]
-        return Z, p2
+        p_alone = None
+        if alone and getattr(self, "uses_repetition_", False) and self._in_batch(X):
+            p_alone = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape, alone=True))[:, 1]
+        return Z, p2, p_alone
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        _, p = self._score(X)
+        _, p, _ = self._score(X)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -164,14 +183,20 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
 
     def score_and_kind(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind]]:
         """Promo probability and most likely promo kind of every row, in one pass."""
-        Z, p = self._score(X)
+        p, kinds, _ = self.score_kind_alone(X)
+        return p, kinds
+
+    def score_kind_alone(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """Like ``score_and_kind``, plus each row's probability without batch repetition (None
+        when the rows carry no repetition features or the model does not use them)."""
+        Z, p, p_alone = self._score(X, alone=True)
         if len(X) == 0:
-            return p, []
+            return p, [], p_alone
         if self.kind_model_ is None:
             kinds = [Kind(self.kind_classes_[0])] * len(X)
         else:
             kinds = [Kind(k) for k in self.kind_model_.predict(Z)]
-        return p, kinds
+        return p, kinds, p_alone
 
     def predict_kind(self, X: pd.DataFrame) -> list[Kind]:
         return self.score_and_kind(X)[1]

@@ -16,10 +16,11 @@ from .results import StripConfig, Stripped
 __all__ = ["Explainer"]
 
 _worker_model = None
+_worker_repetition = None
 
 
-def _init_worker(model_path: str | None, trusted: bool) -> None:
-    global _worker_model
+def _init_worker(model_path: str | None, trusted: bool, repetition=None) -> None:
+    global _worker_model, _worker_repetition
     from threadpoolctl import threadpool_limits
 
     from . import load_model
@@ -28,10 +29,11 @@ def _init_worker(model_path: str | None, trusted: bool) -> None:
     threadpool_limits(1)
 
     _worker_model = load_model(model_path, trusted=trusted)
+    _worker_repetition = repetition
 
 
 def _explain_chunk(texts: list[str], sites: list | None, config: StripConfig) -> list[Stripped]:
-    return list(_worker_model.explain_many(texts, config, sites))
+    return list(_worker_model.explain_many(texts, config, sites, _worker_repetition))
 
 
 class Explainer:
@@ -39,26 +41,28 @@ class Explainer:
     of texts, or a pair (texts, sites) when rules limited to sites may apply.
 
     ``model`` is used in this process when ``jobs`` is 1; with more jobs, ``jobs`` worker
-    processes each load ``model_path`` (None: the default model) once.
+    processes each load ``model_path`` (None: the default model) once. ``repetition`` (batch
+    mode: counts of the whole batch, see ``PromoFilter.count_repetition``) is sent to each worker
+    once, so every chunk is scored against the same counts.
     """
 
     def __init__(self, model, config: StripConfig, jobs: int = 1, model_path: str | None = None,
-                 trusted: bool = False):
+                 trusted: bool = False, repetition=None):
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self.model, self.config, self.jobs = model, config, jobs
-        self.model_path, self.trusted = model_path, trusted
+        self.model_path, self.trusted, self.repetition = model_path, trusted, repetition
 
     def map(self, chunks: Iterable[list[str]]) -> Iterator[list[Stripped]]:
         if self.jobs == 1:
             for chunk in chunks:
                 texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
-                yield list(self.model.explain_many(texts, self.config, sites)) if texts else []
+                yield list(self.model.explain_many(texts, self.config, sites, self.repetition)) if texts else []
             return
         # spawn, not fork: the parent may hold OpenMP threads (the model's trees), which fork breaks
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(self.model_path, self.trusted)) as pool:
+                                 initargs=(self.model_path, self.trusted, self.repetition)) as pool:
             window: deque = deque()
             for chunk in chunks:
                 texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)

@@ -62,12 +62,16 @@ class PromoStripper(TransformerMixin, BaseEstimator):
         Removal threshold; None uses the model's own.
     remove_kinds : iterable of str or None, default=None
         Only remove promos of these kinds (``"ad"``, ``"cta"``, ...); None removes every kind.
+    batch : bool, default=True
+        Treat the documents of each ``transform`` call as one batch: segments repeated across
+        them (trailers, footers) count as evidence (see ``promofilter.repetition``).
     """
 
-    def __init__(self, model=None, threshold: float | None = None, remove_kinds=None):
+    def __init__(self, model=None, threshold: float | None = None, remove_kinds=None, batch: bool = True):
         self.model = model
         self.threshold = threshold
         self.remove_kinds = remove_kinds
+        self.batch = batch
 
     def fit(self, X=None, y=None):
         self.filter_ = _load(self.model)
@@ -76,7 +80,7 @@ class PromoStripper(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        cleaned = self.filter_.strip_many(_texts(X, "PromoStripper.transform"), self.config_)
+        cleaned = self.filter_.strip_many(_texts(X, "PromoStripper.transform"), self.config_, batch=self.batch)
         if isinstance(X, pd.Series):
             return pd.Series(cleaned, index=X.index, name=X.name, dtype=object)
         out = np.empty(len(cleaned), dtype=object)
@@ -93,8 +97,13 @@ class PromoStripper(TransformerMixin, BaseEstimator):
 
 def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float | None = None,
                  remove_kinds=None, spans_column: str | None = None,
-                 count_column: str | None = None) -> pd.DataFrame:
+                 count_column: str | None = None, batch: bool = True, site_column: str | None = None,
+                 repetition=None) -> pd.DataFrame:
     """A copy of ``df`` with promos stripped from the text column ``column``.
+
+    With ``batch`` (the default), the rows are one batch: segments repeated across them
+    (trailers, footers) count as evidence, per site when ``site_column`` names each row's site.
+    ``repetition`` gives counts gathered elsewhere (the whole dataset, when ``df`` is one part).
 
     The column keeps its dtype. Missing values (None/NaN) pass through untouched; any other non-string value is an error
     naming its row. ``spans_column`` adds the removed spans of each row as a list of dicts
@@ -109,7 +118,15 @@ def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float 
     for label, value in values[present].items():
         if not isinstance(value, str):
             raise TypeError(f"column {column!r}, row {label!r}: {type(value).__name__}, not str")
-    results = list(_load(model).explain_many(values[present].tolist(), _config(threshold, remove_kinds)))
+    if site_column is not None and site_column not in df.columns:
+        raise KeyError(f"no site column {site_column!r}")
+    texts = values[present].tolist()
+    sites = None if site_column is None else [v if isinstance(v, str) else None for v in df[site_column][present]]
+    model = _load(model)
+    if batch and repetition is None and model.uses_repetition and len(texts) >= 2:
+        repetition = model.count_repetition(texts, sites)
+    results = list(model.explain_many(texts, _config(threshold, remove_kinds), sites,
+                                      repetition if batch else None))
     # results line up with the present rows; missing rows keep their value and get no spans
     per_row = iter(results)
     row_results = [next(per_row) if ok else None for ok in present]
@@ -140,18 +157,43 @@ def _worker_filter(model_path: str | None, trusted: bool):
 
 
 def _strip_partition(df: pd.DataFrame, column: str, model_path, trusted, threshold, remove_kinds,
-                     spans_column, count_column) -> pd.DataFrame:
+                     spans_column, count_column, site_column=None, repetition=None) -> pd.DataFrame:
     return strip_column(df, column, _worker_filter(model_path, trusted), threshold=threshold,
-                        remove_kinds=remove_kinds, spans_column=spans_column, count_column=count_column)
+                        remove_kinds=remove_kinds, spans_column=spans_column, count_column=count_column,
+                        batch=repetition is not None, site_column=site_column, repetition=repetition)
+
+
+def _count_partition(df: pd.DataFrame, column: str, site_column):
+    from .repetition import RepetitionCounter
+
+    counter = RepetitionCounter()
+    present = df[column].notna().to_numpy()
+    texts = [v for v in df[column][present] if isinstance(v, str)]
+    sites = (None if site_column is None else
+             [s if isinstance(s, str) else None for v, s in zip(df[column][present], df[site_column][present])
+              if isinstance(v, str)])
+    counter.add(texts, sites)
+    return counter
+
+
+def _merge_counters(counters):
+    total = counters[0]
+    for other in counters[1:]:
+        total.merge(other)
+    return total.freeze() if total.documents >= 2 else None
 
 
 def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = None, *,
                       trusted: bool = False, threshold: float | None = None, remove_kinds=None,
-                      spans_column: str | None = None, count_column: str | None = None):
+                      spans_column: str | None = None, count_column: str | None = None,
+                      batch: bool = True, site_column: str | None = None):
     """Lazily clean the text column ``column`` of a Dask DataFrame, partition by partition.
 
     Same arguments and result per row as ``strip_column``. Only ``model_path`` (None: the shipped
     model) is sent to the workers; each worker process loads the model once and reuses it.
+    In batch mode (``batch``, the default) the whole dataframe is one batch: each partition's
+    repetition counts are gathered and merged before any partition is cleaned, so the result
+    does not depend on the partitioning (the data is read twice).
 
     >>> import dask.dataframe as dd                                     # doctest: +SKIP
     >>> clean = strip_dask_column(dd.read_parquet("crawl/"), "text")     # doctest: +SKIP
@@ -165,6 +207,16 @@ def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = N
     if count_column is not None:
         meta[count_column] = pd.Series(dtype=np.int64)
     path = None if model_path is None else str(model_path)
+    repetition = None
+    if batch:
+        import dask
+
+        if site_column is not None and site_column not in ddf.columns:
+            raise KeyError(f"no site column {site_column!r}")
+        columns = [column] + ([site_column] if site_column and site_column != column else [])
+        parts = [dask.delayed(_count_partition)(part, column, site_column) for part in ddf[columns].to_delayed()]
+        # one delayed value: computed once, then handed to every partition's task
+        repetition = dask.delayed(_merge_counters)(parts)
     return ddf.map_partitions(_strip_partition, column, path, trusted, threshold,
                               None if remove_kinds is None else tuple(remove_kinds),
-                              spans_column, count_column, meta=meta)
+                              spans_column, count_column, site_column, repetition, meta=meta)

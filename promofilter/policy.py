@@ -44,6 +44,14 @@ def _run_range(text: str, segments: Sequence[Segment], first: int, last: int) ->
     return run_start, run_end
 
 
+def _alone(scores_alone, i: int, removed: bool, by_model: bool, threshold: float) -> dict:
+    """``score_alone`` and ``by_repetition`` of a span (batch mode only)."""
+    if scores_alone is None:
+        return {}
+    alone = float(scores_alone[i])
+    return {"score_alone": alone, "by_repetition": by_model and (alone >= threshold) != removed}
+
+
 def choose_removals(
     text: str,
     segments: Sequence[Segment],
@@ -52,12 +60,14 @@ def choose_removals(
     config: StripConfig,
     threshold: float,
     site: str | None = None,
+    scores_alone: Sequence[float] | None = None,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
 
     Allow rules keep what they match, block rules remove it (with the rule's kind; rules limited
     to some sites apply only when ``site`` is one of them); the model's
     score decides the rest against the kind's threshold, for the kinds that may be removed.
+    ``scores_alone`` (batch mode) are the scores without batch repetition, kept on the spans.
     """
     kinds = list(kinds)
     remove, decided_by = [], []
@@ -83,7 +93,9 @@ def choose_removals(
             spans.append(
                 Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
                      float(scores[i]), kind, removed=False,
-                     decision=Decision.ALLOWED if rule else Decision.KEPT, rule=rule and rule.name)
+                     decision=Decision.ALLOWED if rule else Decision.KEPT, rule=rule and rule.name,
+                     **_alone(scores_alone, i, False, rule is None and kinds[i] in config.remove_kinds,
+                              config.threshold_for(kinds[i], threshold)))
             )
             i += 1
             continue
@@ -96,7 +108,8 @@ def choose_removals(
             end = hi if k == j else segments[k + 1].content_start
             rule = decided_by[k]
             spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
-                              decision=Decision.RULE if rule else Decision.MODEL, rule=rule and rule.name))
+                              decision=Decision.RULE if rule else Decision.MODEL, rule=rule and rule.name,
+                              **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
         i = j + 1
     return spans
 

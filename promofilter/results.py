@@ -70,6 +70,11 @@ class Span:
     removed: bool = True
     decision: Decision = Decision.MODEL
     rule: str | None = None
+    # batch mode: the score the segment gets without batch repetition, and whether repetition
+    # changed the decision (removed only because it repeats across the batch, or kept only
+    # because it does not)
+    score_alone: float | None = None
+    by_repetition: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from .features import build_table
 from .policy import choose_removals, remove_spans
+from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounter, RepetitionCounts, repetition_features
 from .results import Kind, Segment, Span, StripConfig, Stripped
 
-__all__ = ["PromoFilter"]
+__all__ = ["PromoFilter", "Scored"]
 
 # Documents scored in one vectorised call; bounds memory on huge inputs.
 BATCH_DOCS = 512
@@ -33,6 +35,16 @@ def _with_sites(texts: Iterable[str], sites: Iterable[str | None] | None) -> Ite
     return zip(texts, sites, strict=True)
 
 
+class Scored(NamedTuple):
+    """A text's segments with their promo scores and kinds; ``alone`` (batch mode only) holds
+    the scores the segments would get without batch repetition."""
+
+    segments: list[Segment]
+    scores: np.ndarray
+    kinds: list[Kind]
+    alone: np.ndarray | None = None
+
+
 @dataclass
 class PromoFilter:
     """A loaded model with the stripping operations. Get one with ``promofilter.load_model``."""
@@ -44,52 +56,87 @@ class PromoFilter:
     def _threshold(self, config: StripConfig) -> float:
         return self.threshold if config.threshold is None else config.threshold
 
-    def score_batch(self, texts: Sequence[str]) -> list[tuple[list[Segment], np.ndarray, list[Kind]]]:
+    @property
+    def uses_repetition(self) -> bool:
+        """Whether the model was trained with batch repetition features (see ``count_repetition``)."""
+        return bool(getattr(self.classifier, "uses_repetition_", False))
+
+    @staticmethod
+    def count_repetition(texts: Iterable[str], sites: Iterable[str | None] | None = None) -> RepetitionCounts:
+        """Batch mode, first pass: how many documents of the batch contain each segment form.
+
+        Pass the result as ``repetition=`` to the other methods, with the same ``sites``; counting
+        the whole batch first makes the output independent of how it is later chunked."""
+        counter = RepetitionCounter()
+        for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
+            counter.add([t for t, _ in batch], [site for _, site in batch])
+        return counter.freeze()
+
+    def score_batch(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
+                    sites: Sequence[str | None] | None = None) -> list[Scored]:
         """Segments, promo scores and kinds of each text; all segments scored in one call."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
         table, segments = build_table(texts)
+        alone = None
         if len(table):
-            scores, kinds = self.classifier.score_and_kind(table)
+            if repetition is not None and self.uses_repetition:
+                features = repetition_features(table, repetition, sites)
+                for j, name in enumerate(REPETITION_FEATURE_NAMES):
+                    table[name] = features[:, j]
+            scores, kinds, alone = self.classifier.score_kind_alone(table)
         else:
             scores, kinds = np.zeros(0), []
         out = []
         pos = 0
         for segs in segments:
             n = len(segs)
-            out.append((segs, scores[pos:pos + n], kinds[pos:pos + n]))
+            out.append(Scored(segs, scores[pos:pos + n], kinds[pos:pos + n],
+                              None if alone is None else alone[pos:pos + n]))
             pos += n
         return out
 
-    def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig) -> list[list[Span]]:
+    def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
+                       repetition: RepetitionCounts | None = None) -> list[list[Span]]:
         threshold = self._threshold(config)
         texts = [text for text, _ in batch]
-        return [choose_removals(text, segs, scores, kinds, config, threshold, site=site)
-                for (text, site), (segs, scores, kinds) in zip(batch, self.score_batch(texts))]
+        sites = [site for _, site in batch]
+        return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
+                                scores_alone=s.alone)
+                for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
-                    sites: Iterable[str | None] | None = None) -> Iterator[list[Span]]:
+                    sites: Iterable[str | None] | None = None,
+                    repetition: RepetitionCounts | None = None) -> Iterator[list[Span]]:
         """Every segment of every text with its score and kind, removed or not (lazily, in batches).
 
-        ``sites`` (one per text) lets rules limited to some sites apply to those texts."""
+        ``sites`` (one per text) lets rules limited to some sites apply to those texts, and counts
+        repetition per site. ``repetition`` (from ``count_repetition``) turns batch mode on."""
         config = config or StripConfig()
         for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
-            yield from self._explain_batch(batch, config)
+            yield from self._explain_batch(batch, config, repetition)
 
     def explain_many(self, texts: Iterable[str], config: StripConfig | None = None,
-                     sites: Iterable[str | None] | None = None) -> Iterator[Stripped]:
+                     sites: Iterable[str | None] | None = None,
+                     repetition: RepetitionCounts | None = None) -> Iterator[Stripped]:
         """``Stripped`` results for each text, lazily; memory stays bounded by one batch."""
         config = config or StripConfig()
         for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
-            for (text, _), spans in zip(batch, self._explain_batch(batch, config)):
+            for (text, _), spans in zip(batch, self._explain_batch(batch, config, repetition)):
                 removed = tuple(s for s in spans if s.removed)
                 yield Stripped(remove_spans(text, removed), removed)
 
     def strip_many(self, texts: Iterable[str], config: StripConfig | None = None,
-                   sites: Iterable[str | None] | None = None) -> list[str]:
-        """Cleaned texts, in order; all segments of a batch are scored in one call."""
-        return [s.text for s in self.explain_many(texts, config, sites)]
+                   sites: Iterable[str | None] | None = None, batch: bool = True) -> list[str]:
+        """Cleaned texts, in order; all segments of a batch are scored in one call.
+
+        With ``batch`` (the default), the texts are one batch: segments that repeat across them
+        (trailers, footers) are recognised as such (see ``count_repetition``)."""
+        texts = list(texts)
+        sites = None if sites is None else list(sites)
+        repetition = self.count_repetition(texts, sites) if batch and self.uses_repetition else None
+        return [s.text for s in self.explain_many(texts, config, sites, repetition)]
 
     def detect(self, text: str, config: StripConfig | None = None, site: str | None = None) -> list[Span]:
         return next(iter(self.detect_many([text], config, [site])))

@@ -16,6 +16,7 @@ from .evaluate import Metrics, score_documents
 from .features import build_table
 from .model import PromoClassifier
 from .policy import choose_removals
+from .repetition import REPETITION_FEATURE_NAMES, count_batch, repetition_features
 from .results import Kind, StripConfig
 from .stripping import PromoFilter
 
@@ -25,9 +26,30 @@ __all__ = ["label_documents", "fit_filter", "scored_documents", "metrics_at", "c
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 
 
+def add_repetition_features(table, docs: Sequence[dict]) -> None:
+    """Batch repetition columns for the segment table of ``docs``: documents with a ``batch`` key
+    are counted with the other documents of their batch (per ``site``), the rest are alone."""
+    features = np.zeros((len(table), len(REPETITION_FEATURE_NAMES)))
+    batches: dict[str, list[int]] = {}
+    for i, d in enumerate(docs):
+        if d.get("batch") is not None:
+            batches.setdefault(str(d["batch"]), []).append(i)
+    if batches:
+        doc_of_row = table["doc"].to_numpy()
+        sites = [d.get("site") if isinstance(d.get("site"), str) else None for d in docs]
+        for members in batches.values():
+            counts = count_batch([docs[i]["text"] for i in members], [sites[i] for i in members])
+            rows = np.flatnonzero(np.isin(doc_of_row, members))
+            features[rows] = repetition_features(table.iloc[rows], counts, sites)
+    for j, name in enumerate(REPETITION_FEATURE_NAMES):
+        table[name] = features[:, j]
+
+
 def label_documents(docs: Sequence[dict]):
-    """Segment table and one label (``content`` or a kind) per segment."""
+    """Segment table (with batch repetition columns) and one label (``content`` or a kind) per
+    segment."""
     table, segments = build_table([d["text"] for d in docs])
+    add_repetition_features(table, docs)
     # documents that may share articles or promo styles share a group (see corpus.split_folds)
     doc_groups = [str(d.get("group", f"doc{i}")) for i, d in enumerate(docs)]
     table["group"] = [doc_groups[i] for i in table["doc"]]
@@ -57,19 +79,31 @@ def fit_filter(docs: Sequence[dict], threshold: float = 0.5, metadata: dict | No
     return PromoFilter(classifier=classifier, threshold=threshold, metadata=dict(metadata or {}))
 
 
-def scored_documents(model: PromoFilter, docs: Sequence[dict]):
-    """Score every document once so many thresholds can be evaluated cheaply."""
-    texts = [d["text"] for d in docs]
-    scored = []
-    for i in range(0, len(texts), 512):
-        scored += model.score_batch(texts[i:i + 512])
+def scored_documents(model: PromoFilter, docs: Sequence[dict], batch: bool = True):
+    """Score every document once so many thresholds can be evaluated cheaply.
+
+    Documents with a ``batch`` key are scored in batch mode with the rest of their batch (unless
+    ``batch`` is False); the others alone."""
+    scored: list = [None] * len(docs)
+    groups: dict = {}
+    for i, d in enumerate(docs):
+        key = d.get("batch") if batch and model.uses_repetition else None
+        groups.setdefault(None if key is None else str(key), []).append(i)
+    for key, members in groups.items():
+        texts = [docs[i]["text"] for i in members]
+        sites = [docs[i].get("site") if isinstance(docs[i].get("site"), str) else None for i in members]
+        counts = model.count_repetition(texts, sites) if key is not None else None
+        for lo in range(0, len(members), 512):
+            part = members[lo:lo + 512]
+            for i, s in zip(part, model.score_batch(texts[lo:lo + 512], counts, sites[lo:lo + 512])):
+                scored[i] = s
     return scored
 
 
 def metrics_at(docs: Sequence[dict], scored, threshold: float, config: StripConfig | None = None) -> Metrics:
     config = config or StripConfig()
     removed = []
-    for doc, (segs, scores, kinds) in zip(docs, scored):
+    for doc, (segs, scores, kinds, _) in zip(docs, scored):
         spans = choose_removals(doc["text"], segs, scores, kinds, config, threshold)
         removed.append([(s.start, s.end) for s in spans if s.removed])
     return score_documents(docs, removed)

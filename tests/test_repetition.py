@@ -1,0 +1,153 @@
+"""Batch mode: segments that repeat across the documents of a batch are evidence of promos."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from promofilter.cli import cli
+from promofilter.corpus import generate_batches, load_corpus
+from promofilter.features import build_table
+from promofilter.repetition import (REPETITION_FEATURE_NAMES, RepetitionCounter, count_batch, normal_form,
+                                    repetition_features)
+
+ARTICLES = [
+    "Harbor officials approved a dredging plan on Tuesday.\nThe project will take two years and cost $40 million.",
+    "A regional bakery chain opened its ninth store.\nThe owners said demand for rye bread had doubled since 2021.",
+    "The city council delayed a vote on bus lanes.\nResidents on Elm Street asked for more time to comment.",
+    "Wheat prices slipped for a third week.\nTraders pointed to a larger harvest in the southern plains.",
+]
+TRAILER = "The post {} first ran on Quayside Ledger."
+
+
+PLACES = ("Ashby Marlow Penhale Quorra Redvale Sorrel Tamsin Ulvik Varden Wexley Yarrow Zell Abbotsfield "
+          "Brackley Carrow Dunholm Elsmere Farrowby Glenrock Hollins Ivesham Jessop Kilbride Lowther Mossley "
+          "Norland Orwell Pellow Quantock Rillington Stavely Thursby Upton Vellow Wyke Yelland Zennor Alby "
+          "Brisco Calloway").split()
+
+
+def _batch(n: int = 24) -> list[str]:
+    """Distinct articles (a different town in each sentence), each with the site's trailer."""
+    return [ARTICLES[i % len(ARTICLES)].replace(".", f" near {PLACES[i]}.") + "\n"
+            + TRAILER.format(f"story about {PLACES[i]}") for i in range(n)]
+
+
+def _features(texts, sites=None):
+    table, _ = build_table(texts)
+    return table, pd.DataFrame(repetition_features(table, count_batch(texts, sites), sites),
+                               columns=REPETITION_FEATURE_NAMES)
+
+
+def test_normal_form_masks_case_digits_urls_and_spacing():
+    assert normal_form("  Read  MORE at https://x.example/a?b=1 — 24/7 ") == "read more at u — 0/0"
+
+
+def test_a_segment_alone_in_the_batch_has_no_repetition():
+    table, f = _features(["Gold rose on Monday.\nSilver fell.", "Oil was flat.\nCopper gained."])
+    assert (f["rep_batch"] == 1).all()
+    assert (f.drop(columns=["rep_batch", "rep_log_site_docs"]).to_numpy() == 0).all()
+
+
+def test_a_trailer_with_a_different_title_in_every_document_still_repeats():
+    texts = _batch(6)
+    table, f = _features(texts)
+    trailer = table["text"].str.startswith("The post").to_numpy()
+    assert (f.loc[trailer, "rep_suffix_site_share"] == 1.0).all()
+    # article sentences are unique to their document, up to the ones syndicated across it
+    assert f.loc[~trailer, "rep_norm_docs"].max() == 0
+
+
+def test_each_document_counts_once_and_sites_are_counted_apart():
+    texts = ["Follow us on Lark.\nFollow us on Lark.\nA story.", "Follow us on Lark.\nAnother story.",
+             "Follow us on Lark.\nA third story."]
+    table, f = _features(texts, ["a", "a", "b"])
+    first = f.iloc[0]
+    assert first["rep_norm_docs"] == pytest.approx(np.log1p(2))  # two other documents, not three
+    assert first["rep_norm_site"] == pytest.approx(np.log1p(1))  # one other document of site "a"
+
+
+def test_counts_merged_from_parts_equal_the_counts_of_the_whole():
+    texts = _batch(12)
+    whole = count_batch(texts)
+    merged = RepetitionCounter()
+    for part in (texts[:5], texts[5:6], texts[6:]):
+        counter = RepetitionCounter()
+        counter.add(part)
+        merged.merge(counter)
+    merged = merged.freeze()
+    assert merged.documents == whole.documents == 12
+    assert np.array_equal(merged.keys, whole.keys) and np.array_equal(merged.counts, whole.counts)
+
+
+def test_generated_batches_repeat_site_trailers_and_syndicated_stories():
+    docs = generate_batches(load_corpus(), 300, seed=3)
+    assert all(d["batch"] and d["site"] for d in docs)
+    by_site = {}
+    for d in docs:
+        by_site.setdefault((d["batch"], d["site"]), []).append(d)
+    trailer_texts = [d["text"][s:e] for d in docs for s, e, _ in d["promo_spans"]]
+    assert len(set(trailer_texts)) < len(trailer_texts)  # promos recur within sites
+    heads = [d["text"][:60] for d in docs]
+    assert len(set(heads)) < len(heads)  # some stories run twice in a batch
+
+
+def test_the_model_learns_from_repetition(model):
+    assert model.uses_repetition
+    texts = _batch(24)
+    alone = [[s.score for s in spans if s.text.startswith("The post")][0] for spans in model.detect_many(texts)]
+    counts = model.count_repetition(texts)
+    in_batch = [[s for s in spans if s.text.startswith("The post")][0]
+                for spans in model.detect_many(texts, repetition=counts)]
+    assert all(s.score_alone == pytest.approx(a) for s, a in zip(in_batch, alone))
+    # repetition raises the trailer's score
+    assert np.mean([s.score for s in in_batch]) > np.mean(alone)
+
+
+def test_batch_output_does_not_depend_on_chunking(model, monkeypatch):
+    import promofilter.stripping as stripping
+
+    texts = _batch(30)
+    counts = model.count_repetition(texts)
+    whole = [r.text for r in model.explain_many(texts, repetition=counts)]
+    monkeypatch.setattr(stripping, "BATCH_DOCS", 7)
+    assert [r.text for r in model.explain_many(texts, repetition=counts)] == whole
+    assert model.strip_many(texts) == whole
+    assert model.strip_many(texts, batch=False) == [r.text for r in model.explain_many(texts)]
+
+
+def test_cli_batch_mode_is_the_same_with_jobs_and_reports_repetition(model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t, "site": "quay"}) + "\n" for i, t in enumerate(_batch(40))))
+    runner = CliRunner()
+    outputs = {}
+    for name, extra in {"one": [], "two": ["--jobs", "2"], "alone": ["--no-batch"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        report = tmp_path / f"{name}.report.jsonl"
+        result = runner.invoke(cli, ["strip", str(src), "-o", str(out), "--model", str(model_dir),
+                                     "--site-field", "site", "--report", str(report)] + extra)
+        assert result.exit_code == 0, result.output
+        outputs[name] = (out.read_bytes(), [json.loads(x) for x in report.read_text().splitlines()])
+    assert outputs["one"][0] == outputs["two"][0]
+    assert all("by_repetition" in r and "score_alone" in r for r in outputs["one"][1])
+    assert not any("by_repetition" in r for r in outputs["alone"][1])
+
+
+def test_standard_input_is_cleaned_without_a_batch(model_dir):
+    text = "\n\n".join(_batch(3))
+    result = CliRunner().invoke(cli, ["strip", "--model", str(model_dir), "--report", "-", "-o", "/dev/null"],
+                                input=text)
+    assert result.exit_code == 0
+    assert "by_repetition" not in result.output
+
+
+def test_pandas_helper_cleans_the_frame_as_one_batch(model):
+    from promofilter.pipeline import strip_column
+
+    df = pd.DataFrame({"text": _batch(20), "site": ["quay"] * 20})
+    batch = strip_column(df, "text", model, site_column="site")
+    counts = model.count_repetition(df["text"].tolist(), df["site"].tolist())
+    expected = [r.text for r in model.explain_many(df["text"].tolist(), sites=df["site"].tolist(), repetition=counts)]
+    assert batch["text"].tolist() == expected
+    alone = strip_column(df, "text", model, batch=False)
+    assert alone["text"].tolist() == model.strip_many(df["text"].tolist(), batch=False)
