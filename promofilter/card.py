@@ -122,9 +122,31 @@ def _markdown(card: dict) -> str:
             "Recall per kind: " + ", ".join(f"{k} {v['recall']:.3f}" for k, v in rw["scores"].get("per_kind", {}).items()
                                             if v.get("recall") is not None),
         ]
+    if rw and rw.get("scores_batch"):
+        o = rw["scores_batch"]["overall"]
+        lines += ["", "The same file as **one batch** (batch mode: repetition across its documents, per site):", "",
+                  "| precision | recall | F1 | content loss | docs losing a word |", "| --- | --- | --- | --- | --- |",
+                  f"| {o['precision'] or 0:.3f} | {o['recall']:.3f} | {o['f1']:.3f} | {_pct(o['content_loss'])} | "
+                  f"{_pct(o['lossy_rate'])} |"]
+    batch = card.get("test_batch_documents")
+    if batch:
+        lines += ["", f"### Batch mode on the {batch['documents']} test documents generated in site batches", "",
+                  "| scored | precision | recall | F1 | content loss | docs losing a word |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for name in ("alone", "batch_mode"):
+            b = batch[name]
+            lines.append(f"| {name.replace('_', ' ')} | {b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} | "
+                         f"{_pct(b['content_loss'])} | {_pct(b['lossy_docs'])} |")
+    learned = card.get("learned_examples")
+    if learned:
+        before = (card.get("parent") or {}).get("test") or {}
+        lines += ["", f"## Learned examples ({len(learned)}), folded into `{(card.get('parent') or {}).get('path')}`", "",
+                  f"Held-out figures above: {card['metrics'].get('note', '')}. Base model on the same documents: "
+                  f"F1 {before.get('f1', 0):.3f}, content loss {_pct(before.get('content_loss'))}.", ""]
+        lines += [f"- {'promo' if x['label'] == 'promo' else 'keep'} ({x['kind']}): {x['text']}" for x in learned]
     lines += ["", "## Threshold sweep (test split)", "",
               "| threshold | precision | recall | F1 | content loss | lossy docs |", "| --- | --- | --- | --- | --- | --- |"]
-    for row in card["metrics"]["test_sweep"]:
+    for row in card["metrics"].get("test_sweep", []):
         lines.append(f"| {row['threshold']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
                      f"{_pct(row['content_loss'])} | {_pct(row['lossy_docs'])} |")
     lines += ["", "## Parameters", "", f"`{json.dumps(card.get('params') or {})}` (defaults of `PromoClassifier` otherwise)", ""]

@@ -523,6 +523,108 @@ def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, fo
     click.echo(f"{name} is now the current model" + (f" (forced: {verdict})" if verdict else ""), err=True)
 
 
+@cli.command()
+@click.option("--promo", "promos", multiple=True, metavar="TEXT", help="A promo line to remove from now on (repeatable).")
+@click.option("--keep", "keeps", multiple=True, metavar="TEXT", help="A line that is article text (repeatable).")
+@click.option("--kind", type=click.Choice([k.value for k in Kind.promo_kinds()]), default="ad", show_default=True,
+              help="Kind of the --promo examples.")
+@click.option("--from", "from_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False),
+              help="More examples, one per line: '+ TEXT' for promo, '- TEXT' for keep.")
+@click.option("--max-loss-rise", type=float, default=0.0005, show_default=True,
+              help="Content-loss rise over the base model (on held-out documents) beyond which the "
+                   "new version is not made current.")
+@click.option("--force", is_flag=True, help="Make the new version current even if it fails that check.")
+def learn(promos, keeps, kind, from_file, max_loss_rise, force) -> None:
+    """Teach the model: --promo lines to remove, --keep lines to leave. The examples are stored
+    (see `promofilter learned`), every stored example is folded into the base model in seconds,
+    and the result becomes a new current version if it loses no more article text than its base."""
+    from .learning import add_learned, learned_samples
+
+    promos, keeps = list(promos), list(keeps)
+    if from_file:
+        for no, line in enumerate(_read(from_file).splitlines(), 1):
+            if not line.strip():
+                continue
+            if line[:2] not in ("+ ", "- "):
+                raise DataError(f"{from_file}:{no}: a line starts with '+ ' (promo) or '- ' (keep)")
+            (promos if line[0] == "+" else keeps).append(line[2:])
+    if not promos and not keeps:
+        raise click.UsageError("give --promo TEXT, --keep TEXT or --from FILE")
+    base = _learning_base()
+    try:
+        add_learned(promos, "promo", kind, base)
+        add_learned(keeps, "content", None, base)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    base, samples = learned_samples()
+    _apply_learned(base, samples, max_loss_rise, force)
+
+
+def _learning_base() -> str:
+    """The model learned examples correct: the stored base, else the current default model."""
+    from . import default_model_path
+    from .learning import learned_samples
+
+    base, _ = learned_samples()
+    return base or str(default_model_path())
+
+
+def _apply_learned(base, samples, max_loss_rise, force) -> None:
+    from .learning import apply_learned
+
+    result = apply_learned(base, samples, max_loss_rise, force, " ".join(["promofilter", *sys.argv[1:]]))
+    before, after = result["before"], result["after"]
+    click.echo(f"{len(samples)} learned examples folded into {base} in {result['seconds']} s", err=True)
+    click.echo(f"held-out documents: F1 {before['f1']:.3f} -> {after['f1']:.3f}, content loss "
+               f"{before['content_loss']:.4%} -> {after['content_loss']:.4%}", err=True)
+    for text in result["misses"]:
+        click.echo(f"still not as taught: {text}", err=True)
+    if result["made_current"]:
+        click.echo(f"{result['name']} is now the current model" +
+                   (f" (forced: {result['verdict']})" if result["verdict"] else ""), err=True)
+    else:
+        click.echo(f"{result['name']} was NOT made current: {result['verdict']}. Use it with --model "
+                   f"{result['path']}, or `promofilter models use {result['name']}`, or --force.", err=True)
+        raise SystemExit(DataError.exit_code)
+
+
+@cli.command()
+@click.argument("texts", nargs=-1, metavar="[TEXT]...")
+@click.option("--all", "forget_all", is_flag=True, help="Forget every learned example.")
+def forget(texts, forget_all) -> None:
+    """Forget learned examples (exact texts, as `promofilter learned` lists them) and retrain from
+    the base model; with none left, the base model is current again."""
+    from .learning import forget_learned
+    from .registry import SHIPPED, models_root, set_current
+
+    if bool(texts) == forget_all:
+        raise click.UsageError("give the TEXTs to forget, or --all")
+    base, remaining, removed = forget_learned(None if forget_all else list(texts))
+    if not removed:
+        raise DataError("no learned example matches (see `promofilter learned`)")
+    click.echo(f"forgot {removed} example(s); {len(remaining)} left", err=True)
+    if remaining:
+        _apply_learned(base, remaining, 0.0005, True)
+        return
+    if base is None:
+        return
+    base_path = Path(base)
+    name = base_path.name if base_path.parent == models_root() else SHIPPED
+    set_current(name)
+    click.echo(f"current model: {name} (the base, with nothing learned)", err=True)
+
+
+@cli.command()
+def learned() -> None:
+    """List the learned examples ('+' promo, '-' keep) and the base model they correct."""
+    from .learning import learned_samples
+
+    base, samples = learned_samples()
+    for s in samples:
+        click.echo(f"{'+' if s.label == 'promo' else '-'} {s.text}" + (f"\t[{s.kind}]" if s.label == "promo" else ""))
+    click.echo(f"{len(samples)} learned example(s)" + (f"; base model {base}" if base else ""), err=True)
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def models(ctx) -> None:
