@@ -8,6 +8,9 @@ loss). Then k labelled documents carrying the family are added to the training d
 model is retrained the same way, and both are measured again on the same evaluation documents
 (other instances of the family than the k examples). Each row prints recall, content loss and the
 retrain time; the k = 0 row is the baseline of the same run.
+
+``--method learn`` (also run by default) instead folds k labelled promo *lines* of the family into
+the k = 0 model the way ``promofilter learn`` does (``promofilter.learning.retrain_with``).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import dataclasses
 import time
 
 from promofilter.corpus import generate, load_corpus, split_corpus
+from promofilter.learning import LearnedSample, retrain_with
 from promofilter.training import fit_filter, metrics_at, scored_documents
 
 
@@ -25,6 +29,7 @@ def main() -> None:
     ap.add_argument("--train-docs", type=int, default=2000)
     ap.add_argument("--k", type=int, nargs="+", default=[0, 5, 10, 20])
     ap.add_argument("--threshold", type=float, default=0.9)
+    ap.add_argument("--method", choices=["retrain", "learn"], nargs="+", default=["retrain", "learn"])
     args = ap.parse_args()
 
     corpus = load_corpus()
@@ -42,14 +47,29 @@ def main() -> None:
 
     print(f"family {family.name} ({family.kind.value}, {len(family.templates)} templates) held out; "
           f"{len(base_docs)} training documents; threshold {args.threshold}")
-    print(f"{'k':>4}{'family recall':>15}{'content loss':>14}{'retrain s':>11}")
-    for k in args.k:
-        started = time.perf_counter()
-        model = fit_filter(base_docs + examples[:k], threshold=args.threshold)
-        seconds = time.perf_counter() - started
+    lines = list(dict.fromkeys(d["text"][s:e] for d in examples for s, e, _ in d["promo_spans"]))
+
+    def measure(model):
         recall = metrics_at(family_eval, scored_documents(model, family_eval), args.threshold).recall
         loss = metrics_at(ordinary_eval, scored_documents(model, ordinary_eval), args.threshold).content_loss
-        print(f"{k:>4}{recall:>15.3f}{loss:>13.3%}{seconds:>11.1f}")
+        return recall, loss
+
+    print(f"{'method':>8}{'k':>4}{'family recall':>15}{'content loss':>14}{'retrain s':>11}")
+    started = time.perf_counter()
+    base = fit_filter(base_docs, threshold=args.threshold)
+    base_seconds = time.perf_counter() - started
+    for method in args.method:
+        for k in args.k:
+            started = time.perf_counter()
+            if k == 0:
+                model, seconds = base, base_seconds
+            elif method == "retrain":  # k labelled documents added, full retrain
+                model = fit_filter(base_docs + examples[:k], threshold=args.threshold)
+            else:  # k labelled promo lines folded in, as `promofilter learn` does
+                model = retrain_with(base, [LearnedSample(x, "promo", family.kind.value, "") for x in lines[:k]])
+            seconds = seconds if k == 0 else time.perf_counter() - started
+            recall, loss = measure(model)
+            print(f"{method:>8}{k:>4}{recall:>15.3f}{loss:>13.3%}{seconds:>11.1f}", flush=True)
 
 
 if __name__ == "__main__":

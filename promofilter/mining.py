@@ -28,18 +28,27 @@ _QUOTE = re.compile(r"“[^”]{1,200}”|\"[^\"]{1,200}\"|‘[^’]{1,200}’")
 # a capitalised word (or a run of them) that is not the first word of the segment
 _NAME_RUN = re.compile(r"(?<=[\w,;:)\]’'\"»|–—-] )[A-Z][\w'’&-]*(?:\s+(?:of |the |and |& |de |for |in |on )?[A-Z][\w'’&-]*)*")
 _SPACE = re.compile(r"\s+")
+_QUOTE_HINT = re.compile("[“\"‘]")
+_DIGIT = re.compile(r"\d")
+_NAMES = re.compile(r"(\{name\})(?:\s*\{name\})+")
 
 
 def template_of(text: str) -> str:
     """The segment with its volatile parts masked, so instances of one trailer fold together."""
     t = _SPACE.sub(" ", text.strip())
-    t = _EMAIL.sub("{email}", t)
-    t = _URL.sub("{url}", t)
-    t = _HANDLE.sub("{handle}", t)
-    t = _QUOTE.sub("{quote}", t)
-    t = _NUMBER.sub("{number}", t)
+    # each pattern needs a character many segments lack: test for it before running the regex
+    if "@" in t:
+        t = _EMAIL.sub("{email}", t)
+    if "." in t:
+        t = _URL.sub("{url}", t)
+    if "@" in t or "#" in t:
+        t = _HANDLE.sub("{handle}", t)
+    if _QUOTE_HINT.search(t):
+        t = _QUOTE.sub("{quote}", t)
+    if _DIGIT.search(t):
+        t = _NUMBER.sub("{number}", t)
     t = _NAME_RUN.sub("{name}", t)
-    return re.sub(r"(\{name\})(?:\s*\{name\})+", r"\1", t)
+    return _NAMES.sub(r"\1", t) if "{name}" in t else t
 
 
 @dataclass(frozen=True)

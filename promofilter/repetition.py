@@ -42,7 +42,7 @@ REPETITION_FEATURE_NAMES = (
 # leading label ("Magazine:", "ALSO READ -") when there is one, else the first words.
 AFFIX_WORDS = 2
 _LABEL = re.compile(r"^\W*((?:\S+ ){0,3}?\S*?)\s*[:|»›>–—-]+(?:\s|$)")
-COMPACT_EVERY = 4_000_000
+COMPACT_EVERY = 1_000_000
 N_KEYS = 6
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
@@ -120,22 +120,19 @@ class RepetitionCounter:
         if len(sites) != len(texts):
             raise ValueError("sites must have one entry per text")
         strings: list[str] = []
-        owners: list[int] = []
-        for d, (text, site) in enumerate(zip(texts, sites)):
+        for text, site in zip(texts, sites):
             site = site or ""
-            strings += (_SEP + "site", _SEP + "site" + _SEP + site)
-            owners += (d, d)
+            # a set: each document counts a key once
+            keys = {_SEP + "site", _SEP + "site" + _SEP + site}
             for seg in _segment_texts(text):
-                strings += _keys(seg, site)
-                owners += (d,) * N_KEYS
+                keys.update(_keys(seg, site))
+            strings += keys
         self.documents += len(texts)
         if not strings:
             return
         keys = _hash(strings)
-        # each document counts a key once
-        pairs = np.unique(np.column_stack([np.asarray(owners, dtype=np.uint64), keys]), axis=0)
-        self._pending.append(pairs[:, 1])
-        self._pending_size += len(pairs)
+        self._pending.append(keys)
+        self._pending_size += len(keys)
         if self._pending_size >= COMPACT_EVERY:
             self._compact()
 
