@@ -380,17 +380,20 @@ def detect(file, as_json, threshold, remove, keep, config_path, model_path, trus
 @threshold_option
 @click.option("--sweep", is_flag=True, help="Also show every threshold from 0.05 to 0.95.")
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
-def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, as_json) -> None:
+@click.option("--batch", is_flag=True,
+              help="Score each file as one batch (repetition across its documents, per their 'site').")
+def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, as_json, batch) -> None:
     """Measure a model on labelled documents (JSONL: text, promo_spans [[start, end, kind], ...]).
 
     Precision and recall over promo characters, content loss over article characters, the share
     of documents that lose a whole article word, recall per kind; --compare shows two models.
+    Documents are scored alone unless --batch.
     """
     from .build import BuildError, load_gold_documents
     from .training import evaluate_model
 
     try:
-        docs = [d for path in data for d in load_gold_documents(path)]
+        docs = [d | ({"batch": path} if batch else {}) for path in data for d in load_gold_documents(path)]
     except BuildError as e:
         raise DataError(str(e)) from None
     models = {"model": model_path or "shipped"}
@@ -409,7 +412,8 @@ def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, 
     kinds = sorted({k for r in results.values() for k in r["metrics"]["per_kind_recall"]})
     for kind in kinds:
         rows.append((f"recall {kind}", "{:.3f}", lambda r, kind=kind: r["metrics"]["per_kind_recall"].get(kind, float("nan"))))
-    click.echo(f"{len(docs)} documents; " + "; ".join(f"{n}: {r['path']}" for n, r in results.items()))
+    click.echo(f"{len(docs)} documents{' (each file one batch)' if batch else ''}; "
+               + "; ".join(f"{n}: {r['path']}" for n, r in results.items()))
     click.echo(f"{'':<20}" + "".join(f"{n:>12}" for n in results))
     for label, fmt, get in rows:
         click.echo(f"{label:<20}" + "".join(f"{fmt.format(get(r)):>12}" for r in results.values()))
@@ -477,7 +481,10 @@ def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_
               help="A new version becomes current only if its held-out content loss is at most the "
                    "parent's plus this (0.0005 = 0.05 points).")
 @click.option("--force", is_flag=True, help="Make the new version current even if it fails that check.")
-def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force) -> None:
+@click.option("--batch-share", type=click.FloatRange(0, 5), default=None,
+              help="With --base, also train on generated site batches, this many per document alone "
+                   "(e.g. 0.4): the model then uses batch repetition (see README, batch mode).")
+def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force, batch_share) -> None:
     """Train a model on the authored corpus (--base) and/or labelled SAMPLES (gold JSONL documents,
     or segment rows in CSV/Parquet/JSONL with text, label, kind), evaluate it on held-out data
     beside its parent (the current model), and write it as a new version; it becomes current
@@ -495,7 +502,8 @@ def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, fo
         card = build_model(out_dir=target, corpus_dir=corpus_dir if base or corpus_dir else None,
                            use_base=base, samples=list(samples), seed=seed, realworld=realworld,
                            command=" ".join(["promofilter", *sys.argv[1:]]), parent=parent,
-                           parent_path=str(parent_path))
+                           parent_path=str(parent_path),
+                           **({} if batch_share is None else {"batch_share": batch_share}))
     except BuildError as e:
         raise DataError(str(e)) from None
     test, before = card["metrics"]["test"], card["parent"]["test"]

@@ -138,7 +138,8 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("training data needs both promo and content segments")
         Z, shape = self._features(X, fit=True)
         # trained with batch repetition columns: stage 2 learns how far to trust repetition
-        self.uses_repetition_ = all(c in X for c in REPETITION_FEATURE_NAMES)
+        self.uses_repetition_ = (all(c in X for c in REPETITION_FEATURE_NAMES)
+                                 and bool(X["rep_batch"].to_numpy().any()))
         # out-of-fold scores must come from models that never saw the document's article or
         # promo style, or stage 2 learns to trust stage 1 more than it deserves on new sites
         groups = (X["group"] if "group" in X else X["doc"]).to_numpy()

@@ -123,7 +123,8 @@ def choose_threshold(docs: Sequence[dict], scored, max_content_loss: float = 0.0
 def evaluate_model(model: PromoFilter, docs: Sequence[dict], threshold: float | None = None,
                    sweep: bool = False) -> dict:
     """A model's figures on gold documents: metrics at ``threshold`` (default: the model's own)
-    and, with ``sweep``, at every threshold of ``THRESHOLDS``."""
+    and, with ``sweep``, at every threshold of ``THRESHOLDS``. Documents with a ``batch`` key are
+    scored in batch mode with the rest of their batch."""
     scored = scored_documents(model, docs)
     threshold = model.threshold if threshold is None else threshold
     out = {"threshold": threshold, "metrics": metrics_at(docs, scored, threshold).to_dict()}

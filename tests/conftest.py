@@ -13,7 +13,7 @@ def model_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("model")
     build_model(out_dir=out, corpus_dir=ROOT / "training" / "corpus", n_train_docs=1200,
-                n_eval_docs=300, realworld=False, plots=False, command="pytest fixture")
+                n_eval_docs=300, realworld=False, plots=False, command="pytest fixture", batch_share=0.4)
     return out
 
 

@@ -151,3 +151,18 @@ def test_pandas_helper_cleans_the_frame_as_one_batch(model):
     assert batch["text"].tolist() == expected
     alone = strip_column(df, "text", model, batch=False)
     assert alone["text"].tolist() == model.strip_many(df["text"].tolist(), batch=False)
+
+
+def test_eval_scores_a_file_as_one_batch(model_dir, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    with gold.open("w") as f:
+        for i, text in enumerate(_batch(20)):
+            start = text.index("The post")
+            f.write(json.dumps({"id": i, "site": "quay", "text": text,
+                                "promo_spans": [[start, len(text), "boilerplate"]]}) + "\n")
+    runner = CliRunner()
+    alone = runner.invoke(cli, ["eval", str(gold), "--model", str(model_dir), "--json"])
+    batch = runner.invoke(cli, ["eval", str(gold), "--model", str(model_dir), "--json", "--batch"])
+    assert alone.exit_code == 0 and batch.exit_code == 0, batch.output
+    recall = [json.loads(r.output)["model"]["metrics"]["recall"] for r in (alone, batch)]
+    assert recall[1] >= recall[0]  # the trailer repeats in every document of the file

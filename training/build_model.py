@@ -23,8 +23,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "models"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-realworld", action="store_true", help="skip the real-world figures")
+    ap.add_argument("--batch-share", type=float, default=None,
+                    help="also train on generated site batches (e.g. 0.4): a batch-aware model")
     args = ap.parse_args()
-    card = build_model(out_dir=args.out, corpus_dir=ROOT / "training" / "corpus", seed=args.seed,
+    extra = {} if args.batch_share is None else {"batch_share": args.batch_share}
+    card = build_model(out_dir=args.out, corpus_dir=ROOT / "training" / "corpus", seed=args.seed, **extra,
                        realworld=False if args.no_realworld else None,
                        command=" ".join(["python training/build_model.py", *sys.argv[1:]]))
     test = card["metrics"]["test"]

@@ -1,0 +1,74 @@
+"""Time grows linearly with input size: one huge line, and one huge file, cleaned by the CLI.
+
+    python benchmarks/linearity.py [--max-mb 10]
+
+Builds (seeded generator) a single line of 1.25, 2.5, 5 and 10 MB (no newline anywhere: the worst
+case for line-based tools) and a multi-line file of the same sizes, cleans each with
+``promofilter strip`` in a fresh process, and prints seconds, MB/s and each size's seconds per MB
+relative to the smallest size (1.00 everywhere means linear; 2.00 at 8x the size would mean
+quadratic creep). The output is checked to be the input minus the reported spans.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from promofilter import remove_spans
+from promofilter.corpus import generate, load_corpus
+
+
+def build(mb: float, one_line: bool) -> str:
+    parts, size, seed = [], 0, 0
+    corpus = load_corpus()
+    while size < mb * 1e6:
+        for doc in generate(corpus, 500, seed=seed):
+            text = " ".join(doc["text"].split()) if one_line else doc["text"]
+            parts.append(text)
+            size += len(text.encode())
+            if size >= mb * 1e6:
+                break
+        seed += 1
+    return (" " if one_line else "\n\n").join(parts)
+
+
+def clean(path: str, tmp: str) -> tuple[float, bool]:
+    out, report = os.path.join(tmp, "out.txt"), os.path.join(tmp, "report.jsonl")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o", out, "--report", report], check=True)
+    seconds = time.perf_counter() - started
+    with open(path, encoding="utf-8", newline="") as f:
+        original = f.read()
+    with open(out, encoding="utf-8", newline="") as f:
+        cleaned = f.read()
+    with open(report, encoding="utf-8") as f:
+        spans = [(r["start"], r["end"]) for r in map(json.loads, f)]
+    return seconds, remove_spans(original, spans) == cleaned
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--max-mb", type=float, default=10.0)
+    args = ap.parse_args()
+    sizes = [args.max_mb / 8, args.max_mb / 4, args.max_mb / 2, args.max_mb]
+    with tempfile.TemporaryDirectory() as tmp:
+        for one_line in (True, False):
+            first = None
+            print("one line, no newline" if one_line else "many lines")
+            for mb in sizes:
+                path = os.path.join(tmp, "in.txt")
+                with open(path, "w", encoding="utf-8", newline="") as f:
+                    f.write(build(mb, one_line))
+                seconds, exact = clean(path, tmp)
+                per_mb = seconds / mb
+                first = first or per_mb
+                print(f"  {mb:6.2f} MB: {seconds:6.1f} s  {mb / seconds:5.2f} MB/s  "
+                      f"s/MB vs smallest {per_mb / first:4.2f}  output = input - report: {exact}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
