@@ -425,7 +425,8 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
             for _ in range(rng.choices([0, 1, 2, 3] if signature else [1, 2, 3, 4, 5],
                                        [50, 30, 15, 5] if signature else [40, 30, 16, 9, 5])[0]):
                 trailers += headline_run() if rng.random() < 0.1 else promo()
-            trailers = trailers + signature if rng.random() < 0.7 else signature + trailers
+            if signature:  # (no draw without one: documents alone come out as they always did)
+                trailers = trailers + signature if rng.random() < 0.7 else signature + trailers
             if rng.random() < 0.25:
                 glued_after.setdefault(len(blocks) - 1, []).extend(trailers[:1])
                 trailers = trailers[1:]
