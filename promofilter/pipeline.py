@@ -208,7 +208,8 @@ def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = N
         meta[count_column] = pd.Series(dtype=np.int64)
     path = None if model_path is None else str(model_path)
     repetition = None
-    if batch:
+    # counting is a whole extra pass over the data: only for a model that uses the counts
+    if batch and _worker_filter(path, trusted).uses_repetition:
         import dask
 
         if site_column is not None and site_column not in ddf.columns:
