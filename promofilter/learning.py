@@ -34,7 +34,7 @@ LEARNED_WEIGHT = 25.0
 PRIOR = 1.0  # L2 strength of the correction, relative to one replayed row
 REPLAY_DOCS = 300
 # words or bigrams found in more than this share of replayed segments are not corrected
-MAX_REPLAY_DF = 0.002
+MAX_REPLAY_DF = 0.001
 
 
 @dataclass(frozen=True)
