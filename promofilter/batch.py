@@ -412,8 +412,14 @@ def iter_texts_and_sites(source: str, fmt: str, fld: str = "text", site_field: s
         if fmt == "csv":
             import pandas as pd
 
-            for frame in pd.read_csv(src, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK,
-                                     encoding="utf-8", encoding_errors="surrogateescape"):
+            try:
+                frames = pd.read_csv(src, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK,
+                                     encoding="utf-8", encoding_errors="surrogateescape")
+            except pd.errors.EmptyDataError:
+                if skip_bad:
+                    return
+                raise RecordError(f"{source}: empty CSV (no header)") from None
+            for frame in frames:
                 if fld not in frame.columns:
                     raise RecordError(f"{source}: no column {fld!r} (columns: {', '.join(map(str, frame.columns))})")
                 sites = frame[site_field].tolist() if site_field and site_field in frame.columns else [None] * len(frame)
@@ -449,5 +455,8 @@ def count_repetition(sources: Sequence[str], formats: Sequence[str], fld: str = 
     for source, fmt in zip(sources, formats):
         pairs = iter_texts_and_sites(source, fmt, fld, site_field, skip_bad=True)
         for chunk in _batched(pairs, CHUNK):
-            counter.add([t for t, _ in chunk], [s if s is not None else site for _, s in chunk])
+            # --site is the site of text inputs only; records take theirs from site_field, as
+            # the cleaning pass does
+            fallback = site if fmt == "text" else None
+            counter.add([t for t, _ in chunk], [s if s is not None else fallback for _, s in chunk])
     return counter.freeze() if counter.documents >= 2 else None

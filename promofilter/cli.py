@@ -393,7 +393,9 @@ def eval_command(data, model_path, trust_model, compare_path, threshold, sweep, 
     from .training import evaluate_model
 
     try:
-        docs = [d | ({"batch": path} if batch else {}) for path in data for d in load_gold_documents(path)]
+        # without --batch every document is scored alone, whatever "batch" field a file carries
+        docs = [{k: v for k, v in d.items() if k != "batch"} | ({"batch": path} if batch else {})
+                for path in data for d in load_gold_documents(path)]
     except BuildError as e:
         raise DataError(str(e)) from None
     models = {"model": model_path or "shipped"}
@@ -558,6 +560,8 @@ def learn(promos, keeps, kind, from_file, max_loss_rise, force) -> None:
             (promos if line[0] == "+" else keeps).append(line[2:])
     if not promos and not keeps:
         raise click.UsageError("give --promo TEXT, --keep TEXT or --from FILE")
+    if any(not t.strip() for t in promos + keeps):
+        raise click.UsageError("an empty example teaches nothing")
     base = _learning_base()
     try:
         add_learned(promos, "promo", kind, base)

@@ -219,7 +219,7 @@ def apply_learned(base_path: str, samples: list[LearnedSample], max_loss_rise: f
         own = [sp for sp in model.detect(EXAMPLE_CONTEXT + s.text + "\n") if sp.end > lo]
         if not own or any(sp.removed != (s.label == "promo") for sp in own):
             misses.append(s.text)
-    verdict = None
+    verdict = f"{len(misses)} example(s) not handled as taught" if misses else None
     if after["content_loss"] > before["content_loss"] + max_loss_rise:
         verdict = (f"it loses more article text than its base ({after['content_loss']:.4%} > "
                    f"{before['content_loss']:.4%} + {max_loss_rise:.4%})")

@@ -177,6 +177,8 @@ def _count_partition(df: pd.DataFrame, column: str, site_column):
 
 
 def _merge_counters(counters):
+    if not counters:
+        return None
     total = counters[0]
     for other in counters[1:]:
         total.merge(other)

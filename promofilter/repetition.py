@@ -73,10 +73,20 @@ def _keys(text: str, site: str) -> tuple[str, ...]:
             "t" + _SEP + site + _SEP + tmpl, "p" + _SEP + site + _SEP + prefix, "s" + _SEP + site + _SEP + suffix)
 
 
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _hash(strings: list[str]) -> np.ndarray:
     # pandas' hash is a keyed SipHash with a fixed key: stable across processes and runs, unlike
-    # Python's hash(); undecodable input bytes (lone surrogates) are hashed by their escapes
-    values = np.array([s.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for s in strings], dtype=object)
+    # Python's hash(); a string holding undecodable input bytes (lone surrogates) is hashed as its
+    # raw bytes, so different bytes stay different keys
+    values = np.array([s if s.isascii() or _encodable(s) else s.encode("utf-8", "surrogatepass").decode("latin-1")
+                       for s in strings], dtype=object)
     return pd.util.hash_array(values, categorize=False).astype(np.uint64)
 
 

@@ -135,7 +135,8 @@ class PromoFilter:
         (trailers, footers) are recognised as such (see ``count_repetition``)."""
         texts = list(texts)
         sites = None if sites is None else list(sites)
-        repetition = self.count_repetition(texts, sites) if batch and self.uses_repetition else None
+        repetition = (self.count_repetition(texts, sites)
+                      if batch and self.uses_repetition and len(texts) >= 2 else None)
         return [s.text for s in self.explain_many(texts, config, sites, repetition)]
 
     def detect(self, text: str, config: StripConfig | None = None, site: str | None = None) -> list[Span]:

@@ -166,3 +166,34 @@ def test_eval_scores_a_file_as_one_batch(model_dir, tmp_path):
     assert alone.exit_code == 0 and batch.exit_code == 0, batch.output
     recall = [json.loads(r.output)["model"]["metrics"]["recall"] for r in (alone, batch)]
     assert recall[1] >= recall[0]  # the trailer repeats in every document of the file
+
+
+def test_undecodable_bytes_stay_distinct_keys():
+    from promofilter.repetition import _hash
+
+    assert len(set(_hash(["a\udc80b", "a\udcffb", "a\ufffd\ufffd\ufffdb"]).tolist())) == 3
+
+
+def test_one_text_is_not_a_batch(model):
+    text = _batch(1)[0]
+    assert model.strip_many([text]) == [model.strip(text)]
+    assert model.count_repetition([text]).documents == 1
+
+
+def test_an_empty_csv_is_a_clear_error_in_batch_mode(model_dir, tmp_path):
+    src = tmp_path / "empty.csv"
+    src.write_text("")
+    result = CliRunner().invoke(cli, ["strip", str(src), "-o", str(tmp_path / "out.csv"), "--model", str(model_dir)])
+    assert result.exit_code == 1 and "empty.csv" in result.output and "Traceback" not in result.output
+
+
+def test_site_of_text_inputs_does_not_change_record_files(model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in _batch(8)))
+    outs = []
+    for extra in ([], ["--site", "elsewhere"]):
+        out = tmp_path / f"out{len(outs)}.jsonl"
+        assert CliRunner().invoke(cli, ["strip", str(src), "-o", str(out), "--model", str(model_dir),
+                                        "--report", str(tmp_path / f"r{len(outs)}.jsonl")] + extra).exit_code == 0
+        outs.append((tmp_path / f"r{len(outs)}.jsonl").read_text())
+    assert outs[0] == outs[1]
