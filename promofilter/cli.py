@@ -562,7 +562,10 @@ def learn(promos, keeps, kind, from_file, max_loss_rise, force) -> None:
         raise click.UsageError("give --promo TEXT, --keep TEXT or --from FILE")
     if any(not t.strip() for t in promos + keeps):
         raise click.UsageError("an empty example teaches nothing")
-    base = _learning_base()
+    try:
+        base = _learning_base()
+    except ValueError as e:  # an unreadable store of learned examples
+        raise DataError(str(e)) from None
     try:
         add_learned(promos, "promo", kind, base)
         add_learned(keeps, "content", None, base)
@@ -611,7 +614,10 @@ def forget(texts, forget_all) -> None:
 
     if bool(texts) == forget_all:
         raise click.UsageError("give the TEXTs to forget, or --all")
-    base, remaining, removed = forget_learned(None if forget_all else list(texts))
+    try:
+        base, remaining, removed = forget_learned(None if forget_all else list(texts))
+    except ValueError as e:  # an unreadable store of learned examples
+        raise DataError(str(e)) from None
     if not removed:
         raise DataError("no learned example matches (see `promofilter learned`)")
     click.echo(f"forgot {removed} example(s); {len(remaining)} left", err=True)
@@ -631,7 +637,10 @@ def learned() -> None:
     """List the learned examples ('+' promo, '-' keep) and the base model they correct."""
     from .learning import learned_samples
 
-    base, samples = learned_samples()
+    try:
+        base, samples = learned_samples()
+    except ValueError as e:  # an unreadable store of learned examples
+        raise DataError(str(e)) from None
     for s in samples:
         click.echo(f"{'+' if s.label == 'promo' else '-'} {s.text}" + (f"\t[{s.kind}]" if s.label == "promo" else ""))
     click.echo(f"{len(samples)} learned example(s)" + (f"; base model {base}" if base else ""), err=True)

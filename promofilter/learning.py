@@ -64,12 +64,13 @@ def _read_store() -> tuple[str | None, list[LearnedSample]]:
             continue
         try:
             row = json.loads(line)
-        except ValueError as e:
-            raise ValueError(f"{path}:{no}: not valid JSON ({e})") from None
-        if "base" in row:
-            base = row["base"]
-        else:
-            samples.append(LearnedSample(row["text"], row["label"], row["kind"], row.get("learned_at", "")))
+            if "base" in row:
+                base = row["base"]
+            else:
+                samples.append(LearnedSample(row["text"], row["label"], row["kind"], row.get("learned_at", "")))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{no}: not a learned example ({type(e).__name__}: {e}); "
+                             "fix or delete that line") from None
     return base, samples
 
 

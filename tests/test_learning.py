@@ -79,3 +79,13 @@ def test_forget_without_a_match_is_an_error(model):
     result = CliRunner().invoke(cli, ["forget", "never learned"])
     assert result.exit_code == 1 and "no learned example" in result.output
     assert CliRunner().invoke(cli, ["forget"]).exit_code == 2
+
+
+def test_a_damaged_store_is_a_clear_error_naming_its_line(model):
+    from promofilter.learning import learned_store
+
+    learned_store().parent.mkdir(parents=True, exist_ok=True)
+    learned_store().write_text('{"text": "ok line", "label": "promo", "kind": "ad"}\n{"text": \n')
+    for args in (["learned"], ["forget", "--all"], ["learn", "--promo", "Another line to learn."]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "learned.jsonl:2" in result.output, result.output
