@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +50,41 @@ def read_text(source: str) -> str:
     return decode(data)
 
 
+def _temp_prefix(path: Path, host: str | None = None, pid: int | None = None) -> str:
+    # host and pid in the name: a later run can tell a temporary file left by a killed run
+    # (SIGKILL, power loss: no cleanup code runs) from one a live run is still writing
+    return f".{path.name}.promofilter-{host or socket.gethostname()}-{pid or os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove temporary files that runs on this host left next to ``path`` when they were killed
+    before they could rename or remove them; returns what was removed. Files of live processes
+    and of other hosts (a shared file system) are left alone."""
+    pattern = re.compile(re.escape(f".{path.name}.promofilter-{socket.gethostname()}-") + r"(\d+)-\w+\.tmp")
+    removed = []
+    try:
+        candidates = list((path.parent or Path(".")).iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate.name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` only when the block ends without error: readers see
@@ -55,7 +92,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
     A symlink is followed (the file it points to is replaced, the link stays). Something that is
     not a regular file (``/dev/stdout``, a FIFO, ``/dev/null``) cannot be replaced: it is
-    written to directly."""
+    written to directly. Temporary files left by earlier runs that were killed are removed
+    first (see ``remove_stale_temporaries``)."""
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -65,7 +103,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with open(path, "wb") as f:
             yield f
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             yield f

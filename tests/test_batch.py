@@ -180,7 +180,8 @@ def test_two_jobs_over_text_files_match_one_job(run, tmp_path):
     assert run("strip", "--jobs", "2", *map(str, paths)).stdout_bytes == one
 
 
-def test_a_run_killed_half_way_leaves_the_previous_output_intact(model_dir, tmp_path):
+def test_a_run_killed_half_way_leaves_the_previous_output_intact_and_the_next_run_clears_its_debris(
+        model_dir, tmp_path):
     import os
     import signal
     import subprocess
@@ -201,6 +202,30 @@ def test_a_run_killed_half_way_leaves_the_previous_output_intact(model_dir, tmp_
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert out.read_bytes() == b"previous output\n"
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]  # killed: no cleanup ran
+    small = tmp_path / "small.jsonl"
+    _write_jsonl(small, [{"id": 1, "text": ARTICLE}])
+    subprocess.run([sys.executable, "-m", "promofilter", "strip", str(small), "-o", str(out)], env=env, check=True)
+    assert json.loads(out.read_text())["text"] == ARTICLE
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
+
+
+def test_a_temporary_file_of_a_live_run_or_another_host_is_not_touched(tmp_path):
+    import os
+    import socket
+    from promofilter.textio import atomic_write, remove_stale_temporaries
+
+    out = tmp_path / "out.txt"
+    host = socket.gethostname()
+    live = tmp_path / f".out.txt.promofilter-{host}-{os.getppid()}-abc123.tmp"
+    other_host = tmp_path / f".out.txt.promofilter-{host}x-999999999-abc123.tmp"
+    dead = tmp_path / f".out.txt.promofilter-{host}-999999999-abc123.tmp"
+    for p in (live, other_host, dead):
+        p.write_bytes(b"partial")
+    atomic_write(out, b"new\n")
+    assert out.read_bytes() == b"new\n"
+    assert live.exists() and other_host.exists() and not dead.exists()
+    assert remove_stale_temporaries(out) == []
 
 
 def test_a_directory_is_cleaned_into_an_output_directory_with_the_same_tree(run, model, tmp_path):
