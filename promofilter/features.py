@@ -72,6 +72,11 @@ SHAPE_FEATURE_NAMES = (
 )
 
 
+# the last features of SHAPE_FEATURE_NAMES (from "rel_pos" on) come from a segment's place in
+# its document, not from its text
+N_CONTEXT_FEATURES = len(SHAPE_FEATURE_NAMES) - SHAPE_FEATURE_NAMES.index("rel_pos")
+
+
 def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]]:
     """Segment every text and return (segment table, segments per text)."""
     rows: dict[str, list] = {k: [] for k in ("doc", "idx", "n", "text", "line_start", "line_end",
@@ -232,7 +237,11 @@ class ShapeFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self)
         texts: Sequence[str] = X["text"].tolist()
-        shape = np.array([_text_shape(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
+        # filled a block of rows at a time: a list of Python floats per row costs ~1 KB
+        shape = np.zeros((len(texts), len(SHAPE_FEATURE_NAMES) - N_CONTEXT_FEATURES))
+        for a in range(0, len(texts), 10_000):
+            block = [_text_shape(t) for t in texts[a:a + 10_000]]
+            shape[a:a + len(block)] = block
         idx = X["idx"].to_numpy(dtype=np.float64)
         n = X["n"].to_numpy(dtype=np.float64)
         from_end = n - 1 - idx

@@ -28,6 +28,9 @@ from .results import Kind
 
 __all__ = ["PromoClassifier", "CONTEXT_FEATURE_NAMES"]
 
+# Rows whose hashed word features are built and scored at once (see PromoClassifier._score).
+SCORE_ROWS = 20_000
+
 CONTEXT_FEATURE_NAMES = (
     "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
     "share_after_promo", "p_max_before", "n_after",
@@ -118,13 +121,19 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=self.C, max_iter=2000, solver="liblinear")
 
     def _stage2_matrix(self, X: pd.DataFrame, p: np.ndarray, shape: np.ndarray,
-                       alone: bool = False) -> np.ndarray:
-        parts = [_context_features(p, X["doc"].to_numpy()), shape]
+                       alone: bool = False, context: np.ndarray | None = None,
+                       rows: slice = slice(None)) -> np.ndarray:
+        """Stage-2 inputs of ``X.iloc[rows]``; ``context`` (the neighbour features of all of
+        ``X``, which need whole documents) may be passed in when scoring chunk by chunk."""
+        if context is None:
+            context = _context_features(p, X["doc"].to_numpy())
+        parts = [context[rows], shape[rows]]
         if getattr(self, "uses_repetition_", False):
             # batch repetition columns (see promofilter.repetition); zeros: a document alone
             has = not alone and all(c in X for c in REPETITION_FEATURE_NAMES)
-            parts.append(X[list(REPETITION_FEATURE_NAMES)].to_numpy(float) if has
-                         else np.zeros((len(X), len(REPETITION_FEATURE_NAMES))))
+            n = len(parts[0])
+            parts.append(X[list(REPETITION_FEATURE_NAMES)].iloc[rows].to_numpy(float) if has
+                         else np.zeros((n, len(REPETITION_FEATURE_NAMES))))
         return np.hstack(parts)
 
     @staticmethod
@@ -163,20 +172,43 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _score(self, X: pd.DataFrame, alone: bool = False):
-        """Stage-1 matrix, promo probabilities, and (with ``alone``, for rows in a batch) the
-        probabilities each segment would get without batch repetition."""
+    def _score(self, X: pd.DataFrame, alone: bool = False, kinds: bool = False):
+        """Promo probabilities, (with ``alone``, for rows in a batch) the probabilities each
+        segment would get without batch repetition, and (with ``kinds``) each row's promo kind.
+
+        Word features are built ``SCORE_ROWS`` rows at a time: a huge document or batch costs
+        memory for its shape and context columns, not for all its hashed words at once. Shape
+        and context features see the whole table, so the result does not depend on the chunking."""
         check_is_fitted(self)
-        Z, shape = self._features(X)
-        p1 = self.stage1_.predict_proba(Z)[:, 1]
-        p2 = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape))[:, 1]
-        p_alone = None
-        if alone and getattr(self, "uses_repetition_", False) and self._in_batch(X):
-            p_alone = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape, alone=True))[:, 1]
-        return Z, p2, p_alone
+        n = len(X)
+        shape = self.shape_.transform(X)
+        p1 = np.zeros(n)
+        kind_names: list[Kind] = []
+        for a in range(0, n, SCORE_ROWS):
+            b = min(n, a + SCORE_ROWS)
+            scaled = sparse.csr_matrix(self.scaler_.transform(shape[a:b]))
+            Z = sparse.hstack([self.words_.transform(X.iloc[a:b]), scaled], format="csr")
+            p1[a:b] = self.stage1_.predict_proba(Z)[:, 1]
+            if kinds:
+                kind_names += self._kinds(Z)
+        context = _context_features(p1, X["doc"].to_numpy())
+        with_repetition = alone and getattr(self, "uses_repetition_", False) and self._in_batch(X)
+        p2, p_alone = np.zeros(n), np.zeros(n) if with_repetition else None
+        for a in range(0, n, SCORE_ROWS):
+            rows = slice(a, min(n, a + SCORE_ROWS))
+            p2[rows] = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape, context=context, rows=rows))[:, 1]
+            if with_repetition:
+                p_alone[rows] = self.stage2_.predict_proba(
+                    self._stage2_matrix(X, p1, shape, alone=True, context=context, rows=rows))[:, 1]
+        return p2, p_alone, kind_names
+
+    def _kinds(self, Z) -> list[Kind]:
+        if self.kind_model_ is None:
+            return [Kind(self.kind_classes_[0])] * Z.shape[0]
+        return [Kind(k) for k in self.kind_model_.predict(Z)]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        _, p, _ = self._score(X)
+        p, _, _ = self._score(X)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -190,13 +222,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
     def score_kind_alone(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
         """Like ``score_and_kind``, plus each row's probability without batch repetition (None
         when the rows carry no repetition features or the model does not use them)."""
-        Z, p, p_alone = self._score(X, alone=True)
-        if len(X) == 0:
-            return p, [], p_alone
-        if self.kind_model_ is None:
-            kinds = [Kind(self.kind_classes_[0])] * len(X)
-        else:
-            kinds = [Kind(k) for k in self.kind_model_.predict(Z)]
+        p, p_alone, kinds = self._score(X, alone=True, kinds=True)
         return p, kinds, p_alone
 
     def predict_kind(self, X: pd.DataFrame) -> list[Kind]:

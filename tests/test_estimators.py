@@ -87,3 +87,23 @@ def test_the_cheap_url_test_never_skips_a_url(text):
 
     if URL.search(text):
         assert _maybe_url(text)
+
+
+def test_scores_do_not_depend_on_how_many_rows_are_scored_at_once(model, monkeypatch):
+    """Huge inputs are scored in row chunks to bound memory; the chunking must not show."""
+    import promofilter.model as model_module
+    from promofilter.features import build_table
+    from promofilter.repetition import REPETITION_FEATURE_NAMES, count_batch, repetition_features
+
+    docs = [d["text"] for d in generate(load_corpus(), 40, seed=3)]
+    table, _ = build_table(docs + ["\n".join(docs)])  # many documents, then one long one
+    features = repetition_features(table, count_batch(docs + ["\n".join(docs)]), None)
+    for j, name in enumerate(REPETITION_FEATURE_NAMES):
+        table[name] = features[:, j]
+    whole = model.classifier.score_kind_alone(table)
+    monkeypatch.setattr(model_module, "SCORE_ROWS", 37)
+    chunked = model.classifier.score_kind_alone(table)
+    assert len(table) > 10 * 37 and whole[2] is not None  # scored in a batch, and alone
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    assert whole[1] == chunked[1]
+    np.testing.assert_array_equal(whole[2], chunked[2])
