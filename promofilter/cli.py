@@ -169,6 +169,10 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
         raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
     formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
     config = _config(threshold, remove, keep, config_path)
+    if jobs > 1:
+        from .parallel import warm_up
+
+        warm_up(jobs)
     if any(f != "text" for f in formats):
         if len(sources) > 1 and targets is None and not dry_run:
             raise click.UsageError("batch files (JSONL, CSV, Parquet) are cleaned one per run, "

@@ -13,7 +13,33 @@ from typing import Iterable, Iterator
 
 from .results import StripConfig, Stripped
 
-__all__ = ["Explainer"]
+__all__ = ["Explainer", "warm_up"]
+
+# What worker processes import before they are forked from the fork server (see warm_up).
+_PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.persist"]
+
+
+def _context():
+    """Fork server where the platform has one, else spawn. Not plain fork: the parent may hold
+    OpenMP threads (the model's trees) or Arrow's I/O threads, which a fork breaks. The fork
+    server is a fresh process that imports scikit-learn and promofilter once (never running a
+    tree, so it holds no threads); each worker is forked from it with those imports done and
+    only loads the model."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def warm_up(jobs: int) -> None:
+    """Start the fork server now, so its imports run while this process loads its own model and
+    reads its input (``--jobs N`` pays the import cost once, not once per worker, and early)."""
+    if jobs > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
 
 _worker_model = None
 _worker_repetition = None
@@ -25,10 +51,11 @@ def _init_worker(model_path: str | None, trusted: bool, repetition=None) -> None
 
     from . import load_model
 
-    # one thread per worker: N workers each running N OpenMP/BLAS threads would oversubscribe
-    threadpool_limits(1)
-
     _worker_model = load_model(model_path, trusted=trusted)
+    # one thread per worker: N workers each running N OpenMP/BLAS threads oversubscribe the
+    # cores (measured: --jobs 2 ran at 0.7x one job). After loading: threadpoolctl can only
+    # limit thread pools of libraries already loaded (the trees' OpenMP comes with sklearn).
+    threadpool_limits(1)
     _worker_repetition = repetition
 
 
@@ -59,9 +86,7 @@ class Explainer:
                 texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
                 yield list(self.model.explain_many(texts, self.config, sites, self.repetition)) if texts else []
             return
-        # spawn, not fork: the parent may hold OpenMP threads (the model's trees), which fork breaks
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
+        with ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_init_worker,
                                  initargs=(self.model_path, self.trusted, self.repetition)) as pool:
             window: deque = deque()
             for chunk in chunks:
