@@ -154,7 +154,7 @@ def _fit_correction(Z, y, offset, weights, prior: float) -> np.ndarray:
 
 def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs: int = REPLAY_DOCS):
     """A copy of ``base`` (a PromoFilter) whose stage 1 is corrected by ``samples``."""
-    from .stripping import PromoFilter
+    from .stripping import MEMORY_KEY, PromoFilter
     from .training import label_documents
 
     model = copy.deepcopy(base)
@@ -185,6 +185,9 @@ def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs:
     stage1.coef_[0, columns] += w
     clf.stage1_ = stage1
     model.metadata = dict(model.metadata)
+    # ... and remembered as they are: lines worded like an example are decided like it even where
+    # stage 2's context keeps the corrected score low (see promofilter.memory)
+    model.metadata[MEMORY_KEY] = [{"text": s.text, "label": s.label, "kind": s.kind} for s in samples]
     model.metadata["learned"] = {"samples": len(samples), "promo": sum(s.label == "promo" for s in samples),
                                  "content": sum(s.label == "content" for s in samples),
                                  "replay_docs": replay_docs, "weight": LEARNED_WEIGHT}

@@ -8,12 +8,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .features import build_table
+from .memory import ExampleMemory
 from .policy import choose_removals, remove_spans
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounter, RepetitionCounts, repetition_features
 from .results import Kind, Segment, Span, StripConfig, Stripped
 
 __all__ = ["PromoFilter", "Scored"]
 
+# The model metadata key holding learned examples ({"text", "label", "kind"} rows).
+MEMORY_KEY = "learned_memory"
 # Documents scored in one vectorised call; bounds memory on huge inputs.
 BATCH_DOCS = 512
 
@@ -57,6 +60,12 @@ class PromoFilter:
         return self.threshold if config.threshold is None else config.threshold
 
     @property
+    def memory(self) -> ExampleMemory | None:
+        """The learned examples this model decides by similarity (``promofilter learn``), if any."""
+        examples = self.metadata.get(MEMORY_KEY)
+        return ExampleMemory(examples) if examples else None
+
+    @property
     def uses_repetition(self) -> bool:
         """Whether the model was trained with batch repetition features (see ``count_repetition``)."""
         return bool(getattr(self.classifier, "uses_repetition_", False))
@@ -86,6 +95,14 @@ class PromoFilter:
                 for j, name in enumerate(REPETITION_FEATURE_NAMES):
                     table[name] = features[:, j]
             scores, kinds, alone = self.classifier.score_kind_alone(table)
+            memory = self.memory
+            if memory is not None:
+                segment_texts = table["text"].tolist()
+                # a new line starts at each segment that starts a line (rows are in document order)
+                line_ids = np.cumsum(table["line_start"].to_numpy(bool) | (table["idx"].to_numpy() == 0))
+                scores, kinds, _ = memory.apply(segment_texts, scores, kinds, line_ids)
+                if alone is not None:
+                    alone, _, _ = memory.apply(segment_texts, alone, kinds, line_ids)
         else:
             scores, kinds = np.zeros(0), []
         out = []
