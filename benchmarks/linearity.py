@@ -48,7 +48,7 @@ def clean(path: str, tmp: str) -> tuple[float, bool, float]:
     done = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "promofilter", "strip", path,
                            "-o", out, "--report", report], check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    peak_mb = int(done.stdout.split()[-1]) / 1024
+    peak_mb = int(done.stdout.split()[-1]) / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS
     with open(path, encoding="utf-8", newline="") as f:
         original = f.read()
     with open(out, encoding="utf-8", newline="") as f:

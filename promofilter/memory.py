@@ -17,7 +17,7 @@ import numpy as np
 
 from .results import Kind
 
-__all__ = ["ExampleMemory", "MIN_SIMILARITY", "shingles"]
+__all__ = ["ExampleMemory", "apply_decisions", "MIN_SIMILARITY", "shingles"]
 
 # Jaccard similarity of word-bigram sets; 0.5 lets one or two words differ in a ten-word line
 # (a brand, a product) and is far above what two unrelated sentences share.
@@ -42,13 +42,22 @@ def shingles(text: str) -> frozenset[str]:
 
 
 class ExampleMemory:
-    """Promo and keep examples; ``apply`` overrides the scores of segments worded like one."""
+    """Promo and keep examples; ``decide`` finds the segments worded like one."""
 
     def __init__(self, examples: Sequence[dict]):
         # examples: {"text", "label": "promo" | "content", "kind"} rows, as learned
-        self.examples = [(shingles(e["text"]), e["label"] == "promo", e.get("kind")) for e in examples
-                         if e.get("text", "").strip()]
-        self.examples = [e for e in self.examples if e[0]]
+        rows = []
+        for e in examples:
+            if not isinstance(e, dict) or not isinstance(e.get("text"), str):
+                raise ValueError(f"a learned example must have a text: {e!r}")
+            kind = e.get("kind")
+            if e.get("label") == "promo" and kind is not None:
+                kind = Kind(kind).value  # a bad kind fails here, once, with its value
+            grams = shingles(e["text"])
+            if grams:
+                rows.append((grams, e.get("label") == "promo", kind))
+        self.examples = rows
+        self.longest = max((len(g) for g, _, _ in rows), default=0)
         # an inverted index: only segments sharing a bigram with some example are compared
         self._index: dict[str, list[int]] = {}
         for i, (grams, _, _) in enumerate(self.examples):
@@ -58,57 +67,77 @@ class ExampleMemory:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def match(self, text: str) -> tuple[bool, str | None] | None:
-        """(is_promo, kind) of the example most similar to ``text`` when similar enough, else None."""
-        grams = shingles(text)
-        if len(grams) < MIN_BIGRAMS:
-            return None
+    def _best(self, grams: frozenset[str]) -> int | None:
+        """Index of the example most similar to ``grams`` when similar enough; ties go to a keep
+        example, then to the earliest one (deterministic whatever the hash seed)."""
+        if len(grams) < MIN_BIGRAMS or len(grams) > self.longest / MIN_SIMILARITY:
+            return None  # too short to judge, or too long to reach the similarity with any example
         shared: dict[int, int] = {}
         for g in grams:
             for i in self._index.get(g, ()):
                 shared[i] = shared.get(i, 0) + 1
         best = None
-        for i, n in shared.items():
-            example, is_promo, kind = self.examples[i]
-            similarity = n / len(grams | example)
+        for i in sorted(shared):
+            example, is_promo, _ = self.examples[i]
+            similarity = shared[i] / len(grams | example)
             if similarity >= MIN_SIMILARITY:
-                key = (similarity, not is_promo)  # a keep example wins a tie
+                key = (similarity, not is_promo, -i)
                 if best is None or key > best[0]:
-                    best = (key, is_promo, kind)
-        return None if best is None else (best[1], best[2])
+                    best = (key, i)
+        return None if best is None else best[1]
 
-    def apply(self, texts: Sequence[str], scores: np.ndarray, kinds: list[Kind],
-              line_ids: Sequence[int] | None = None) -> tuple[np.ndarray, list[Kind], np.ndarray]:
-        """Scores and kinds with matched segments overridden, and a mask of the matched rows.
+    def match(self, text: str) -> tuple[bool, str | None] | None:
+        """(is_promo, kind) of the example most similar to ``text`` when similar enough, else None."""
+        i = self._best(shingles(text))
+        return None if i is None else self.examples[i][1:]
 
-        ``line_ids`` (one per row, equal for the segments of one line) lets a whole line match
-        an example: "Need press? Kaiko places..." is two segments, and the first alone is too
-        short to match anything."""
-        scores = np.array(scores, dtype=float, copy=True)
-        kinds = list(kinds)
-        matched = np.zeros(len(texts), dtype=bool)
+    def decide(self, texts: Sequence[str], line_ids: Sequence[int] | None = None) -> dict[int, tuple[bool, str | None]]:
+        """Rows worded like an example: {row: (is_promo, kind)}.
 
-        def override(rows, found):
-            is_promo, kind = found
-            for row in rows:
-                matched[row] = True
-                if is_promo:
-                    scores[row] = max(scores[row], PROMO_SCORE)
-                    if kind:
-                        kinds[row] = Kind(kind)
-                else:
-                    scores[row] = min(scores[row], KEEP_SCORE)
-
+        A segment matches on its own; and when a whole line (its segments, ``line_ids`` equal)
+        matches an example, the line's segments that are *part of* that example match too (most
+        of their bigrams belong to it). Then short pieces ("Need press?") whose bigrams all belong
+        to the example matched next to them on the same line follow it. An editorial sentence
+        glued before a learned trailer is not part of the example: it is left to the classifier."""
+        grams = [shingles(t) for t in texts]
+        matched: dict[int, int] = {}  # row -> example index
+        for row, g in enumerate(grams):
+            i = self._best(g)
+            if i is not None:
+                matched[row] = i
         lines: dict[int, list[int]] = {}
         for row, line in enumerate(line_ids if line_ids is not None else range(len(texts))):
             lines.setdefault(line, []).append(row)
         for rows in lines.values():
-            found = self.match(" ".join(texts[r] for r in rows)) if len(rows) > 1 else None
-            if found is not None:
-                override(rows, found)
+            if len(rows) < 2:
                 continue
-            for row in rows:
-                found = self.match(texts[row])
-                if found is not None:
-                    override([row], found)
-        return scores, kinds, matched
+            i = self._best(shingles(" ".join(texts[r] for r in rows)))
+            if i is not None:
+                example = self.examples[i][0]
+                for r in rows:
+                    if len(grams[r]) >= MIN_BIGRAMS and len(grams[r] & example) * 2 >= len(grams[r]):
+                        matched.setdefault(r, i)
+            for k, r in enumerate(rows):  # short pieces next to a match, inside its example
+                if r in matched or len(grams[r]) >= MIN_BIGRAMS or not grams[r]:
+                    continue
+                for neighbour in rows[max(k - 1, 0):k] + rows[k + 1:k + 2]:
+                    i = matched.get(neighbour)
+                    if i is not None and grams[r] <= self.examples[i][0]:
+                        matched[r] = i
+                        break
+        return {row: self.examples[i][1:] for row, i in matched.items()}
+
+
+def apply_decisions(decided: dict[int, tuple[bool, str | None]], scores: np.ndarray,
+                    kinds: list[Kind] | None = None) -> tuple[np.ndarray, list[Kind] | None]:
+    """``scores`` (and ``kinds``) with the memory's decisions applied, as new objects."""
+    scores = np.array(scores, dtype=float, copy=True)
+    kinds = None if kinds is None else list(kinds)
+    for row, (is_promo, kind) in decided.items():
+        if is_promo:
+            scores[row] = max(scores[row], PROMO_SCORE)
+            if kind and kinds is not None:
+                kinds[row] = Kind(kind)
+        else:
+            scores[row] = min(scores[row], KEEP_SCORE)
+    return scores, kinds

@@ -132,7 +132,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             # batch repetition columns (see promofilter.repetition); zeros: a document alone
             has = not alone and all(c in X for c in REPETITION_FEATURE_NAMES)
             n = len(parts[0])
-            parts.append(X[list(REPETITION_FEATURE_NAMES)].iloc[rows].to_numpy(float) if has
+            parts.append(np.column_stack([X[c].to_numpy(float)[rows] for c in REPETITION_FEATURE_NAMES]) if has
                          else np.zeros((n, len(REPETITION_FEATURE_NAMES))))
         return np.hstack(parts)
 

@@ -7,6 +7,7 @@ one job. At most ``2 * jobs`` chunks are in flight, so memory stays bounded on a
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterable, Iterator
@@ -16,16 +17,19 @@ from .results import StripConfig, Stripped
 __all__ = ["Explainer", "warm_up"]
 
 # What worker processes import before they are forked from the fork server (see warm_up).
-_PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.persist"]
+_PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.model", "promofilter.persist",
+            "skops.io"]
+_use_forkserver = sys.platform == "linux"
 
 
 def _context():
-    """Fork server where the platform has one, else spawn. Not plain fork: the parent may hold
-    OpenMP threads (the model's trees) or Arrow's I/O threads, which a fork breaks. The fork
-    server is a fresh process that imports scikit-learn and promofilter once (never running a
-    tree, so it holds no threads); each worker is forked from it with those imports done and
-    only loads the model."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """Fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
+    model's trees) or Arrow's I/O threads, which a fork breaks. The fork server is a fresh process
+    that imports scikit-learn, skops and promofilter once (it never scores, so no tree threads);
+    each worker is forked from it with those imports done and only loads the model. macOS keeps
+    spawn (forking after numpy/Accelerate is what CPython warns about there), and so does a fork
+    server that cannot start (its socket path under a long TMPDIR, say)."""
+    if _use_forkserver:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
         return context
@@ -35,14 +39,15 @@ def _context():
 def warm_up(jobs: int) -> None:
     """Start the fork server now, so its imports run while this process loads its own model and
     reads its input (``--jobs N`` pays the import cost once, not once per worker, and early)."""
-    if jobs > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+    global _use_forkserver
+    if jobs > 1 and _use_forkserver:
         from multiprocessing import forkserver
 
-        _context()
-        forkserver.ensure_running()
-
-_worker_model = None
-_worker_repetition = None
+        try:
+            _context()
+            forkserver.ensure_running()
+        except OSError:
+            _use_forkserver = False
 
 
 def _init_worker(model_path: str | None, trusted: bool, repetition=None) -> None:
@@ -77,6 +82,12 @@ class Explainer:
                  trusted: bool = False, repetition=None):
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
+        if model_path is None and jobs > 1:
+            # resolved here: workers must load the model this process uses, whatever their
+            # environment ($PROMOFILTER_MODEL as it was when the fork server started, say)
+            from . import default_model_path
+
+            model_path = str(default_model_path().resolve())
         self.model, self.config, self.jobs = model, config, jobs
         self.model_path, self.trusted, self.repetition = model_path, trusted, repetition
 

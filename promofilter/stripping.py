@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .features import build_table
-from .memory import ExampleMemory
+from .memory import ExampleMemory, apply_decisions
 from .policy import choose_removals, remove_spans
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounter, RepetitionCounts, repetition_features
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -63,7 +63,13 @@ class PromoFilter:
     def memory(self) -> ExampleMemory | None:
         """The learned examples this model decides by similarity (``promofilter learn``), if any."""
         examples = self.metadata.get(MEMORY_KEY)
-        return ExampleMemory(examples) if examples else None
+        if not examples:
+            return None
+        cached = getattr(self, "_memory_cache", None)
+        if cached is None or cached[0] is not examples:  # built once per list of examples
+            cached = (examples, ExampleMemory(examples))
+            self._memory_cache = cached
+        return cached[1]
 
     @property
     def uses_repetition(self) -> bool:
@@ -97,12 +103,12 @@ class PromoFilter:
             scores, kinds, alone = self.classifier.score_kind_alone(table)
             memory = self.memory
             if memory is not None:
-                segment_texts = table["text"].tolist()
                 # a new line starts at each segment that starts a line (rows are in document order)
                 line_ids = np.cumsum(table["line_start"].to_numpy(bool) | (table["idx"].to_numpy() == 0))
-                scores, kinds, _ = memory.apply(segment_texts, scores, kinds, line_ids)
+                decided = memory.decide(table["text"].tolist(), line_ids)
+                scores, kinds = apply_decisions(decided, scores, kinds)
                 if alone is not None:
-                    alone, _, _ = memory.apply(segment_texts, alone, kinds, line_ids)
+                    alone, _ = apply_decisions(decided, alone)
         else:
             scores, kinds = np.zeros(0), []
         out = []

@@ -50,35 +50,68 @@ def read_text(source: str) -> str:
     return decode(data)
 
 
-def _temp_prefix(path: Path, host: str | None = None, pid: int | None = None) -> str:
+def _temp_prefix(path: Path) -> str:
     # host and pid in the name: a later run can tell a temporary file left by a killed run
-    # (SIGKILL, power loss: no cleanup code runs) from one a live run is still writing
-    return f".{path.name}.promofilter-{host or socket.gethostname()}-{pid or os.getpid()}-"
+    # (SIGKILL, power loss: no cleanup code runs) from one a live run is still writing. The
+    # target's name is cut short so a long name still leaves room for the rest.
+    return f".{path.name[:40]}.promofilter-{socket.gethostname()[:40]}-{os.getpid()}-"
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) is not an existence test on Windows: never clean up there
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's live process
+    except (OSError, OverflowError):  # someone else's live process, or no such pid number
         return True
     return True
 
 
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Remove temporary files that runs on this host left next to ``path`` when they were killed
+def _unlocked(path: Path) -> bool:
+    """Whether no process holds the write lock of a temporary file (a live writer in another
+    PID namespace with the same host name still holds it); True where locks are unavailable."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+_CLEANED_DIRS: set[str] = set()
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove temporary files that runs on this host left in ``directory`` when they were killed
     before they could rename or remove them; returns what was removed. Files of live processes
-    and of other hosts (a shared file system) are left alone."""
-    pattern = re.compile(re.escape(f".{path.name}.promofilter-{socket.gethostname()}-") + r"(\d+)-\w+\.tmp")
+    (or still locked by a writer) and of other hosts (a shared file system) are left alone.
+    Each directory is cleaned once per process: writing many files into one directory does not
+    list it again for each file."""
+    key = os.path.realpath(directory)
+    if key in _CLEANED_DIRS:
+        return []
+    _CLEANED_DIRS.add(key)
+    pattern = re.compile(r"\..*\.promofilter-" + re.escape(socket.gethostname()[:40]) + r"-(\d{1,10})-\w+\.tmp")
     removed = []
     try:
-        candidates = list((path.parent or Path(".")).iterdir())
+        candidates = list(Path(directory).iterdir())
     except OSError:
         return removed
     for candidate in candidates:
         match = pattern.fullmatch(candidate.name)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))) \
+                and _unlocked(candidate):
             with contextlib.suppress(OSError):
                 candidate.unlink()
                 removed.append(candidate)
@@ -92,8 +125,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
     A symlink is followed (the file it points to is replaced, the link stays). Something that is
     not a regular file (``/dev/stdout``, a FIFO, ``/dev/null``) cannot be replaced: it is
-    written to directly. Temporary files left by earlier runs that were killed are removed
-    first (see ``remove_stale_temporaries``)."""
+    written to directly. Temporary files left in the directory by earlier runs that were
+    killed are removed first (see ``remove_stale_temporaries``)."""
     path = Path(path)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
@@ -103,9 +136,13 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with open(path, "wb") as f:
             yield f
         return
-    remove_stale_temporaries(path)
+    remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=_temp_prefix(path), suffix=".tmp")
     try:
+        with contextlib.suppress(ImportError, OSError):  # held until closed: see _unlocked
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

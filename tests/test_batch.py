@@ -210,22 +210,41 @@ def test_a_run_killed_half_way_leaves_the_previous_output_intact_and_the_next_ru
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
 
 
-def test_a_temporary_file_of_a_live_run_or_another_host_is_not_touched(tmp_path):
+def test_a_temporary_file_of_a_live_run_or_another_host_is_not_touched(tmp_path, monkeypatch):
+    import fcntl
     import os
     import socket
-    from promofilter.textio import atomic_write, remove_stale_temporaries
 
+    from promofilter import textio
+
+    monkeypatch.setattr(textio, "_CLEANED_DIRS", set())
     out = tmp_path / "out.txt"
     host = socket.gethostname()
     live = tmp_path / f".out.txt.promofilter-{host}-{os.getppid()}-abc123.tmp"
     other_host = tmp_path / f".out.txt.promofilter-{host}x-999999999-abc123.tmp"
-    dead = tmp_path / f".out.txt.promofilter-{host}-999999999-abc123.tmp"
-    for p in (live, other_host, dead):
+    dead = tmp_path / f".other name.txt.promofilter-{host}-999999999-abc123.tmp"
+    locked = tmp_path / f".out.txt.promofilter-{host}-999999998-abc123.tmp"  # a writer in another PID namespace
+    huge_pid = tmp_path / f".out.txt.promofilter-{host}-{'9' * 30}-abc123.tmp"
+    for p in (live, other_host, dead, locked, huge_pid):
         p.write_bytes(b"partial")
-    atomic_write(out, b"new\n")
+    holder = os.open(locked, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        textio.atomic_write(out, b"new\n")
+    finally:
+        os.close(holder)
     assert out.read_bytes() == b"new\n"
-    assert live.exists() and other_host.exists() and not dead.exists()
-    assert remove_stale_temporaries(out) == []
+    assert live.exists() and other_host.exists() and locked.exists() and huge_pid.exists() and not dead.exists()
+    assert textio.remove_stale_temporaries(tmp_path) == []  # once per directory and process
+
+
+def test_a_long_file_name_still_gets_an_atomic_write(tmp_path):
+    from promofilter.textio import atomic_write
+
+    out = tmp_path / ("n" * 240 + ".txt")
+    atomic_write(out, b"ok\n")
+    assert out.read_bytes() == b"ok\n"
+
 
 
 def test_a_directory_is_cleaned_into_an_output_directory_with_the_same_tree(run, model, tmp_path):
