@@ -34,6 +34,7 @@ TITLE_WORD = re.compile(r"(?<![\w'’])[^\W\d_a-z][^\W\d_]*")
 LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
 BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
 SEPARATORS = re.compile(r"[|•·»›→←▶►]")
+COUNTRY_US = re.compile(r"\bU\.S\.(?=\W|$)|(?<![A-Z][A-Z] )\bUS\b")
 # every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
 _URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
 
@@ -118,9 +119,16 @@ def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]
     return table, all_segments
 
 
+def _country_us(text: str) -> str:
+    """"US" the country as "USA": lower-cased it would be "us" of "follow us", a promo word (and a
+    first-person-plural one). Not after an all-capitals word: "FOLLOW US", "CONTACT US"."""
+    return COUNTRY_US.sub("USA", text) if "U" in text else text
+
+
 def mask_text(text: str) -> str:
     """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
     plus first/last-word markers (labels such as "Related:" live at the start)."""
+    text = _country_us(text)
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
     t = URL.sub(" xurl ", t) if _maybe_url(t) else t
@@ -157,6 +165,7 @@ class TextMasker(TransformerMixin, BaseEstimator):
 
 
 def _text_shape(text: str) -> list[float]:
+    text = _country_us(text)
     n_chars = len(text)
     lowered = text.lower()
     lower = WORD.findall(lowered)

@@ -107,3 +107,12 @@ def test_scores_do_not_depend_on_how_many_rows_are_scored_at_once(model, monkeyp
     np.testing.assert_array_equal(whole[0], chunked[0])
     assert whole[1] == chunked[1]
     np.testing.assert_array_equal(whole[2], chunked[2])
+
+
+def test_us_the_country_is_not_read_as_us_the_pronoun_of_follow_us():
+    from promofilter.features import mask_text
+
+    assert "usa" in mask_text("US stocks rose as the U.S. dollar fell.").split()
+    assert "us" not in mask_text("US stocks rose as the U.S. dollar fell.").split()
+    assert "us" in mask_text("FOLLOW US ON X FOR MORE").split()
+    assert "us" in mask_text("Follow us on X for more.").split()
