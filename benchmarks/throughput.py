@@ -1,16 +1,32 @@
-"""Throughput of the Python API against a keyword/regex line filter, measured in the same run.
+"""Throughput of promofilter against the filters people write or use, measured in the same run.
 
-    python benchmarks/throughput.py [--mb 20] [--model DIR]
+    python benchmarks/throughput.py [--mb 200] [--sample-mb 5] [--model DIR] [--no-cli]
 
-Builds a seeded input with the training generator, then times ``strip_many`` and the baseline on
-it (best of --repeat runs) and prints MB/s, documents/s, the ratio, and peak RSS. The machine is
-shared and noisy: read the ratio, not the absolute figure.
+Writes a seeded JSONL of about --mb MB with the training generator (one article a record), then
+times, on the same records:
+
+- promofilter's Python API (``strip_many``, each document alone) and the CLI on the JSONL file
+  (``promofilter strip in.jsonl -o out.jsonl``, one job, a fresh process: start-up included);
+- a hand-written keyword/regex line filter (what pipelines often do);
+- a naive scikit-learn design: a character n-gram tf-idf + logistic regression line classifier
+  (trained here on generated lines) that vectorises each line on its own, on --sample-mb MB;
+- the C4 line rules of datatrove (``C4QualityFilter``) when it is installed
+  (``pip install 'promofilter[bench]'``), on --sample-mb MB.
+
+Prints MB/s and documents/s of each, the ratios of promofilter to each baseline, and this
+process's peak RSS (the CLI's is printed by ``benchmarks/batch.py``). The machine is shared and
+noisy: read the ratios, not the absolute figures.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import promofilter
@@ -27,43 +43,110 @@ def keyword_filter(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not KEYWORDS.search(line))
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def naive_line_classifier(corpus):
+    """The naive design: each line vectorised on its own with character n-grams."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    lines, labels = [], []
+    for doc in generate(corpus, 1500, seed=99, prefix="naive"):
+        text, pos = doc["text"], 0
+        for line in text.splitlines(keepends=True):
+            start, pos = pos, pos + len(line)
+            if line.strip():
+                promo = sum(max(0, min(e, pos) - max(s, start)) for s, e, _ in doc["promo_spans"])
+                lines.append(line)
+                labels.append(int(promo * 2 > len(line)))
+    pipe = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2),
+                         LogisticRegression(max_iter=1000)).fit(lines, labels)
+
+    def clean(text: str) -> str:
+        return "".join(line for line in text.splitlines(keepends=True)
+                       if not line.strip() or pipe.predict([line])[0] == 0)
+    return clean
+
+
+def c4_filter():
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters.c4_filters import C4QualityFilter
+    except ImportError:
+        return None
+    rules = C4QualityFilter(filter_no_terminal_punct=True)
+
+    def clean(text: str) -> str:
+        doc = Document(text=text, id="0")
+        rules.filter(doc)
+        return doc.text
+    return clean
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mb", type=float, default=20.0, help="input size in MB")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--mb", type=float, default=200.0, help="input size in MB")
+    ap.add_argument("--sample-mb", type=float, default=5.0, help="input for the slow baselines")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--no-cli", action="store_true", help="skip the CLI run")
     args = ap.parse_args()
     corpus = load_corpus()
-    docs, size = [], 0
-    seed = 0
-    while size < args.mb * 1e6:
-        batch = [d["text"] for d in generate(corpus, 2000, seed=seed)]
-        docs += batch
-        size += sum(len(t.encode()) for t in batch)
-        seed += 1
-    model = promofilter.load_model(args.model) if args.model else promofilter.load_model()
-    mb = size / 1e6
-    t_api = best_of(lambda: model.strip_many(docs, batch=False), args.repeat)
-    t_batch = best_of(lambda: model.strip_many(docs, batch=True), args.repeat) if model.uses_repetition else None
-    t_kw = best_of(lambda: [keyword_filter(t) for t in docs], args.repeat)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"input: {len(docs)} documents, {mb:.1f} MB (seeded generator)")
-    print(f"promofilter strip_many : {mb / t_api:8.2f} MB/s  {len(docs) / t_api:9.0f} docs/s  (each document alone)")
-    if t_batch:
-        print(f"  ... in batch mode    : {mb / t_batch:8.2f} MB/s  {len(docs) / t_batch:9.0f} docs/s  "
-              f"(counting pass + repetition features: {t_api / t_batch:.2f}x the speed alone)")
-    print(f"keyword line filter    : {mb / t_kw:8.2f} MB/s  {len(docs) / t_kw:9.0f} docs/s")
-    print(f"ratio promofilter / keyword filter: {t_kw / t_api:.3f}")
-    print(f"peak RSS: {rss:.0f} MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "in.jsonl")
+        docs, size, seed = [], 0, 0
+        with open(path, "w", encoding="utf-8") as f:
+            while size < args.mb * 1e6:
+                for doc in generate(corpus, 2000, seed=seed):
+                    line = json.dumps({"id": doc["id"], "text": doc["text"]}, ensure_ascii=False) + "\n"
+                    f.write(line)
+                    docs.append(doc["text"])
+                    size += len(line.encode())
+                seed += 1
+        text_mb = sum(len(t.encode()) for t in docs) / 1e6
+        sample, sampled = [], 0
+        for t in docs:
+            if sampled >= args.sample_mb * 1e6:
+                break
+            sample.append(t)
+            sampled += len(t.encode())
+        sample_mb = sampled / 1e6
+        print(f"input: {len(docs)} documents, {text_mb:.1f} MB of text, {size / 1e6:.1f} MB of JSONL "
+              f"(seeded generator); slow baselines on the first {sample_mb:.1f} MB")
+
+        model = promofilter.load_model(args.model) if args.model else promofilter.load_model()
+        rows = []  # (name, MB/s, docs/s)
+        t = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
+        rows.append(("promofilter strip_many (API)", text_mb / t, len(docs) / t))
+        if not args.no_cli:
+            env = dict(os.environ, **({"PROMOFILTER_MODEL": args.model} if args.model else {}))
+            t = timed(lambda: subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
+                                              os.path.join(tmp, "out.jsonl")], check=True, env=env,
+                                             stderr=subprocess.DEVNULL))
+            rows.append(("promofilter CLI on JSONL, 1 job", size / 1e6 / t, len(docs) / t))
+        t = timed(lambda: [keyword_filter(x) for x in docs])
+        rows.append(("keyword/regex line filter", text_mb / t, len(docs) / t))
+        naive = naive_line_classifier(corpus)
+        t = timed(lambda: [naive(x) for x in sample])
+        rows.append(("naive per-line sklearn (char n-grams)", sample_mb / t, len(sample) / t))
+        c4 = c4_filter()
+        if c4 is not None:
+            t = timed(lambda: [c4(x) for x in sample])
+            rows.append(("datatrove C4 line rules", sample_mb / t, len(sample) / t))
+        else:
+            print("datatrove not installed: C4 baseline skipped (pip install 'promofilter[bench]')")
+    for name, mbs, dps in rows:
+        print(f"{name:<40}: {mbs:8.2f} MB/s  {dps:9.0f} docs/s")
+    ours = [r for r in rows if r[0].startswith("promofilter")]
+    for name, mbs, _ in rows:
+        if not name.startswith("promofilter"):
+            print(f"speed / {name}: " + ", ".join(f"{o[0].split(' ', 1)[1]} {o[1] / mbs:.2f}x" for o in ours))
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+          "(it holds every document in memory)")
 
 
 if __name__ == "__main__":
