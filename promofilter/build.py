@@ -27,6 +27,9 @@ __all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworl
 MAX_VALIDATION_CONTENT_LOSS = 0.002
 N_TRAIN_DOCS = 6000
 N_EVAL_DOCS = 1200
+# `promofilter train --quick`: fewer generated documents and no refit (45 s here instead of 9-13 min;
+# real-world F1 0.823 / content loss 0.19 % against 0.875 / 0.32 % for the full recipe, 2026-11-29)
+QUICK = {"n_train_docs": 2000, "n_eval_docs": 600, "refit": False}
 # Training documents come from this many disjoint parts of the corpus; stage 2 of the classifier
 # learns from out-of-fold scores across them.
 TRAIN_FOLDS = 3
@@ -200,18 +203,22 @@ def _split_samples(docs: list[dict]) -> tuple[list[dict], list[dict]]:
 def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,
                 realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
                 n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None,
-                parent=None, parent_path: str | None = None, batch_share: float = BATCH_SHARE) -> dict:
+                parent=None, parent_path: str | None = None, batch_share: float = BATCH_SHARE,
+                refit: bool = True) -> dict:
     """Train, evaluate and write a model directory; returns the model card as a dict.
 
     ``parent`` (a loaded model) is measured on the same held-out documents, at its own
-    threshold, and stored in the card beside the new model's figures."""
+    threshold, and stored in the card beside the new model's figures. With ``refit`` False the
+    evaluation model itself is written (the test figures are then exactly the written model's;
+    half the time, trained on the training side only)."""
     from .persist import save_model
 
     started = time.time()
     params = dict(params or {})
     train_docs, val_docs, test_docs = [], [], []
     inputs = {}
-    card: dict = {"seed": seed, "params": params, "command": command, "batch_share": batch_share}
+    card: dict = {"seed": seed, "params": params, "command": command, "batch_share": batch_share,
+                  "refit": refit, "documents_requested": {"train": n_train_docs, "eval": n_eval_docs}}
     if use_base:
         corpus = load_corpus(corpus_dir)
         train_side, test_side = split_corpus(corpus, 0.2, salt="test")
@@ -264,7 +271,10 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
                        if test_docs else None)
         card["parent"] = {"path": parent_path, "threshold": parent.threshold, "test": parent_test}
     # 2. the shipped model: the same recipe refit on every document, with that threshold
-    model = fit_filter(train_docs + val_docs + test_docs, threshold=threshold, **params)
+    if refit:
+        model = fit_filter(train_docs + val_docs + test_docs, threshold=threshold, **params)
+    else:
+        model.threshold = threshold
 
     import numpy as np
     import sklearn
@@ -277,7 +287,8 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         versions={"python": platform.python_version(), "sklearn": sklearn.__version__, "numpy": np.__version__},
         metrics={
             "note": ("test and validation figures come from an evaluation model fit on the training side "
-                     "only; the shipped model is the same recipe refit on all documents"),
+                     "only; the shipped model is the same recipe refit on all documents" if refit else
+                     "test and validation figures are those of this model, fit on the training side only"),
             "test": test_metrics.to_dict() if test_metrics else None,
             "validation_sweep": [{"threshold": t, **m.to_dict()} for t, m in val_sweep],
             "test_sweep": [{"threshold": t, **m.to_dict()} for t, m in sweep],

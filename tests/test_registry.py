@@ -70,3 +70,18 @@ def test_train_with_out_writes_there_and_leaves_the_versions_alone(home, samples
     result = _run("train", str(samples), "--out", str(tmp_path / "mine"))
     assert result.exit_code == 0 and (tmp_path / "mine" / "model.json").is_file()
     assert versions() == []
+
+
+def test_a_quick_retrain_writes_the_model_it_measured(home, samples, tmp_path, monkeypatch):
+    import promofilter.build as build
+
+    monkeypatch.setitem(build.QUICK, "n_train_docs", 300)  # the recipe's shape, a test's size
+    monkeypatch.setitem(build.QUICK, "n_eval_docs", 150)
+    result = _run("train", "--base", str(samples), "--quick", "--out", str(tmp_path / "quick"))
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "quick" / "model.json").read_text())
+    assert card["refit"] is False and card["documents_requested"] == {"train": 300, "eval": 150}
+    assert "are those of this model" in card["metrics"]["note"]
+    model = promofilter.load_model(tmp_path / "quick")
+    assert model.threshold == card["threshold"]
+    assert model.strip("Prices rose. Subscribe to our newsletter for more!")  # usable at once
