@@ -61,6 +61,7 @@ def choose_removals(
     threshold: float,
     site: str | None = None,
     scores_alone: Sequence[float] | None = None,
+    learned: Sequence[bool] | None = None,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
 
@@ -68,6 +69,7 @@ def choose_removals(
     to some sites apply only when ``site`` is one of them); the model's
     score decides the rest against the kind's threshold, for the kinds that may be removed.
     ``scores_alone`` (batch mode) are the scores without batch repetition, kept on the spans.
+    ``learned`` marks segments a learned example decided (their decision reads ``learned``).
     """
     kinds = list(kinds)
     remove, decided_by = [], []
@@ -93,7 +95,9 @@ def choose_removals(
             spans.append(
                 Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
                      float(scores[i]), kind, removed=False,
-                     decision=Decision.ALLOWED if rule else Decision.KEPT, rule=rule and rule.name,
+                     decision=(Decision.ALLOWED if rule else
+                               Decision.LEARNED if learned is not None and learned[i] else Decision.KEPT),
+                     rule=rule and rule.name,
                      **_alone(scores_alone, i, False, rule is None and kinds[i] in config.remove_kinds,
                               config.threshold_for(kinds[i], threshold)))
             )
@@ -108,7 +112,9 @@ def choose_removals(
             end = hi if k == j else segments[k + 1].content_start
             rule = decided_by[k]
             spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
-                              decision=Decision.RULE if rule else Decision.MODEL, rule=rule and rule.name,
+                              decision=(Decision.RULE if rule else
+                                        Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
+                              rule=rule and rule.name,
                               **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
         i = j + 1
     return spans

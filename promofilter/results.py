@@ -31,6 +31,7 @@ class Decision(str, enum.Enum):
     MODEL = "model"  # removed: the model's score reached the threshold
     RULE = "rule"  # removed by a block rule (``Span.rule`` names it)
     ALLOWED = "allowed"  # kept by an allow rule, whatever its score (``Span.rule`` names it)
+    LEARNED = "learned"  # removed or kept like a learned example it is worded like (``promofilter learn``)
 
     def __str__(self) -> str:
         return self.value

@@ -40,12 +40,14 @@ def _with_sites(texts: Iterable[str], sites: Iterable[str | None] | None) -> Ite
 
 class Scored(NamedTuple):
     """A text's segments with their promo scores and kinds; ``alone`` (batch mode only) holds
-    the scores the segments would get without batch repetition."""
+    the scores the segments would get without batch repetition; ``learned`` (models with learned
+    examples only) marks the segments decided by an example."""
 
     segments: list[Segment]
     scores: np.ndarray
     kinds: list[Kind]
     alone: np.ndarray | None = None
+    learned: np.ndarray | None = None  # True where a learned example decided the segment
 
 
 @dataclass
@@ -94,7 +96,7 @@ class PromoFilter:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
         table, segments = build_table(texts)
-        alone = None
+        alone = learned = None
         if len(table):
             if repetition is not None and self.uses_repetition:
                 features = repetition_features(table, repetition, sites)
@@ -109,6 +111,8 @@ class PromoFilter:
                 scores, kinds = apply_decisions(decided, scores, kinds)
                 if alone is not None:
                     alone, _ = apply_decisions(decided, alone)
+                learned = np.zeros(len(table), dtype=bool)
+                learned[list(decided)] = True
         else:
             scores, kinds = np.zeros(0), []
         out = []
@@ -116,7 +120,8 @@ class PromoFilter:
         for segs in segments:
             n = len(segs)
             out.append(Scored(segs, scores[pos:pos + n], kinds[pos:pos + n],
-                              None if alone is None else alone[pos:pos + n]))
+                              None if alone is None else alone[pos:pos + n],
+                              None if learned is None else learned[pos:pos + n]))
             pos += n
         return out
 
@@ -126,7 +131,7 @@ class PromoFilter:
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
         return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
-                                scores_alone=s.alone)
+                                scores_alone=s.alone, learned=s.learned)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,

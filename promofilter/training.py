@@ -103,8 +103,8 @@ def scored_documents(model: PromoFilter, docs: Sequence[dict], batch: bool = Tru
 def metrics_at(docs: Sequence[dict], scored, threshold: float, config: StripConfig | None = None) -> Metrics:
     config = config or StripConfig()
     removed = []
-    for doc, (segs, scores, kinds, _) in zip(docs, scored):
-        spans = choose_removals(doc["text"], segs, scores, kinds, config, threshold)
+    for doc, s in zip(docs, scored):
+        spans = choose_removals(doc["text"], s.segments, s.scores, s.kinds, config, threshold, learned=s.learned)
         removed.append([(s.start, s.end) for s in spans if s.removed])
     return score_documents(docs, removed)
 

@@ -48,19 +48,36 @@ def test_ties_are_decided_the_same_way_whatever_the_hash_seed():
     assert outputs == {"(True, 'cta')\n"}
 
 
-def test_a_model_removes_a_learned_line_wherever_it_sits_and_keeps_a_kept_one(shipped_model):
+def _removed_chars(model, doc):
+    return {i for s in model.detect(doc) if s.removed for i in range(s.start, s.end)}
+
+
+# an ordinary sentence no model removes, taught as a promo (the memory does what it is told)
+ODD = "Members of the finance committee meet every Thursday at the old library on Elm Street."
+TRAILER = "Subscribe to our newsletter for daily market updates and exclusive offers!"
+
+
+def test_a_model_removes_a_learned_line_wherever_it_sits(shipped_model):
     base = shipped_model
     taught = PromoFilter(base.classifier, base.threshold,
-                         {**base.metadata, MEMORY_KEY: [{"text": PLUG, "label": "promo", "kind": "ad"}]})
-    for line in (PLUG, PLUG.replace("3928", "51")):  # the example, and the same line with another number
+                         {**base.metadata, MEMORY_KEY: [{"text": ODD, "label": "promo", "kind": "ad"}]})
+    for line in (ODD, ODD.replace("Thursday", "Friday")):  # the example, and the line with a word changed
         doc = ARTICLE.format(line=line)
         start = doc.index(line)
-        newly = {i for s in taught.detect(doc) for i in range(s.start, s.end)} - \
-            {i for s in base.detect(doc) for i in range(s.start, s.end)}
-        assert set(range(start, start + len(line))) <= {i for s in taught.detect(doc) for i in range(s.start, s.end)}
+        assert not _removed_chars(base, doc) & set(range(start, start + len(line)))  # premise: kept
+        assert set(range(start, start + len(line))) <= _removed_chars(taught, doc)
+        newly = _removed_chars(taught, doc) - _removed_chars(base, doc)
         assert all(start - 1 <= i <= start + len(line) for i in newly)  # the line (and a separator) only
-        assert {s.kind.value for s in taught.detect(doc) if s.start <= start < s.end} == {"ad"}
+        on_line = [s for s in taught.detect(doc) if s.removed and start <= s.start < start + len(line)]
+        assert {s.kind.value for s in on_line} == {"ad"} and {s.decision.value for s in on_line} == {"learned"}
+
+
+def test_a_keep_example_keeps_what_the_model_would_remove_and_says_why(shipped_model):
+    base = shipped_model
+    article = ARTICLE.format(line="Residents spoke for more than two hours before the vote.")
+    text = article + TRAILER + "\n"
+    assert base.strip(text) == article  # premise: the model removes the trailer
     kept = PromoFilter(base.classifier, base.threshold,
-                       {**base.metadata, MEMORY_KEY: [{"text": PLUG, "label": "content", "kind": None}]})
-    text = ARTICLE.format(line=PLUG)
+                       {**base.metadata, MEMORY_KEY: [{"text": TRAILER, "label": "content", "kind": None}]})
     assert kept.strip(text) == text
+    assert [s.decision.value for s in kept.detect(text) if s.text.strip() == TRAILER] == ["learned"]
