@@ -10,11 +10,11 @@ like a promo example (with its kind) or kept like a keep example. A keep example
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from .features import WORD, mask_text
 from .results import Kind
 
 __all__ = ["ExampleMemory", "apply_decisions", "MIN_SIMILARITY", "shingles"]
@@ -26,16 +26,14 @@ PROMO_SCORE, KEEP_SCORE = 0.999, 0.001
 # segments with fewer distinct bigrams ("By Jane", one word) are left to the classifier
 MIN_BIGRAMS = 2
 
-_MASK = re.compile(r"(?:https?://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.-]+\b|(?<!\w)[@#]\w+|\d+(?:[.,:/]\d+)*")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-
 
 def shingles(text: str) -> frozenset[str]:
-    """Word bigrams of ``text`` (single words for a one-word text), masked and lower-cased.
+    """Word bigrams of ``text`` (single words for a one-word text), masked and lower-cased as the
+    classifier sees words (``features.mask_text``: numbers, links, handles, emoji).
 
     Names are not masked: tried, it let credit examples ("Photo by {name} on {site}") match
     caption and byline text (content loss +0.04 points in benchmarks/adaptation.py)."""
-    words = _WORD.findall(_MASK.sub(" 0 ", text).lower())
+    words = WORD.findall(mask_text(text))[1:-1]  # without mask_text's first/last-word markers
     if len(words) < 2:
         return frozenset(words)
     return frozenset(f"{a} {b}" for a, b in zip(words, words[1:]))
