@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from promofilter.corpus import generate, load_corpus
 
