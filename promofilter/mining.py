@@ -30,6 +30,8 @@ _NAME_RUN = re.compile(r"(?<=[\w,;:)\]’'\"»|–—-] )[A-Z][\w'’&-]*(?:\s+(
 _SPACE = re.compile(r"\s+")
 _QUOTE_HINT = re.compile("[“\"‘]")
 _DIGIT = re.compile(r"\d")
+# what every _URL match contains: a cheap test that skips the costly pattern on most segments
+_URL_HINT = re.compile(r"https?://|www\.|\.(?:com|org|net|io|co|uk|news|info)", re.I)
 _NAMES = re.compile(r"(\{name\})(?:\s*\{name\})+")
 
 
@@ -39,7 +41,7 @@ def template_of(text: str) -> str:
     # each pattern needs a character many segments lack: test for it before running the regex
     if "@" in t:
         t = _EMAIL.sub("{email}", t)
-    if "." in t:
+    if "." in t and _URL_HINT.search(t):
         t = _URL.sub("{url}", t)
     if "@" in t or "#" in t:
         t = _HANDLE.sub("{handle}", t)
