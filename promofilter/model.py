@@ -6,8 +6,16 @@ segments before and after it, and everything that follows it up to the end of th
 with gradient-boosted trees: promos come in runs and cluster after the last prose paragraph.
 Stage 2 is trained on out-of-fold stage-1 scores so it learns how far to trust them on unseen
 documents. A separate multinomial model names the kind of each promo segment.
+
+Batch mode (see ``promofilter.repetition``) has a head of its own: a second stage-2 model that
+also reads the repetition columns, trained on documents composed in site batches, and used only
+for segments that recur in other documents of the batch. Everything else (and every segment of
+a document scored alone) goes through the stage 2 that never saw repetition, so a model with a
+batch head scores a single document exactly as the same recipe without one.
 """
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -63,6 +71,22 @@ def _context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
     return out
 
 
+def _repetition_columns(X: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([X[c].to_numpy(float) for c in REPETITION_FEATURE_NAMES])
+
+
+# counts of other documents sharing the segment's normal form or template, batch-wide or in its site
+_RECURRENCE_COLUMNS = ("rep_norm_docs", "rep_tmpl_docs", "rep_norm_site", "rep_tmpl_site")
+
+
+def _recurs(X: pd.DataFrame) -> np.ndarray:
+    """Rows whose segment recurs (as is or as a template) in another document of the batch."""
+    if not all(c in X for c in REPETITION_FEATURE_NAMES):
+        return np.zeros(len(X), dtype=bool)
+    return (X["rep_batch"].to_numpy(float) > 0) & np.column_stack(
+        [X[c].to_numpy(float) > 0 for c in _RECURRENCE_COLUMNS]).any(axis=1)
+
+
 class PromoClassifier(ClassifierMixin, BaseEstimator):
     """Score segments of a segment table as promo (class 1) or content (class 0).
 
@@ -95,9 +119,10 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _features(self, X: pd.DataFrame, fit: bool = False):
-        """Sparse stage-1 matrix (hashed words + scaled shape) and the raw shape features."""
-        if fit:
+    def _features(self, X: pd.DataFrame, fit_rows: np.ndarray | None = None):
+        """Sparse stage-1 matrix (hashed words + scaled shape) and the raw shape features; with
+        ``fit_rows``, the scaler is fitted on those rows first."""
+        if fit_rows is not None:
             self.words_ = Pipeline([
                 ("mask", TextMasker()),
                 ("hash", HashingVectorizer(n_features=self.n_features, ngram_range=(1, 2),
@@ -106,8 +131,8 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             ]).fit(X)
             self.shape_ = ShapeFeatures().fit(X)
         shape = self.shape_.transform(X)
-        if fit:
-            self.scaler_ = StandardScaler().fit(shape)
+        if fit_rows is not None:
+            self.scaler_ = StandardScaler().fit(shape[fit_rows])
         words = self.words_.transform(X)
         Z = sparse.hstack([words, sparse.csr_matrix(self.scaler_.transform(shape))], format="csr")
         return Z, shape
@@ -121,50 +146,69 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=self.C, max_iter=2000, solver="liblinear")
 
     def _stage2_matrix(self, X: pd.DataFrame, p: np.ndarray, shape: np.ndarray,
-                       alone: bool = False, context: np.ndarray | None = None,
-                       rows: slice = slice(None)) -> np.ndarray:
-        """Stage-2 inputs of ``X.iloc[rows]``; ``context`` (the neighbour features of all of
-        ``X``, which need whole documents) may be passed in when scoring chunk by chunk."""
+                       repetition: bool = False, context: np.ndarray | None = None,
+                       rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """Stage-2 inputs of ``X.iloc[rows]`` (with ``repetition``, the batch head's: the
+        repetition columns too); ``context`` (the neighbour features of all of ``X``, which need
+        whole documents) may be passed in when scoring chunk by chunk."""
         if context is None:
             context = _context_features(p, X["doc"].to_numpy())
         parts = [context[rows], shape[rows]]
-        if getattr(self, "uses_repetition_", False):
-            # batch repetition columns (see promofilter.repetition); zeros: a document alone
-            has = not alone and all(c in X for c in REPETITION_FEATURE_NAMES)
-            n = len(parts[0])
-            parts.append(np.column_stack([X[c].to_numpy(float)[rows] for c in REPETITION_FEATURE_NAMES]) if has
-                         else np.zeros((n, len(REPETITION_FEATURE_NAMES))))
+        if repetition:
+            parts.append(_repetition_columns(X)[rows])
         return np.hstack(parts)
 
-    @staticmethod
-    def _in_batch(X: pd.DataFrame) -> bool:
-        return "rep_batch" in X and bool(len(X)) and bool(X["rep_batch"].to_numpy().any())
+    def _stage2(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
+            min_samples_leaf=30, random_state=self.random_state)
 
     def fit(self, X: pd.DataFrame, y):
+        """Fit on a segment table and one label per row. Rows with repetition columns and
+        ``rep_batch`` set come from documents composed in batches: they train the batch head
+        only (the other models learn from documents alone, as ``strip(text)`` sees them)."""
         y = np.asarray([Kind(k).value for k in y], dtype=object)
         is_promo = (y != Kind.CONTENT.value).astype(int)
         if len(np.unique(is_promo)) < 2:
             raise ValueError("training data needs both promo and content segments")
-        Z, shape = self._features(X, fit=True)
-        # trained with batch repetition columns: stage 2 learns how far to trust repetition
-        self.uses_repetition_ = (all(c in X for c in REPETITION_FEATURE_NAMES)
-                                 and bool(X["rep_batch"].to_numpy().any()))
+        in_batch = (X["rep_batch"].to_numpy(float) > 0 if all(c in X for c in REPETITION_FEATURE_NAMES)
+                    else np.zeros(len(X), dtype=bool))
+        alone = ~in_batch
+        if len(np.unique(is_promo[alone])) < 2:
+            raise ValueError("training data needs promo and content segments in documents alone")
+        Z, shape = self._features(X, fit_rows=alone)
         # out-of-fold scores must come from models that never saw the document's article or
         # promo style, or stage 2 learns to trust stage 1 more than it deserves on new sites
-        groups = (X["group"] if "group" in X else X["doc"]).to_numpy()
+        groups = (X["group"] if "group" in X else X["doc"]).astype(str).to_numpy()
         oof = np.zeros(len(X))
-        n_splits = min(self.n_splits, len(np.unique(groups)))
-        for train, test in GroupKFold(n_splits=n_splits).split(Z, is_promo, groups):
+        alone_rows = np.flatnonzero(alone)
+        n_splits = min(self.n_splits, len(np.unique(groups[alone_rows])))
+        # folds are drawn over documents alone (so batch documents do not change them); a batch
+        # document is scored by the fold model that did not see its group
+        folds = list(GroupKFold(n_splits=n_splits).split(alone_rows, groups=groups[alone_rows]))
+        fold_of_group = {g: k for k, (_, test) in enumerate(folds) for g in groups[alone_rows[test]]}
+        batch_rows = np.flatnonzero(in_batch)
+        batch_fold = np.array([fold_of_group.get(g, zlib.crc32(g.encode("utf-8", "surrogatepass")) % n_splits) for g in groups[batch_rows]], dtype=int)
+        for k, (train, test) in enumerate(folds):
+            train, test = alone_rows[train], np.r_[alone_rows[test], batch_rows[batch_fold == k]].astype(int)
             if len(np.unique(is_promo[train])) < 2:
                 oof[test] = is_promo[train].mean()
                 continue
             oof[test] = clone(self._stage1()).fit(Z[train], is_promo[train]).predict_proba(Z[test])[:, 1]
-        self.stage1_ = self._stage1().fit(Z, is_promo)
-        self.stage2_ = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
-            min_samples_leaf=30, random_state=self.random_state,
-        ).fit(self._stage2_matrix(X, oof, shape), is_promo)
-        promo_rows = is_promo == 1
+        self.stage1_ = self._stage1().fit(Z[alone], is_promo[alone])
+        context = _context_features(oof, X["doc"].to_numpy())
+        self.stage2_ = self._stage2().fit(self._stage2_matrix(X, oof, shape, context=context, rows=alone),
+                                          is_promo[alone])
+        # the batch head learns how far to trust repetition, from the segments it will score:
+        # those that recur in other documents of their batch
+        recurring = in_batch & _recurs(X)
+        self.batch_stage2_ = None
+        if len(np.unique(is_promo[recurring])) == 2:
+            self.batch_stage2_ = self._stage2().fit(
+                self._stage2_matrix(X, oof, shape, repetition=True, context=context, rows=recurring),
+                is_promo[recurring])
+        self.uses_repetition_ = self.batch_stage2_ is not None
+        promo_rows = alone & (is_promo == 1)
         kinds = y[promo_rows]
         # A linear SVM names the kind: multiclass, fast on hashed features, deterministic.
         self.kind_model_ = LinearSVC(C=0.5, max_iter=5000).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
@@ -192,14 +236,18 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             if kinds:
                 kind_names += self._kinds(Z)
         context = _context_features(p1, X["doc"].to_numpy())
-        with_repetition = alone and getattr(self, "uses_repetition_", False) and self._in_batch(X)
-        p2, p_alone = np.zeros(n), np.zeros(n) if with_repetition else None
+        p2 = np.zeros(n)
         for a in range(0, n, SCORE_ROWS):
             rows = slice(a, min(n, a + SCORE_ROWS))
             p2[rows] = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape, context=context, rows=rows))[:, 1]
-            if with_repetition:
-                p_alone[rows] = self.stage2_.predict_proba(
-                    self._stage2_matrix(X, p1, shape, alone=True, context=context, rows=rows))[:, 1]
+        p_alone = None
+        if alone and getattr(self, "batch_stage2_", None) is not None and "rep_batch" in X and X["rep_batch"].any():
+            p_alone = p2.copy()
+            recurring = np.flatnonzero(_recurs(X))
+            for a in range(0, len(recurring), SCORE_ROWS):
+                rows = recurring[a:a + SCORE_ROWS]
+                p2[rows] = self.batch_stage2_.predict_proba(
+                    self._stage2_matrix(X, p1, shape, repetition=True, context=context, rows=rows))[:, 1]
         return p2, p_alone, kind_names
 
     def _kinds(self, Z) -> list[Kind]:

@@ -24,7 +24,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-realworld", action="store_true", help="skip the real-world figures")
     ap.add_argument("--batch-share", type=float, default=None,
-                    help="also train on generated site batches (e.g. 0.4): a batch-aware model")
+                    help="generated site-batch documents per document alone, for the batch head "
+                         "(default 1.0, the shipped recipe; 0: a model without batch mode)")
     args = ap.parse_args()
     extra = {} if args.batch_share is None else {"batch_share": args.batch_share}
     card = build_model(out_dir=args.out, corpus_dir=ROOT / "training" / "corpus", seed=args.seed, **extra,
