@@ -445,19 +445,23 @@ def iter_texts_and_sites(source: str, fmt: str, fld: str = "text", site_field: s
 
 
 def count_repetition(sources: Sequence[str], formats: Sequence[str], fld: str = "text",
-                     site_field: str | None = None, site: str | None = None):
+                     site_field: str | None = None, site: str | None = None, jobs: int = 1):
     """Batch mode, first pass over every input: repetition counts of all their records as one
-    batch (see ``promofilter.repetition``), or None for fewer than two records or stdin."""
-    from .repetition import RepetitionCounter
+    batch (see ``promofilter.repetition``), or None for fewer than two records or stdin. With
+    ``jobs`` > 1, chunks are counted in worker processes (same counts)."""
+    from .parallel import count_chunks
 
     if any(s == "-" for s in sources):
         return None  # stdin cannot be read twice: cleaned without batch features
-    counter = RepetitionCounter()
-    for source, fmt in zip(sources, formats):
-        pairs = iter_texts_and_sites(source, fmt, fld, site_field, skip_bad=True)
-        for chunk in _batched(pairs, CHUNK):
+
+    def chunks():
+        for source, fmt in zip(sources, formats):
+            pairs = iter_texts_and_sites(source, fmt, fld, site_field, skip_bad=True)
             # --site is the site of text inputs only; records take theirs from site_field, as
             # the cleaning pass does
             fallback = site if fmt == "text" else None
-            counter.add([t for t, _ in chunk], [s if s is not None else fallback for _, s in chunk])
-    return counter.freeze() if counter.documents >= 2 else None
+            for chunk in _batched(pairs, CHUNK):
+                yield [t for t, _ in chunk], [s if s is not None else fallback for _, s in chunk]
+
+    counts = count_chunks(chunks(), jobs)
+    return counts if counts.documents >= 2 else None

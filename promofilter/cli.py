@@ -271,15 +271,16 @@ def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, 
 
 def _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run,
                  batch: bool) -> None:
-    from .parallel import Explainer
+    from .parallel import Explainer, count_chunks
     from .textio import write_text
 
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
-    repetition = (model.count_repetition(texts, [site] * len(texts))
+    per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
+    repetition = (count_chunks(((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
+                                for i in range(0, len(texts), per_chunk)), min(jobs, len(texts)))
                   if batch and model.uses_repetition and len(texts) >= 2 else None)
     explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
-    per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
     chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
               for i in range(0, len(texts), per_chunk))
     results = [r for chunk in explainer.map(chunks) for r in chunk]
@@ -319,7 +320,7 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
 
     model = _load(model_path, trust_model)
     try:
-        repetition = (count_repetition(sources, formats, field_name, site_field, site)
+        repetition = (count_repetition(sources, formats, field_name, site_field, site, jobs)
                       if batch and model.uses_repetition else None)
         with contextlib.ExitStack() as stack:
             report_file = stack.enter_context(open_output(report)) if report else None
@@ -492,8 +493,8 @@ def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_
                    "of 6000 and no refit on the held-out documents (the written model is the one "
                    "measured); less accurate than the full recipe (see the README).")
 @click.option("--batch-share", type=click.FloatRange(0, 5), default=None,
-              help="With --base, also train on generated site batches, this many per document alone "
-                   "(e.g. 0.4): the model then uses batch repetition (see README, batch mode).")
+              help="With --base, generated site-batch documents per document alone, for the batch head "
+                   "(default 1.0, the shipped recipe; 0: no batch mode; see README, batch mode).")
 def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force, quick, batch_share) -> None:
     """Train a model on the authored corpus (--base) and/or labelled SAMPLES (gold JSONL documents,
     or segment rows in CSV/Parquet/JSONL with text, label, kind), evaluate it on held-out data

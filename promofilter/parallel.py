@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 from .results import StripConfig, Stripped
 
-__all__ = ["Explainer", "warm_up"]
+__all__ = ["Explainer", "warm_up", "count_chunks"]
 
 # What worker processes import before they are forked from the fork server (see warm_up).
 _PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.model", "promofilter.persist",
@@ -68,6 +68,43 @@ def _explain_chunk(texts: list[str], sites: list | None, config: StripConfig) ->
     return list(_worker_model.explain_many(texts, config, sites, _worker_repetition))
 
 
+def _in_order(pool: ProcessPoolExecutor, jobs: int, calls: Iterable[tuple]) -> Iterator:
+    """Results of ``pool.submit(*call)`` for each call, in order, at most ``2 * jobs`` in flight."""
+    window: deque = deque()
+    for call in calls:
+        window.append(pool.submit(*call))
+        if len(window) >= 2 * jobs:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
+
+
+def _count_chunk(texts: list[str], sites: list | None):
+    from .repetition import RepetitionCounter
+
+    counter = RepetitionCounter()
+    counter.add(texts, sites)
+    counts = counter.freeze()
+    return counts.keys, counts.counts, counts.documents
+
+
+def count_chunks(chunks: Iterable[tuple[list[str], list | None]], jobs: int = 1):
+    """Batch mode's counting pass (see ``promofilter.repetition``) over chunks of (texts, sites),
+    in ``jobs`` worker processes: each counts its chunks, this process adds the counts up. The
+    counts are the same for any ``jobs``; the workers need no model."""
+    from .repetition import RepetitionCounter
+
+    counter = RepetitionCounter()
+    if jobs == 1:
+        for texts, sites in chunks:
+            counter.add(texts, sites)
+        return counter.freeze()
+    with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
+        for keys, counts, documents in _in_order(pool, jobs, ((_count_chunk, t, s) for t, s in chunks)):
+            counter.add_counts(keys, counts, documents)
+    return counter.freeze()
+
+
 class Explainer:
     """``map(chunks)`` yields the ``Stripped`` results of each chunk, in order. A chunk is a list
     of texts, or a pair (texts, sites) when rules limited to sites may apply.
@@ -99,11 +136,6 @@ class Explainer:
             return
         with ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_init_worker,
                                  initargs=(self.model_path, self.trusted, self.repetition)) as pool:
-            window: deque = deque()
-            for chunk in chunks:
-                texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
-                window.append(pool.submit(_explain_chunk, texts, sites, self.config))
-                if len(window) >= 2 * self.jobs:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
+            calls = ((_explain_chunk, *(chunk if isinstance(chunk, tuple) else (chunk, None)), self.config)
+                     for chunk in chunks)
+            yield from _in_order(pool, self.jobs, calls)

@@ -117,7 +117,8 @@ class RepetitionCounter:
     """Accumulates, for a batch of documents, how many documents contain each key."""
 
     def __init__(self):
-        self._pending: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []  # keys not yet folded in, with their counts
+        self._pending_counts: list[np.ndarray] = []
         self._pending_size = 0
         self._keys = np.zeros(0, dtype=np.uint64)
         self._counts = np.zeros(0, dtype=np.int64)
@@ -142,15 +143,25 @@ class RepetitionCounter:
             return
         keys = _hash(strings)
         self._pending.append(keys)
+        self._pending_counts.append(np.ones(len(keys), dtype=np.int64))
         self._pending_size += len(keys)
+        if self._pending_size >= COMPACT_EVERY:
+            self._compact()
+
+    def add_counts(self, keys: np.ndarray, counts: np.ndarray, documents: int) -> None:
+        """Add the frozen counts of another part of the batch (``RepetitionCounts.keys`` and
+        ``.counts`` of documents not counted here)."""
+        self._pending.append(np.asarray(keys, dtype=np.uint64))
+        self._pending_counts.append(np.asarray(counts, dtype=np.int64))
+        self._pending_size += len(keys)
+        self.documents += documents
         if self._pending_size >= COMPACT_EVERY:
             self._compact()
 
     def _compact(self) -> None:
         if self._pending:
-            ones = [np.ones(len(p), dtype=np.int64) for p in self._pending]
-            self._fold(np.concatenate(self._pending), np.concatenate(ones))
-            self._pending, self._pending_size = [], 0
+            self._fold(np.concatenate(self._pending), np.concatenate(self._pending_counts))
+            self._pending, self._pending_counts, self._pending_size = [], [], 0
 
     def _fold(self, keys: np.ndarray, counts: np.ndarray) -> None:
         all_keys = np.concatenate([self._keys, keys])

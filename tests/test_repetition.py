@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from promofilter.cli import cli
-from promofilter.corpus import generate_batches, load_corpus
+from promofilter.corpus import generate, generate_batches, load_corpus
 from promofilter.features import build_table
 from promofilter.repetition import (REPETITION_FEATURE_NAMES, RepetitionCounter, count_batch, normal_form,
                                     repetition_features)
@@ -197,3 +197,47 @@ def test_site_of_text_inputs_does_not_change_record_files(model_dir, tmp_path):
                                         "--report", str(tmp_path / f"r{len(outs)}.jsonl")] + extra).exit_code == 0
         outs.append((tmp_path / f"r{len(outs)}.jsonl").read_text())
     assert outs[0] == outs[1]
+
+
+def test_counting_in_worker_processes_gives_the_same_counts():
+    from promofilter.parallel import count_chunks
+
+    texts = _batch(20)
+    sites = ["a" if i % 3 else "b" for i in range(len(texts))]
+    chunks = [(texts[i:i + 3], sites[i:i + 3]) for i in range(0, len(texts), 3)]
+    whole = count_batch(texts, sites)
+    for jobs in (1, 2):
+        counted = count_chunks(iter(chunks), jobs)
+        assert counted.documents == whole.documents
+        assert np.array_equal(counted.keys, whole.keys) and np.array_equal(counted.counts, whole.counts)
+
+
+def test_batch_documents_train_a_head_of_their_own_and_leave_single_documents_alone():
+    from promofilter.corpus import split_folds
+    from promofilter.training import fit_filter, scored_documents
+
+    corpus = load_corpus()
+    parts = list(split_folds(corpus, 3))
+    alone = [d for i, part in enumerate(parts) for d in generate(part, 90, seed=20 + i, prefix=f"a{i}", group=i)]
+    batches = [d for i, part in enumerate(parts)
+               for d in generate_batches(part, 90, seed=40 + i, prefix=f"b{i}", group=i)]
+    without = fit_filter(alone, max_iter=40)
+    with_head = fit_filter(alone + batches, max_iter=40)
+    assert with_head.uses_repetition and not without.uses_repetition
+    probe = generate(corpus, 40, seed=7, prefix="p")
+    expected = np.concatenate([s.scores for s in scored_documents(without, probe)])
+    assert np.array_equal(np.concatenate([s.scores for s in scored_documents(with_head, probe)]), expected)
+    # in a batch, only segments that recur elsewhere in it are re-scored by the batch head
+    texts = [d["text"] for d in probe]
+    counts = with_head.count_repetition(texts)
+    scored = with_head.score_batch(texts, counts)
+    table, _ = build_table(texts)
+    table = pd.concat([table, pd.DataFrame(repetition_features(table, counts), columns=REPETITION_FEATURE_NAMES)],
+                      axis=1)
+    from promofilter.model import _recurs
+
+    recurs = _recurs(table)
+    in_batch = np.concatenate([s.scores for s in scored])
+    assert 0 < recurs.sum() < len(recurs)
+    assert np.array_equal(in_batch[~recurs], expected[~recurs])
+    assert np.array_equal(np.concatenate([s.alone for s in scored]), expected)
