@@ -5,7 +5,8 @@
 Writes a seeded JSONL of about --mb MB with the training generator (one article a record), then
 times, on the same records:
 
-- promofilter's Python API (``strip_many``, each document alone) and the CLI on the JSONL file
+- promofilter's Python API (``strip_many``, each document alone and as one batch) and the CLI on
+  the JSONL file (batch mode, the default, and ``--no-batch``)
   (``promofilter strip in.jsonl -o out.jsonl``, one job, a fresh process: start-up included);
 - a hand-written keyword/regex line filter (what pipelines often do);
 - a naive scikit-learn design: a character n-gram tf-idf + logistic regression line classifier
@@ -121,13 +122,17 @@ def main() -> None:
         model = promofilter.load_model(args.model) if args.model else promofilter.load_model()
         rows = []  # (name, MB/s, docs/s)
         t = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
-        rows.append(("promofilter strip_many (API)", text_mb / t, len(docs) / t))
+        rows.append(("promofilter strip_many (API), alone", text_mb / t, len(docs) / t))
+        if model.uses_repetition:
+            t = timed(lambda: sum(1 for _ in model.strip_many(docs)))
+            rows.append(("promofilter strip_many (API), batch mode", text_mb / t, len(docs) / t))
         if not args.no_cli:
             env = dict(os.environ, **({"PROMOFILTER_MODEL": args.model} if args.model else {}))
-            t = timed(lambda: subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
-                                              os.path.join(tmp, "out.jsonl")], check=True, env=env,
-                                             stderr=subprocess.DEVNULL))
-            rows.append(("promofilter CLI on JSONL, 1 job", size / 1e6 / t, len(docs) / t))
+            for label, extra in (("", []), (" --no-batch", ["--no-batch"])):
+                t = timed(lambda: subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
+                                                  os.path.join(tmp, "out.jsonl"), *extra], check=True, env=env,
+                                                 stderr=subprocess.DEVNULL))
+                rows.append((f"promofilter CLI on JSONL, 1 job{label}", size / 1e6 / t, len(docs) / t))
         t = timed(lambda: [keyword_filter(x) for x in docs])
         rows.append(("keyword/regex line filter", text_mb / t, len(docs) / t))
         naive = naive_line_classifier(corpus)
