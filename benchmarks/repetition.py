@@ -41,8 +41,10 @@ def main() -> None:
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"input: {len(texts)} documents in site batches, {mb:.1f} MB, {segments} segments")
-    print(f"distinct keys: {len(counts.keys)}; frozen counts {counts.nbytes / 1e6:.1f} MB = "
-          f"{counts.nbytes / segments * 1e6 / 1e6:.1f} MB per million segments")
+    print(f"keys found in two or more documents: {len(counts.keys)}; frozen counts {counts.nbytes / 1e6:.1f} MB = "
+          f"{counts.nbytes / segments * 1e6 / 1e6:.1f} MB per million segments (what every worker holds); "
+          f"while counting, at most {counter.max_keys} distinct keys ({counter.max_keys * 16 / 1e6:.0f} MB) "
+          "are held in memory, the rest spilled to disk")
     print(f"counting pass: {mb / t_count:.2f} MB/s; segmentation alone: {mb / t_segment:.2f} MB/s "
           f"(counting runs at {t_segment / t_count:.2f}x the speed of segmenting)")
     print(f"peak RSS before counting {rss_before:.0f} MB, after {rss_after:.0f} MB")

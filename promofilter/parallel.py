@@ -84,8 +84,7 @@ def _count_chunk(texts: list[str], sites: list | None):
 
     counter = RepetitionCounter()
     counter.add(texts, sites)
-    counts = counter.freeze()
-    return counts.keys, counts.counts, counts.documents
+    return counter.totals()
 
 
 def count_chunks(chunks: Iterable[tuple[list[str], list | None]], jobs: int = 1):

@@ -173,15 +173,17 @@ def _count_partition(df: pd.DataFrame, column: str, site_column):
              [s if isinstance(s, str) else None for v, s in zip(df[column][present], df[site_column][present])
               if isinstance(v, str)])
     counter.add(texts, sites)
-    return counter
+    return counter.totals()
 
 
-def _merge_counters(counters):
-    if not counters:
+def _merge_counters(parts):
+    from .repetition import RepetitionCounter
+
+    if not parts:
         return None
-    total = counters[0]
-    for other in counters[1:]:
-        total.merge(other)
+    total = RepetitionCounter()
+    for part in parts:
+        total.add_counts(*part)
     return total.freeze() if total.documents >= 2 else None
 
 

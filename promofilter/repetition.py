@@ -21,7 +21,9 @@ are folded into (key, count) arrays every ``COMPACT_EVERY`` keys).
 """
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -42,7 +44,9 @@ REPETITION_FEATURE_NAMES = (
 # leading label ("Magazine:", "ALSO READ -") when there is one, else the first words.
 AFFIX_WORDS = 2
 _LABEL = re.compile(r"^\W*((?:\S+ ){0,3}?\S*?)\s*[:|»›>–—-]+(?:\s|$)")
-COMPACT_EVERY = 1_000_000
+COMPACT_EVERY = 500_000
+# distinct keys a counter holds in memory (16 bytes each) before it spills them to disk
+MAX_KEYS_IN_MEMORY = 2_000_000
 N_KEYS = 6
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
@@ -97,7 +101,8 @@ def _segment_texts(text: str) -> list[str]:
 
 
 class RepetitionCounts:
-    """Frozen document counts of keys; look up with ``features``."""
+    """Frozen document counts of the keys found in two or more documents (a key of one document
+    says nothing: its count of *other* documents is 0, as for a key never seen); ``lookup``."""
 
     def __init__(self, keys: np.ndarray, counts: np.ndarray, documents: int):
         self.keys, self.counts, self.documents = keys, counts, documents
@@ -113,15 +118,30 @@ class RepetitionCounts:
         return int(self.keys.nbytes + self.counts.nbytes)
 
 
-class RepetitionCounter:
-    """Accumulates, for a batch of documents, how many documents contain each key."""
+def _fold(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and their summed counts."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct, np.bincount(inverse.ravel(), weights=counts, minlength=len(distinct)).astype(np.int64)
 
-    def __init__(self):
+
+class RepetitionCounter:
+    """Accumulates, for a batch of documents, how many documents contain each key.
+
+    At most ``max_keys`` distinct keys are held in memory; beyond that the sorted counts are
+    spilled to a temporary file and counting starts afresh, and ``freeze`` adds the spilled runs
+    up one key range at a time. Memory is bounded whatever the batch size; the counts are exact.
+    """
+
+    def __init__(self, max_keys: int = MAX_KEYS_IN_MEMORY):
+        self.max_keys = max_keys
         self._pending: list[np.ndarray] = []  # keys not yet folded in, with their counts
         self._pending_counts: list[np.ndarray] = []
         self._pending_size = 0
         self._keys = np.zeros(0, dtype=np.uint64)
         self._counts = np.zeros(0, dtype=np.int64)
+        self._runs: list[str] = []  # spilled (keys, counts) files, each sorted by key
+        self._spill_dir: tempfile.TemporaryDirectory | None = None
+        self._closed = False
         self.documents = 0
 
     def add(self, texts: Iterable[str], sites: Iterable[str | None] | None = None) -> None:
@@ -138,48 +158,97 @@ class RepetitionCounter:
             for seg in _segment_texts(text):
                 keys.update(_keys(seg, site))
             strings += keys
+        if strings:
+            keys = _hash(strings)
+            self._add(keys, np.ones(len(keys), dtype=np.int64))
         self.documents += len(texts)
-        if not strings:
-            return
-        keys = _hash(strings)
-        self._pending.append(keys)
-        self._pending_counts.append(np.ones(len(keys), dtype=np.int64))
-        self._pending_size += len(keys)
-        if self._pending_size >= COMPACT_EVERY:
-            self._compact()
 
     def add_counts(self, keys: np.ndarray, counts: np.ndarray, documents: int) -> None:
-        """Add the frozen counts of another part of the batch (``RepetitionCounts.keys`` and
-        ``.counts`` of documents not counted here)."""
-        self._pending.append(np.asarray(keys, dtype=np.uint64))
-        self._pending_counts.append(np.asarray(counts, dtype=np.int64))
-        self._pending_size += len(keys)
+        """Add the counts of another part of the batch, as ``totals`` gives them (documents not
+        counted here)."""
+        self._add(np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64))
         self.documents += documents
+
+    def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        if self._closed:
+            raise ValueError("this counter spilled to disk and was frozen: it cannot count more")
+        self._pending.append(keys)
+        self._pending_counts.append(counts)
+        self._pending_size += len(keys)
         if self._pending_size >= COMPACT_EVERY:
             self._compact()
 
     def _compact(self) -> None:
         if self._pending:
-            self._fold(np.concatenate(self._pending), np.concatenate(self._pending_counts))
+            # fold the pending keys alone, then merge them into the sorted counts: a few copies of
+            # the pending keys and one of the counts, where a sort of everything would take six
+            keys, counts = _fold(np.concatenate(self._pending), np.concatenate(self._pending_counts))
             self._pending, self._pending_counts, self._pending_size = [], [], 0
+            at = np.searchsorted(self._keys, keys)
+            found = at < len(self._keys)
+            found[found] = self._keys[at[found]] == keys[found]
+            self._counts[at[found]] += counts[found]
+            new = ~found
+            self._keys = np.insert(self._keys, at[new], keys[new])
+            self._counts = np.insert(self._counts, at[new], counts[new])
+        if len(self._keys) > self.max_keys:
+            self._spill()
 
-    def _fold(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        all_keys = np.concatenate([self._keys, keys])
-        self._keys, inverse = np.unique(all_keys, return_inverse=True)
-        weights = np.concatenate([self._counts, counts])
-        self._counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(self._keys)).astype(np.int64)
+    def _spill(self) -> None:
+        if self._spill_dir is None:
+            self._spill_dir = tempfile.TemporaryDirectory(prefix="promofilter-counts-")
+        path = os.path.join(self._spill_dir.name, f"run{len(self._runs)}.npy")
+        run = np.empty(len(self._keys), dtype=[("key", np.uint64), ("count", np.int64)])
+        run["key"], run["count"] = self._keys, self._counts
+        np.save(path, run)
+        self._runs.append(path)
+        self._keys, self._counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every key counted so far with its count, and the number of documents: a part of a
+        batch, to be added to another counter with ``add_counts`` (in memory: no spilled runs)."""
+        self._compact()
+        if self._runs:
+            raise ValueError("totals() of a counter that spilled to disk: freeze it instead")
+        return self._keys.copy(), self._counts.copy(), self.documents
 
     def merge(self, other: "RepetitionCounter") -> "RepetitionCounter":
         """Add the counts of another part of the same batch (documents must not overlap)."""
-        other._compact()
-        self._compact()
-        self._fold(other._keys, other._counts)
-        self.documents += other.documents
+        self.add_counts(*other.totals())
         return self
 
     def freeze(self) -> RepetitionCounts:
+        """The counts of the keys found in two or more documents."""
+        if self._closed:
+            raise ValueError("this counter spilled to disk and was frozen already")
         self._compact()
-        return RepetitionCounts(self._keys.copy(), self._counts.copy(), self.documents)
+        if not self._runs:
+            keep = self._counts >= 2
+            return RepetitionCounts(self._keys[keep], self._counts[keep], self.documents)
+        self._spill()
+        runs = [np.load(path, mmap_mode="r") for path in self._runs]
+        total = sum(len(r) for r in runs)
+        # keys are uniform 64-bit hashes: equal key ranges hold about equal shares of the entries
+        parts = max(1, -(-total // max(COMPACT_EVERY, 1)))  # a fold takes ~6 copies of its part
+        edges = [np.uint64(i * (2**64 // parts)) for i in range(1, parts)]
+        keys, counts = [], []
+        for lo, hi in zip([None, *edges], [*edges, None]):
+            pieces = []
+            for run in runs:
+                a = 0 if lo is None else int(np.searchsorted(run["key"], lo))
+                b = len(run) if hi is None else int(np.searchsorted(run["key"], hi))
+                pieces.append(np.asarray(run[a:b]))
+            piece = np.concatenate(pieces)
+            k, c = _fold(piece["key"], piece["count"])
+            keep = c >= 2
+            keys.append(k[keep])
+            counts.append(c[keep])
+        del runs, pieces, piece  # release the memory maps before the files are removed
+        self._spill_dir.cleanup()
+        self._spill_dir, self._runs = None, []
+        # what is left are the keys of two or more documents: counting on would be wrong
+        self._closed = True
+        return RepetitionCounts(np.concatenate(keys), np.concatenate(counts), self.documents)
 
 
 def count_batch(texts: Sequence[str], sites: Sequence[str | None] | None = None) -> RepetitionCounts:

@@ -1,5 +1,6 @@
 """Batch mode: segments that repeat across the documents of a batch are evidence of promos."""
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -241,3 +242,26 @@ def test_batch_documents_train_a_head_of_their_own_and_leave_single_documents_al
     assert 0 < recurs.sum() < len(recurs)
     assert np.array_equal(in_batch[~recurs], expected[~recurs])
     assert np.array_equal(np.concatenate([s.alone for s in scored]), expected)
+
+
+def test_a_counter_over_its_memory_budget_spills_to_disk_and_counts_exactly_the_same():
+    texts = _batch(40)
+    sites = ["a" if i % 3 else "b" for i in range(len(texts))]
+    whole = count_batch(texts, sites)
+    spilling = RepetitionCounter(max_keys=25)
+    for i in range(0, len(texts), 4):
+        spilling.add(texts[i:i + 4], sites[i:i + 4])
+        spilling._compact()  # fold after every chunk, so the small budget is overrun many times
+    assert len(spilling._runs) > 3
+    spill_dir = spilling._spill_dir.name
+    frozen = spilling.freeze()
+    assert np.array_equal(frozen.keys, whole.keys) and np.array_equal(frozen.counts, whole.counts)
+    assert frozen.documents == whole.documents
+    assert not os.path.exists(spill_dir)  # the runs are removed once added up
+    with pytest.raises(ValueError):
+        spilling.add(texts[:1])
+
+
+def test_frozen_counts_keep_only_forms_found_in_two_or_more_documents():
+    counts = count_batch(_batch(6))
+    assert len(counts.keys) and (counts.counts >= 2).all()
