@@ -260,8 +260,11 @@ class ShapeFeatures(TransformerMixin, BaseEstimator):
         doc_chars = np.maximum(X["doc_chars"].to_numpy(dtype=np.float64), 1)
         log_chars = shape[:, 0]
         # neighbours within the same document (row order is document order)
-        same_prev = np.r_[False, X["doc"].to_numpy()[1:] == X["doc"].to_numpy()[:-1]]
-        same_next = np.r_[same_prev[1:], False]
+        doc = X["doc"].to_numpy()
+        same_prev = np.zeros(len(doc), dtype=bool)  # sized by hand: np.r_ gives one row for none
+        same_prev[1:] = doc[1:] == doc[:-1]
+        same_next = np.zeros(len(doc), dtype=bool)
+        same_next[:-1] = same_prev[1:]
         prev_chars = np.where(same_prev, np.r_[0.0, log_chars[:-1]], 0.0)
         next_chars = np.where(same_next, np.r_[log_chars[1:], 0.0], 0.0)
         ends_punct = shape[:, 2] + shape[:, 3] + shape[:, 4]

@@ -89,6 +89,23 @@ def test_the_cheap_url_test_never_skips_a_url(text):
         assert _maybe_url(text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_URLISH, st.text(max_size=60)))
+def test_the_template_url_hint_never_skips_a_url(text):
+    from promofilter.mining import _URL, _URL_HINT
+
+    if _URL.search(text):
+        assert _URL_HINT.search(text)
+
+
+def test_an_empty_table_scores_to_no_rows(table_and_labels):
+    table, labels = table_and_labels
+    est = PromoClassifier(n_features=2**14, max_iter=30).fit(table, labels)
+    assert est.predict_proba(table.iloc[:0]).shape == (0, 2)
+    p, kinds = est.score_and_kind(table.iloc[:0])
+    assert len(p) == 0 and kinds == []
+
+
 def test_scores_do_not_depend_on_how_many_rows_are_scored_at_once(model, monkeypatch):
     """Huge inputs are scored in row chunks to bound memory; the chunking must not show."""
     import promofilter.model as model_module
