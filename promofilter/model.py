@@ -211,7 +211,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         promo_rows = alone & (is_promo == 1)
         kinds = y[promo_rows]
         # A linear SVM names the kind: multiclass, fast on hashed features, deterministic.
-        self.kind_model_ = LinearSVC(C=0.5, max_iter=5000).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
+        self.kind_model_ = LinearSVC(C=0.5, max_iter=5000, random_state=self.random_state).fit(Z[promo_rows], kinds) if len(np.unique(kinds)) > 1 else None
         self.kind_classes_ = tuple(np.unique(kinds))
         self.classes_ = np.array([0, 1])
         return self
@@ -241,8 +241,8 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             rows = slice(a, min(n, a + SCORE_ROWS))
             p2[rows] = self.stage2_.predict_proba(self._stage2_matrix(X, p1, shape, context=context, rows=rows))[:, 1]
         p_alone = None
-        if alone and getattr(self, "batch_stage2_", None) is not None and "rep_batch" in X and X["rep_batch"].any():
-            p_alone = p2.copy()
+        if getattr(self, "batch_stage2_", None) is not None and "rep_batch" in X and X["rep_batch"].any():
+            p_alone = p2.copy() if alone else None
             recurring = np.flatnonzero(_recurs(X))
             for a in range(0, len(recurring), SCORE_ROWS):
                 rows = recurring[a:a + SCORE_ROWS]

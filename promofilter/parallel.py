@@ -82,7 +82,7 @@ def _in_order(pool: ProcessPoolExecutor, jobs: int, calls: Iterable[tuple]) -> I
 def _count_chunk(texts: list[str], sites: list | None):
     from .repetition import RepetitionCounter
 
-    counter = RepetitionCounter()
+    counter = RepetitionCounter(max_keys=sys.maxsize)  # one chunk: its totals are sent whole anyway
     counter.add(texts, sites)
     return counter.totals()
 

@@ -146,4 +146,9 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
             classifier = sio.load(model_path, trusted=sorted(set(untrusted)))
     except Exception as e:
         raise ModelLoadError(f"could not load {model_path}: {type(e).__name__}: {e}") from None
+    if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
+        # batch-aware models of promofilter before the batch head: one stage 2 read repetition
+        # columns for every segment; today's code cannot score them
+        raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
+                             "retrain it (promofilter train --base)")
     return PromoFilter(classifier=classifier, threshold=float(meta.get("threshold", 0.5)), metadata=meta)

@@ -163,28 +163,48 @@ def _strip_partition(df: pd.DataFrame, column: str, model_path, trusted, thresho
                         batch=repetition is not None, site_column=site_column, repetition=repetition)
 
 
-def _count_partition(df: pd.DataFrame, column: str, site_column):
-    from .repetition import RepetitionCounter
+# key ranges the Dask counting pass reduces separately: no task holds every distinct form
+COUNT_RANGES = 16
 
-    counter = RepetitionCounter()
+
+def _count_partition(df: pd.DataFrame, column: str, site_column):
+    """A partition's counts, cut into ``COUNT_RANGES`` key ranges, and its number of documents."""
+    import sys
+
+    from .repetition import RepetitionCounter, split_key_ranges
+
+    counter = RepetitionCounter(max_keys=sys.maxsize)  # the partition is in memory anyway
     present = df[column].notna().to_numpy()
     texts = [v for v in df[column][present] if isinstance(v, str)]
     sites = (None if site_column is None else
              [s if isinstance(s, str) else None for v, s in zip(df[column][present], df[site_column][present])
               if isinstance(v, str)])
     counter.add(texts, sites)
-    return counter.totals()
+    keys, counts, documents = counter.totals()
+    return split_key_ranges(keys, counts, COUNT_RANGES), documents
 
 
-def _merge_counters(parts):
-    from .repetition import RepetitionCounter
+def _key_range(part, r: int):
+    return part[0][r]
 
-    if not parts:
+
+def _documents(part) -> int:
+    return part[1]
+
+
+def _add_up_range(*pieces):
+    from .repetition import add_up_key_range
+
+    return add_up_key_range(pieces)
+
+
+def _gather_counts(documents, *ranges):
+    from .repetition import RepetitionCounts
+
+    documents = sum(documents)
+    if documents < 2:
         return None
-    total = RepetitionCounter()
-    for part in parts:
-        total.add_counts(*part)
-    return total.freeze() if total.documents >= 2 else None
+    return RepetitionCounts(np.concatenate([k for k, _ in ranges]), np.concatenate([c for _, c in ranges]), documents)
 
 
 def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = None, *,
@@ -220,8 +240,12 @@ def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = N
             raise KeyError(f"no site column {site_column!r}")
         columns = [column] + ([site_column] if site_column and site_column != column else [])
         parts = [dask.delayed(_count_partition)(part, column, site_column) for part in ddf[columns].to_delayed()]
-        # one delayed value: computed once, then handed to every partition's task
-        repetition = dask.delayed(_merge_counters)(parts)
+        # each key range is added up across partitions on its own (keeping forms of two or more
+        # documents), then the ranges are joined: one delayed value, computed once and handed to
+        # every partition's cleaning task
+        ranges = [dask.delayed(_add_up_range)(*[dask.delayed(_key_range)(p, r) for p in parts])
+                  for r in range(COUNT_RANGES)]
+        repetition = dask.delayed(_gather_counts)([dask.delayed(_documents)(p) for p in parts], *ranges)
     return ddf.map_partitions(_strip_partition, column, path, trusted, threshold,
                               None if remove_kinds is None else tuple(remove_kinds),
                               spans_column, count_column, site_column, repetition, meta=meta)

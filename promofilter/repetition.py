@@ -32,7 +32,7 @@ import pandas as pd
 from .mining import template_of
 
 __all__ = ["RepetitionCounter", "RepetitionCounts", "normal_form", "REPETITION_FEATURE_NAMES",
-           "repetition_features"]
+           "repetition_features", "split_key_ranges", "add_up_key_range"]
 
 REPETITION_FEATURE_NAMES = (
     "rep_batch", "rep_norm_docs", "rep_tmpl_docs", "rep_norm_site", "rep_tmpl_site",
@@ -170,8 +170,7 @@ class RepetitionCounter:
         self.documents += documents
 
     def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        if self._closed:
-            raise ValueError("this counter spilled to disk and was frozen: it cannot count more")
+        self._check_open()
         self._pending.append(keys)
         self._pending_counts.append(counts)
         self._pending_size += len(keys)
@@ -205,11 +204,17 @@ class RepetitionCounter:
         self._keys, self._counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
 
     def totals(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """Every key counted so far with its count, and the number of documents: a part of a
-        batch, to be added to another counter with ``add_counts`` (in memory: no spilled runs)."""
+        """Every key counted so far with its count (keys of one document too), and the number
+        of documents: a part of a batch, to be added to another counter with ``add_counts``. The
+        part's keys are all held in memory (spilled runs are read back)."""
+        self._check_open()
         self._compact()
         if self._runs:
-            raise ValueError("totals() of a counter that spilled to disk: freeze it instead")
+            self._spill()
+            try:
+                [(self._keys, self._counts)] = _add_up_runs(self._runs, 1, min_count=1)
+            finally:
+                self._drop_runs()
         return self._keys.copy(), self._counts.copy(), self.documents
 
     def merge(self, other: "RepetitionCounter") -> "RepetitionCounter":
@@ -219,36 +224,74 @@ class RepetitionCounter:
 
     def freeze(self) -> RepetitionCounts:
         """The counts of the keys found in two or more documents."""
-        if self._closed:
-            raise ValueError("this counter spilled to disk and was frozen already")
+        self._check_open()
         self._compact()
         if not self._runs:
             keep = self._counts >= 2
             return RepetitionCounts(self._keys[keep], self._counts[keep], self.documents)
         self._spill()
-        runs = [np.load(path, mmap_mode="r") for path in self._runs]
-        total = sum(len(r) for r in runs)
-        # keys are uniform 64-bit hashes: equal key ranges hold about equal shares of the entries
-        parts = max(1, -(-total // max(COMPACT_EVERY, 1)))  # a fold takes ~6 copies of its part
-        edges = [np.uint64(i * (2**64 // parts)) for i in range(1, parts)]
-        keys, counts = [], []
-        for lo, hi in zip([None, *edges], [*edges, None]):
-            pieces = []
-            for run in runs:
-                a = 0 if lo is None else int(np.searchsorted(run["key"], lo))
-                b = len(run) if hi is None else int(np.searchsorted(run["key"], hi))
-                pieces.append(np.asarray(run[a:b]))
-            piece = np.concatenate(pieces)
-            k, c = _fold(piece["key"], piece["count"])
-            keep = c >= 2
-            keys.append(k[keep])
-            counts.append(c[keep])
-        del runs, pieces, piece  # release the memory maps before the files are removed
-        self._spill_dir.cleanup()
-        self._spill_dir, self._runs = None, []
+        try:
+            total = sum(os.path.getsize(path) for path in self._runs) // 16
+            # a fold takes ~6 copies of its part: add up key ranges of ~COMPACT_EVERY entries
+            ranges = _add_up_runs(self._runs, max(1, -(-total // COMPACT_EVERY)), min_count=2)
+        finally:
+            self._drop_runs()
         # what is left are the keys of two or more documents: counting on would be wrong
         self._closed = True
-        return RepetitionCounts(np.concatenate(keys), np.concatenate(counts), self.documents)
+        return RepetitionCounts(np.concatenate([k for k, _ in ranges]), np.concatenate([c for _, c in ranges]),
+                                self.documents)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("this counter spilled to disk and was frozen: it holds only repeated keys now")
+
+    def _drop_runs(self) -> None:
+        if self._spill_dir is not None:
+            self._spill_dir.cleanup()
+        self._spill_dir, self._runs = None, []
+
+
+def _range_edges(n: int) -> list:
+    """``n`` equal ranges of the 64-bit key space (keys are uniform hashes), as bounds for
+    ``np.searchsorted``: None for the open ends."""
+    edges = [np.uint64(i * (2**64 // n)) for i in range(1, n)]
+    return list(zip([None, *edges], [*edges, None]))
+
+
+def _range_slice(keys: np.ndarray, lo, hi) -> slice:
+    return slice(0 if lo is None else int(np.searchsorted(keys, lo)),
+                 len(keys) if hi is None else int(np.searchsorted(keys, hi)))
+
+
+def _add_up_runs(paths: list[str], n_ranges: int, min_count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sorted runs on disk added up one key range at a time: (keys, counts) of each range, keys
+    counted at least ``min_count`` times only. The memory maps do not outlive this call (a
+    mapped file cannot be removed on Windows)."""
+    runs = [np.load(path, mmap_mode="r") for path in paths]
+    out = []
+    for lo, hi in _range_edges(n_ranges):
+        piece = np.concatenate([np.array(run[_range_slice(run["key"], lo, hi)]) for run in runs])
+        out.append(_repeated(piece["key"], piece["count"], min_count))
+    return out
+
+
+def _repeated(keys: np.ndarray, counts: np.ndarray, min_count: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    keys, counts = _fold(keys, counts)
+    keep = counts >= min_count
+    return keys[keep], counts[keep]
+
+
+def split_key_ranges(keys: np.ndarray, counts: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sorted (keys, counts) cut into ``n`` key ranges (see ``add_up_key_range``)."""
+    return [(keys[sl], counts[sl]) for sl in (_range_slice(keys, lo, hi) for lo, hi in _range_edges(n))]
+
+
+def add_up_key_range(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One key range of several parts' counts added up, keys of two or more documents only: a
+    distributed count reduces each range on its own, so no task holds every key."""
+    if not pieces:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return _repeated(np.concatenate([k for k, _ in pieces]), np.concatenate([c for _, c in pieces]))
 
 
 def count_batch(texts: Sequence[str], sites: Sequence[str | None] | None = None) -> RepetitionCounts:

@@ -97,3 +97,16 @@ def test_missing_model_directory_is_a_clear_error(tmp_path):
         promofilter.load_model(tmp_path / "nowhere")
     with pytest.raises(ModelLoadError, match="not a promofilter model directory"):
         promofilter.load_model(tmp_path)
+
+
+def test_a_batch_aware_model_of_the_design_before_the_batch_head_is_refused_with_a_message(model, tmp_path):
+    import copy
+
+    from promofilter.persist import save_model
+
+    old = copy.deepcopy(model)
+    old.classifier.uses_repetition_ = True
+    del old.classifier.batch_stage2_  # what such models lack
+    save_model(old, tmp_path / "old")
+    with pytest.raises(ModelLoadError, match="older design"):
+        promofilter.load_model(tmp_path / "old")

@@ -265,3 +265,49 @@ def test_a_counter_over_its_memory_budget_spills_to_disk_and_counts_exactly_the_
 def test_frozen_counts_keep_only_forms_found_in_two_or_more_documents():
     counts = count_batch(_batch(6))
     assert len(counts.keys) and (counts.counts >= 2).all()
+
+
+def test_the_batch_head_scores_batch_tables_in_predict_proba_too(model):
+    texts = _batch(12)
+    counts = model.count_repetition(texts)
+    table, _ = build_table(texts)
+    features = repetition_features(table, counts)
+    for j, name in enumerate(REPETITION_FEATURE_NAMES):
+        table[name] = features[:, j]
+    p, _, _ = model.classifier.score_kind_alone(table)
+    assert np.array_equal(model.classifier.predict_proba(table)[:, 1], p)
+
+
+def test_totals_of_a_counter_that_spilled_hold_every_key_and_a_frozen_one_refuses():
+    texts = _batch(16)
+    whole = RepetitionCounter(max_keys=10**9)
+    whole.add(texts)
+    spilling = RepetitionCounter(max_keys=20)
+    for i in range(0, len(texts), 2):
+        spilling.add(texts[i:i + 2])
+        spilling._compact()
+    keys, counts, documents = spilling.totals()
+    expected = whole.totals()
+    assert np.array_equal(keys, expected[0]) and np.array_equal(counts, expected[1]) and documents == 16
+    assert (counts == 1).any()  # keys of one document are part of a part's totals
+    spilling.add(texts[:1])
+    spilling._compact()
+    spilling.freeze()
+    with pytest.raises(ValueError):
+        spilling.totals()
+
+
+def test_key_ranges_added_up_separately_equal_the_whole_count():
+    from promofilter.repetition import add_up_key_range, split_key_ranges
+
+    texts = _batch(30)
+    parts = []
+    for i in range(0, 30, 7):
+        c = RepetitionCounter()
+        c.add(texts[i:i + 7])
+        keys, counts, _ = c.totals()
+        parts.append(split_key_ranges(keys, counts, 5))
+    ranges = [add_up_key_range([p[r] for p in parts]) for r in range(5)]
+    whole = count_batch(texts)
+    assert np.array_equal(np.concatenate([k for k, _ in ranges]), whole.keys)
+    assert np.array_equal(np.concatenate([c for _, c in ranges]), whole.counts)
