@@ -47,6 +47,10 @@ _LABEL = re.compile(r"^\W*((?:\S+ ){0,3}?\S*?)\s*[:|»›>–—-]+(?:\s|$)")
 COMPACT_EVERY = 500_000
 # distinct keys a counter holds in memory (16 bytes each) before it spills them to disk
 MAX_KEYS_IN_MEMORY = 2_000_000
+# spilled runs are indexed by a grid of equal key ranges; they are added up a few cells at a time
+GRID_CELLS = 4096
+_GRID_STARTS = np.array([i * (2**64 // GRID_CELLS) for i in range(GRID_CELLS)], dtype=np.uint64)
+_RUN_DTYPE = np.dtype([("key", np.uint64), ("count", np.int64)])
 N_KEYS = 6
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
@@ -139,7 +143,7 @@ class RepetitionCounter:
         self._pending_size = 0
         self._keys = np.zeros(0, dtype=np.uint64)
         self._counts = np.zeros(0, dtype=np.int64)
-        self._runs: list[str] = []  # spilled (keys, counts) files, each sorted by key
+        self._runs: list[tuple[str, np.ndarray]] = []  # spilled runs sorted by key, with grid offsets
         self._spill_dir: tempfile.TemporaryDirectory | None = None
         self._closed = False
         self.documents = 0
@@ -196,11 +200,12 @@ class RepetitionCounter:
     def _spill(self) -> None:
         if self._spill_dir is None:
             self._spill_dir = tempfile.TemporaryDirectory(prefix="promofilter-counts-")
-        path = os.path.join(self._spill_dir.name, f"run{len(self._runs)}.npy")
-        run = np.empty(len(self._keys), dtype=[("key", np.uint64), ("count", np.int64)])
+        path = os.path.join(self._spill_dir.name, f"run{len(self._runs)}.bin")
+        run = np.empty(len(self._keys), dtype=_RUN_DTYPE)
         run["key"], run["count"] = self._keys, self._counts
-        np.save(path, run)
-        self._runs.append(path)
+        run.tofile(path)
+        # where each cell of the key grid starts in this run: ranges are read back by offset
+        self._runs.append((path, np.r_[np.searchsorted(self._keys, _GRID_STARTS), len(self._keys)]))
         self._keys, self._counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
 
     def totals(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -231,7 +236,7 @@ class RepetitionCounter:
             return RepetitionCounts(self._keys[keep], self._counts[keep], self.documents)
         self._spill()
         try:
-            total = sum(os.path.getsize(path) for path in self._runs) // 16
+            total = sum(int(offsets[-1]) for _, offsets in self._runs)
             # a fold takes ~6 copies of its part: add up key ranges of ~COMPACT_EVERY entries
             ranges = _add_up_runs(self._runs, max(1, -(-total // COMPACT_EVERY)), min_count=2)
         finally:
@@ -263,14 +268,19 @@ def _range_slice(keys: np.ndarray, lo, hi) -> slice:
                  len(keys) if hi is None else int(np.searchsorted(keys, hi)))
 
 
-def _add_up_runs(paths: list[str], n_ranges: int, min_count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _add_up_runs(runs: list[tuple[str, np.ndarray]], n_ranges: int, min_count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Sorted runs on disk added up one key range at a time: (keys, counts) of each range, keys
-    counted at least ``min_count`` times only. The memory maps do not outlive this call (a
-    mapped file cannot be removed on Windows)."""
-    runs = [np.load(path, mmap_mode="r") for path in paths]
+    counted at least ``min_count`` times only. Ranges are whole cells of the key grid, read with
+    plain reads (a memory map would keep every page read resident in this process)."""
+    n_ranges = min(n_ranges, GRID_CELLS)
     out = []
-    for lo, hi in _range_edges(n_ranges):
-        piece = np.concatenate([np.array(run[_range_slice(run["key"], lo, hi)]) for run in runs])
+    for r in range(n_ranges):
+        first, last = r * GRID_CELLS // n_ranges, (r + 1) * GRID_CELLS // n_ranges
+        pieces = []
+        for path, offsets in runs:
+            a, b = int(offsets[first]), int(offsets[last])
+            pieces.append(np.fromfile(path, dtype=_RUN_DTYPE, count=b - a, offset=a * _RUN_DTYPE.itemsize))
+        piece = np.concatenate(pieces)
         out.append(_repeated(piece["key"], piece["count"], min_count))
     return out
 
