@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -144,7 +143,7 @@ class RepetitionCounter:
         self._keys = np.zeros(0, dtype=np.uint64)
         self._counts = np.zeros(0, dtype=np.int64)
         self._runs: list[tuple[str, np.ndarray]] = []  # spilled runs sorted by key, with grid offsets
-        self._spill_dir: tempfile.TemporaryDirectory | None = None
+        self._spill_dir = None  # a textio.ScratchDirectory once the counter spills
         self._closed = False
         self.documents = 0
 
@@ -199,7 +198,9 @@ class RepetitionCounter:
 
     def _spill(self) -> None:
         if self._spill_dir is None:
-            self._spill_dir = tempfile.TemporaryDirectory(prefix="promofilter-counts-")
+            from .textio import ScratchDirectory
+
+            self._spill_dir = ScratchDirectory("promofilter-counts")
         path = os.path.join(self._spill_dir.name, f"run{len(self._runs)}.bin")
         run = np.empty(len(self._keys), dtype=_RUN_DTYPE)
         run["key"], run["count"] = self._keys, self._counts

@@ -89,7 +89,7 @@ def _unlocked(path: Path) -> bool:
         os.close(fd)
 
 
-_CLEANED_DIRS: set[str] = set()
+_CLEANED_DIRS: set = set()  # directories (and scratch stems) cleaned once by this process
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:
@@ -116,6 +116,52 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
                 candidate.unlink()
                 removed.append(candidate)
     return removed
+
+
+class ScratchDirectory:
+    """A temporary directory for one process's scratch files (``$TMPDIR``), removed by
+    ``cleanup()``. Its name carries host and pid, and it holds a locked file while alive, so a
+    later run removes the directories that killed runs left behind (as for temporary output
+    files, see ``remove_stale_temporaries``)."""
+
+    def __init__(self, stem: str):
+        parent = tempfile.gettempdir()
+        _remove_stale_directories(parent, stem)
+        host = socket.gethostname()[:40]
+        self.name = tempfile.mkdtemp(prefix=f"{stem}-{host}-{os.getpid()}-", dir=parent)
+        self._lock = os.open(os.path.join(self.name, "lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        with contextlib.suppress(ImportError, OSError):  # held until cleanup: see _unlocked
+            import fcntl
+
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def cleanup(self) -> None:
+        import shutil
+
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+            shutil.rmtree(self.name, ignore_errors=True)
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.cleanup()
+
+
+def _remove_stale_directories(parent: str, stem: str) -> None:
+    key = (os.path.realpath(parent), stem)
+    if key in _CLEANED_DIRS:
+        return
+    _CLEANED_DIRS.add(key)
+    import shutil
+
+    pattern = re.compile(re.escape(stem) + "-" + re.escape(socket.gethostname()[:40]) + r"-(\d{1,10})-\w+")
+    with contextlib.suppress(OSError):
+        for candidate in Path(parent).iterdir():
+            match = pattern.fullmatch(candidate.name)
+            if (match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1)))
+                    and candidate.is_dir() and not candidate.is_symlink() and _unlocked(candidate / "lock")):
+                shutil.rmtree(candidate, ignore_errors=True)
 
 
 @contextlib.contextmanager

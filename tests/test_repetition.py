@@ -311,3 +311,34 @@ def test_key_ranges_added_up_separately_equal_the_whole_count():
     whole = count_batch(texts)
     assert np.array_equal(np.concatenate([k for k, _ in ranges]), whole.keys)
     assert np.array_equal(np.concatenate([c for _, c in ranges]), whole.counts)
+
+
+def test_spill_directories_left_by_killed_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    import fcntl
+    import socket
+    import tempfile
+
+    from promofilter import textio
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(textio, "_CLEANED_DIRS", set())
+    host = socket.gethostname()[:40]
+    dead = tmp_path / f"promofilter-counts-{host}-999999999-abc"
+    live = tmp_path / f"promofilter-counts-{host}-{os.getppid()}-abc"
+    locked = tmp_path / f"promofilter-counts-{host}-999999998-abc"  # a run in another PID namespace
+    for d in (dead, live, locked):
+        d.mkdir()
+        (d / "run0.bin").write_bytes(b"x" * 16)
+        (d / "lock").write_bytes(b"")
+    holder = os.open(locked / "lock", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        counter = RepetitionCounter(max_keys=5)
+        counter.add(_batch(4))
+        counter._compact()
+        mine = counter._spill_dir.name
+        assert os.path.isdir(mine)
+        counter.freeze()
+    finally:
+        os.close(holder)
+    assert not dead.exists() and live.exists() and locked.exists() and not os.path.exists(mine)
