@@ -86,7 +86,9 @@ def _markdown(card: dict) -> str:
     docs = card.get("documents", {})
     lines += [
         f"Generated documents: {docs.get('train')} train, {docs.get('validation')} validation "
-        f"(threshold choice), {docs.get('test')} test (seed {card.get('seed')}).",
+        f"(threshold choice), {docs.get('test')} test (seed {card.get('seed')})"
+        + (f"; {docs['test_in_batches']} more test documents in site batches (batch mode, below)."
+           if docs.get("test_in_batches") else "."),
         "",
         "## Test split (held-out articles and promo families)",
         "",
