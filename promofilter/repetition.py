@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -218,7 +218,7 @@ class RepetitionCounter:
         if self._runs:
             self._spill()
             try:
-                [(self._keys, self._counts)] = _add_up_runs(self._runs, 1, min_count=1)
+                [(self._keys, self._counts)] = list(_add_up_runs(self._runs, 1, min_count=1))
             finally:
                 self._drop_runs()
         return self._keys.copy(), self._counts.copy(), self.documents
@@ -239,13 +239,20 @@ class RepetitionCounter:
         try:
             total = sum(int(offsets[-1]) for _, offsets in self._runs)
             # a fold takes ~6 copies of its part: add up key ranges of ~COMPACT_EVERY entries
-            ranges = _add_up_runs(self._runs, max(1, -(-total // COMPACT_EVERY)), min_count=2)
+            n_ranges = max(1, -(-total // COMPACT_EVERY))
+            # twice over the runs: first the sizes, then into arrays of the final size (holding
+            # every range and then their concatenation would take twice the memory)
+            size = sum(len(k) for k, _ in _add_up_runs(self._runs, n_ranges, min_count=2))
+            keys, counts = np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.int64)
+            at = 0
+            for k, c in _add_up_runs(self._runs, n_ranges, min_count=2):
+                keys[at:at + len(k)], counts[at:at + len(k)] = k, c
+                at += len(k)
         finally:
             self._drop_runs()
         # what is left are the keys of two or more documents: counting on would be wrong
         self._closed = True
-        return RepetitionCounts(np.concatenate([k for k, _ in ranges]), np.concatenate([c for _, c in ranges]),
-                                self.documents)
+        return RepetitionCounts(keys, counts, self.documents)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -269,12 +276,12 @@ def _range_slice(keys: np.ndarray, lo, hi) -> slice:
                  len(keys) if hi is None else int(np.searchsorted(keys, hi)))
 
 
-def _add_up_runs(runs: list[tuple[str, np.ndarray]], n_ranges: int, min_count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _add_up_runs(runs: list[tuple[str, np.ndarray]], n_ranges: int,
+                 min_count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Sorted runs on disk added up one key range at a time: (keys, counts) of each range, keys
     counted at least ``min_count`` times only. Ranges are whole cells of the key grid, read with
     plain reads (a memory map would keep every page read resident in this process)."""
     n_ranges = min(n_ranges, GRID_CELLS)
-    out = []
     for r in range(n_ranges):
         first, last = r * GRID_CELLS // n_ranges, (r + 1) * GRID_CELLS // n_ranges
         pieces = []
@@ -282,8 +289,7 @@ def _add_up_runs(runs: list[tuple[str, np.ndarray]], n_ranges: int, min_count: i
             a, b = int(offsets[first]), int(offsets[last])
             pieces.append(np.fromfile(path, dtype=_RUN_DTYPE, count=b - a, offset=a * _RUN_DTYPE.itemsize))
         piece = np.concatenate(pieces)
-        out.append(_repeated(piece["key"], piece["count"], min_count))
-    return out
+        yield _repeated(piece["key"], piece["count"], min_count)
 
 
 def _repeated(keys: np.ndarray, counts: np.ndarray, min_count: int = 2) -> tuple[np.ndarray, np.ndarray]:
