@@ -188,7 +188,8 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         folds = list(GroupKFold(n_splits=n_splits).split(alone_rows, groups=groups[alone_rows]))
         fold_of_group = {g: k for k, (_, test) in enumerate(folds) for g in groups[alone_rows[test]]}
         batch_rows = np.flatnonzero(in_batch)
-        batch_fold = np.array([fold_of_group.get(g, zlib.crc32(g.encode("utf-8", "surrogatepass")) % n_splits) for g in groups[batch_rows]], dtype=int)
+        batch_fold = np.array([fold_of_group.get(g, zlib.crc32(g.encode("utf-8", "surrogatepass")) % n_splits)
+                               for g in groups[batch_rows]], dtype=int)
         for k, (train, test) in enumerate(folds):
             train, test = alone_rows[train], np.r_[alone_rows[test], batch_rows[batch_fold == k]].astype(int)
             if len(np.unique(is_promo[train])) < 2:
