@@ -10,7 +10,7 @@ import numpy as np
 from .features import build_table
 from .memory import ExampleMemory, apply_decisions
 from .policy import choose_removals, remove_spans
-from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounter, RepetitionCounts, repetition_features
+from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .results import Kind, Segment, Span, StripConfig, Stripped
 
 __all__ = ["PromoFilter", "Scored"]
@@ -84,10 +84,10 @@ class PromoFilter:
 
         Pass the result as ``repetition=`` to the other methods, with the same ``sites``; counting
         the whole batch first makes the output independent of how it is later chunked."""
-        counter = RepetitionCounter()
-        for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
-            counter.add([t for t, _ in batch], [site for _, site in batch])
-        return counter.freeze()
+        from .parallel import count_chunks
+
+        return count_chunks((([t for t, _ in batch], [site for _, site in batch])
+                             for batch in _batched(_with_sites(texts, sites), BATCH_DOCS)), jobs=1)
 
     def score_batch(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
                     sites: Sequence[str | None] | None = None) -> list[Scored]:
