@@ -93,15 +93,20 @@ def count_chunks(chunks: Iterable[tuple[list[str], list | None]], jobs: int = 1)
     counts are the same for any ``jobs``; the workers need no model."""
     from .repetition import RepetitionCounter
 
+    from .resources import release_freed_memory
+
     counter = RepetitionCounter()
     if jobs == 1:
         for texts, sites in chunks:
             counter.add(texts, sites)
-        return counter.freeze()
-    with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
-        for keys, counts, documents in _in_order(pool, jobs, ((_count_chunk, t, s) for t, s in chunks)):
-            counter.add_counts(keys, counts, documents)
-    return counter.freeze()
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
+            for keys, counts, documents in _in_order(pool, jobs, ((_count_chunk, t, s) for t, s in chunks)):
+                counter.add_counts(keys, counts, documents)
+    counts = counter.freeze()
+    del counter
+    release_freed_memory()  # the cleaning pass that follows holds only the frozen counts
+    return counts
 
 
 class Explainer:

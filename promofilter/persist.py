@@ -151,4 +151,7 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
         # columns for every segment; today's code cannot score them
         raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
                              "retrain it (promofilter train --base)")
+    from .resources import release_freed_memory
+
+    release_freed_memory()  # unpacking the archive took several times what the model keeps
     return PromoFilter(classifier=classifier, threshold=float(meta.get("threshold", 0.5)), metadata=meta)

@@ -44,12 +44,14 @@ REPETITION_FEATURE_NAMES = (
 AFFIX_WORDS = 2
 _LABEL = re.compile(r"^\W*((?:\S+ ){0,3}?\S*?)\s*[:|»›>–—-]+(?:\s|$)")
 COMPACT_EVERY = 500_000
-# distinct keys a counter holds in memory (16 bytes each) before it spills them to disk
+# distinct keys a counter holds in memory (12 bytes each) before it spills them to disk
 MAX_KEYS_IN_MEMORY = 2_000_000
+# a document count fits in 32 bits (four billion documents); keys are 64-bit hashes
+COUNT_DTYPE = np.uint32
 # spilled runs are indexed by a grid of equal key ranges; they are added up a few cells at a time
 GRID_CELLS = 4096
 _GRID_STARTS = np.array([i * (2**64 // GRID_CELLS) for i in range(GRID_CELLS)], dtype=np.uint64)
-_RUN_DTYPE = np.dtype([("key", np.uint64), ("count", np.int64)])
+_RUN_DTYPE = np.dtype([("key", np.uint64), ("count", COUNT_DTYPE)])
 N_KEYS = 6
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
@@ -124,7 +126,7 @@ class RepetitionCounts:
 def _fold(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct keys and their summed counts."""
     distinct, inverse = np.unique(keys, return_inverse=True)
-    return distinct, np.bincount(inverse.ravel(), weights=counts, minlength=len(distinct)).astype(np.int64)
+    return distinct, np.bincount(inverse.ravel(), weights=counts, minlength=len(distinct)).astype(COUNT_DTYPE)
 
 
 class RepetitionCounter:
@@ -141,7 +143,7 @@ class RepetitionCounter:
         self._pending_counts: list[np.ndarray] = []
         self._pending_size = 0
         self._keys = np.zeros(0, dtype=np.uint64)
-        self._counts = np.zeros(0, dtype=np.int64)
+        self._counts = np.zeros(0, dtype=COUNT_DTYPE)
         self._runs: list[tuple[str, np.ndarray]] = []  # spilled runs sorted by key, with grid offsets
         self._spill_dir = None  # a textio.ScratchDirectory once the counter spills
         self._closed = False
@@ -163,13 +165,13 @@ class RepetitionCounter:
             strings += keys
         if strings:
             keys = _hash(strings)
-            self._add(keys, np.ones(len(keys), dtype=np.int64))
+            self._add(keys, np.ones(len(keys), dtype=COUNT_DTYPE))
         self.documents += len(texts)
 
     def add_counts(self, keys: np.ndarray, counts: np.ndarray, documents: int) -> None:
         """Add the counts of another part of the batch, as ``totals`` gives them (documents not
         counted here)."""
-        self._add(np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64))
+        self._add(np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=COUNT_DTYPE))
         self.documents += documents
 
     def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
@@ -207,7 +209,7 @@ class RepetitionCounter:
         run.tofile(path)
         # where each cell of the key grid starts in this run: ranges are read back by offset
         self._runs.append((path, np.r_[np.searchsorted(self._keys, _GRID_STARTS), len(self._keys)]))
-        self._keys, self._counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        self._keys, self._counts = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=COUNT_DTYPE)
 
     def totals(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Every key counted so far with its count (keys of one document too), and the number
@@ -243,7 +245,7 @@ class RepetitionCounter:
             # twice over the runs: first the sizes, then into arrays of the final size (holding
             # every range and then their concatenation would take twice the memory)
             size = sum(len(k) for k, _ in _add_up_runs(self._runs, n_ranges, min_count=2))
-            keys, counts = np.empty(size, dtype=np.uint64), np.empty(size, dtype=np.int64)
+            keys, counts = np.empty(size, dtype=np.uint64), np.empty(size, dtype=COUNT_DTYPE)
             at = 0
             for k, c in _add_up_runs(self._runs, n_ranges, min_count=2):
                 keys[at:at + len(k)], counts[at:at + len(k)] = k, c
@@ -307,7 +309,7 @@ def add_up_key_range(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[n
     """One key range of several parts' counts added up, keys of two or more documents only: a
     distributed count reduces each range on its own, so no task holds every key."""
     if not pieces:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=COUNT_DTYPE)
     return _repeated(np.concatenate([k for k, _ in pieces]), np.concatenate([c for _, c in pieces]))
 
 
