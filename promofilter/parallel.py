@@ -18,14 +18,14 @@ __all__ = ["Explainer", "warm_up", "count_chunks"]
 
 # What worker processes import before they are forked from the fork server (see warm_up).
 _PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.model", "promofilter.persist",
-            "skops.io"]
+            "promofilter.modelfile"]
 _use_forkserver = sys.platform == "linux"
 
 
 def _context():
     """Fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
     model's trees) or Arrow's I/O threads, which a fork breaks. The fork server is a fresh process
-    that imports scikit-learn, skops and promofilter once (it never scores, so no tree threads);
+    that imports scikit-learn and promofilter once (it never scores, so no tree threads);
     each worker is forked from it with those imports done and only loads the model. macOS keeps
     spawn (forking after numpy/Accelerate is what CPython warns about there), and so does a fork
     server that cannot start (its socket path under a long TMPDIR, say)."""

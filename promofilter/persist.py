@@ -1,9 +1,11 @@
 """Model files: save a trained filter as a directory, and load one without running its code.
 
-A model directory holds ``model.skops`` (the estimator, in skops' safe format) and
-``model.json`` (threshold, versions, sha256 of the model file, training metadata). Loading checks
-the checksum and refuses any type in the file that is not on the explicit allowlist below, so a
-crafted file cannot run code. Pickle/joblib files load only with ``trusted=True``.
+A model directory holds ``model.npz`` (the estimator, see ``promofilter.modelfile``: arrays and
+a JSON tree of class names and attributes, nothing executable) and ``model.json`` (threshold,
+versions, sha256 of the model file, training metadata). Loading checks the checksum and refuses
+any class in the file that is not on the explicit allowlist below, before importing anything, so
+a crafted file cannot run code. Models written by earlier versions (``model.skops``, skops' safe
+format) still load, with the same allowlist. Pickle/joblib files load only with ``trusted=True``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from .textio import atomic_write
 
 __all__ = ["save_model", "load_model_file", "ModelLoadError", "TRUSTED_TYPES", "MODEL_FILE", "META_FILE"]
 
-MODEL_FILE = "model.skops"
+MODEL_FILE = "model.npz"
+SKOPS_FILE = "model.skops"  # the model file of promofilter 0.1 (skops), still loaded
 META_FILE = "model.json"
 
 # Every type a promofilter model is built from. Anything else in a file is refused.
@@ -34,6 +37,8 @@ TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "numpy.random._pcg64.PCG64",
     "sklearn._loss.loss.HalfBinomialLoss",
     "sklearn._loss.link.LogitLink",
     "sklearn._loss.link.Interval",
@@ -57,25 +62,32 @@ def _sha256(path: Path) -> str:
 
 
 def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
-    """Write ``model`` to ``directory`` (created if needed) as model.skops + model.json."""
+    """Write ``model`` to ``directory`` (created if needed) as model.npz + model.json."""
+    import io
+
     import sklearn
-    import skops
-    import skops.io as sio
+
+    from . import modelfile
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / MODEL_FILE
-    atomic_write(path, sio.dumps(model.classifier, compression=8))
+    buffer = io.BytesIO()
+    modelfile.dump(model.classifier, buffer)
+    atomic_write(path, buffer.getvalue())
+    if (directory / SKOPS_FILE).exists():  # a model of the old format rewritten in place
+        (directory / SKOPS_FILE).unlink()
     from . import __version__
 
     meta = dict(model.metadata)
+    meta.pop("skops_version", None)
     meta.update(
         threshold=model.threshold,
         model_file=MODEL_FILE,
+        model_format=modelfile.FORMAT,
         model_sha256=_sha256(path),
         promofilter_version=__version__,
         sklearn_version=sklearn.__version__,
-        skops_version=skops.__version__,
     )
     atomic_write(directory / META_FILE, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
     return directory
@@ -88,7 +100,7 @@ def _load_trusted_pickle(path: Path):
 
 
 def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilter:
-    """Load a model directory (or its model.skops / model.json), or a trusted pickle."""
+    """Load a model directory (or its model file / model.json), or a trusted pickle."""
     import warnings
 
     path = Path(path)
@@ -122,28 +134,20 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
             "or was modified; rebuild or re-download the model"
         )
     import sklearn
-    import skops.io as sio
 
-    try:
-        untrusted = sio.get_untrusted_types(file=model_path)
-    except Exception as e:  # skops raises several types for damaged archives
-        raise ModelLoadError(f"{model_path} is not a readable skops model file: {e}") from None
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if refused and not trusted:
-        raise ModelLoadError(
-            f"{model_path} contains types that are not part of a promofilter model and could run "
-            f"code: {', '.join(refused)}; pass --trust-model (trusted=True) only if you trust its source"
-        )
     trained_with = meta.get("sklearn_version")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelLoadError(
             f"{model_path} was trained with scikit-learn {trained_with}, but {sklearn.__version__} "
             "is installed; install the matching version or retrain the model (promofilter train --base)"
         )
+    read = _read_skops if model_path.suffix == ".skops" else _read_npz
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=sklearn.exceptions.InconsistentVersionWarning)
-            classifier = sio.load(model_path, trusted=sorted(set(untrusted)))
+            classifier = read(model_path, trusted)
+    except ModelLoadError:
+        raise
     except Exception as e:
         raise ModelLoadError(f"could not load {model_path}: {type(e).__name__}: {e}") from None
     if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
@@ -155,3 +159,35 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
 
     release_freed_memory()  # unpacking the archive took several times what the model keeps
     return PromoFilter(classifier=classifier, threshold=float(meta.get("threshold", 0.5)), metadata=meta)
+
+
+def _refuse_foreign(model_path: Path, names: set[str], trusted: bool) -> None:
+    refused = sorted(names - set(TRUSTED_TYPES))
+    if refused and not trusted:
+        raise ModelLoadError(
+            f"{model_path} contains types that are not part of a promofilter model and could run "
+            f"code: {', '.join(refused)}; pass --trust-model (trusted=True) only if you trust its source"
+        )
+
+
+def _read_npz(model_path: Path, trusted: bool):
+    from . import modelfile
+
+    try:
+        return modelfile.load(model_path, allowed=None if trusted else TRUSTED_TYPES)
+    except modelfile.ForeignClassError as e:
+        _refuse_foreign(model_path, set(e.names), trusted)
+        raise
+    except modelfile.FormatError as e:
+        raise ModelLoadError(f"{model_path} is not a readable model file: {e}") from None
+
+
+def _read_skops(model_path: Path, trusted: bool):
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=model_path)
+    except Exception as e:  # skops raises several types for damaged archives
+        raise ModelLoadError(f"{model_path} is not a readable skops model file: {e}") from None
+    _refuse_foreign(model_path, set(untrusted), trusted)
+    return sio.load(model_path, trusted=sorted(set(untrusted)))

@@ -1,6 +1,6 @@
 """Process resources: give heap memory freed by a large, short-lived step back to the system.
 
-Loading a model (skops unpacks the archive) and batch mode's counting pass allocate far more
+Loading a model (the archive is unpacked in memory) and batch mode's counting pass allocate far more
 than they keep. glibc keeps the freed small blocks in its heap, where they count in the
 process's resident memory for the rest of a long batch run; ``malloc_trim`` returns them.
 Elsewhere (macOS, Windows, musl) this does nothing.

@@ -42,5 +42,5 @@ def test_built_wheel_contains_the_model_and_the_corpus(tmp_path):
                     "-w", str(tmp_path), str(ROOT)], check=True)
     (wheel,) = tmp_path.glob("promofilter-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"promofilter/_model/model.skops", "promofilter/_model/model.json", "promofilter/py.typed"} <= names
+    assert {"promofilter/_model/model.npz", "promofilter/_model/model.json", "promofilter/py.typed"} <= names
     assert any(n.startswith("promofilter/_corpus/articles/") for n in names)

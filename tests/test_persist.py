@@ -21,13 +21,77 @@ class _Boom:
         return (open, (self.path, "w"))
 
 
-def test_saved_model_round_trips(model, tmp_path):
-    from promofilter.persist import save_model
+class _Marker:
+    """Rebuilding this from a model file would create ``path``: proof that code ran."""
+
+    def __setstate__(self, state):
+        open(state["path"], "w").close()
+
+
+def test_saved_model_round_trips_exactly(model, tmp_path):
+    from promofilter.corpus import generate, load_corpus
+    from promofilter.persist import MODEL_FILE, save_model
 
     save_model(model, tmp_path / "copy")
+    assert (tmp_path / "copy" / MODEL_FILE).is_file()
     again = promofilter.load_model(tmp_path / "copy")
     assert again.threshold == model.threshold
-    assert again.detect(ARTICLE)[0].score == pytest.approx(model.detect(ARTICLE)[0].score)
+    texts = [d["text"] for d in generate(load_corpus(), 40, seed=11)]
+    counts = model.count_repetition(texts)
+
+    def spans(m, repetition=None):
+        return [[(s.start, s.end, s.score, s.kind) for s in r] for r in m.detect_many(texts, repetition=repetition)]
+
+    assert spans(again) == spans(model)  # scores bit for bit, kinds too
+    assert spans(again, counts) == spans(model, counts)
+
+
+def test_model_file_naming_a_foreign_class_is_refused_before_it_is_imported_or_built(model_dir, tmp_path):
+    from promofilter import modelfile
+
+    marker = tmp_path / "ran"
+    evil = _Marker()
+    evil.__dict__["path"] = str(marker)
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    modelfile.dump(evil, bad / "model.npz")
+    meta = json.loads((bad / "model.json").read_text())
+    meta.pop("model_sha256")
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match=r"could run code: \S*_Marker"):
+        promofilter.load_model(bad)
+    assert not marker.exists()
+    # the user's word is what lets it through
+    promofilter.persist._read_npz(bad / "model.npz", trusted=True)
+    assert marker.exists()
+
+
+def test_model_file_with_pickled_arrays_is_not_readable(model_dir, tmp_path):
+    import numpy as np
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    np.savez(bad / "model.npz", __tree__=np.frombuffer(b'{"format": "promofilter-npz-1", "root": {"$array": "a0"}}',
+                                                        dtype=np.uint8), a0=np.array([_Boom("x")], dtype=object))
+    meta = json.loads((bad / "model.json").read_text())
+    meta.pop("model_sha256")
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="not a readable model file"):
+        promofilter.load_model(bad)
+
+
+def test_models_of_the_skops_format_still_load(model, model_dir, tmp_path):
+    import skops.io as sio
+
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    (old / "model.npz").unlink()
+    (old / "model.skops").write_bytes(sio.dumps(model.classifier))
+    meta = json.loads((old / "model.json").read_text())
+    meta.update(model_file="model.skops")
+    meta.pop("model_sha256")
+    (old / "model.json").write_text(json.dumps(meta))
+    assert promofilter.load_model(old).detect(ARTICLE)[0].score == model.detect(ARTICLE)[0].score
 
 
 def test_malicious_pickle_is_refused_without_running(tmp_path):
@@ -52,8 +116,10 @@ def test_skops_file_with_foreign_types_is_refused(model_dir, tmp_path):
 
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
+    (bad / "model.npz").unlink()
     (bad / "model.skops").write_bytes(sio.dumps({"payload": _Boom("x")}))
     meta = json.loads((bad / "model.json").read_text())
+    meta.update(model_file="model.skops")
     meta.pop("model_sha256")
     (bad / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="could run code"):
@@ -63,9 +129,9 @@ def test_skops_file_with_foreign_types_is_refused(model_dir, tmp_path):
 def test_tampered_model_fails_its_checksum(model_dir, tmp_path):
     bad = tmp_path / "tampered"
     shutil.copytree(model_dir, bad)
-    data = bytearray((bad / "model.skops").read_bytes())
+    data = bytearray((bad / "model.npz").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (bad / "model.skops").write_bytes(bytes(data))
+    (bad / "model.npz").write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="sha256"):
         promofilter.load_model(bad)
 
@@ -73,12 +139,12 @@ def test_tampered_model_fails_its_checksum(model_dir, tmp_path):
 def test_truncated_model_without_checksum_gets_a_message_not_a_traceback(model_dir, tmp_path):
     bad = tmp_path / "truncated"
     shutil.copytree(model_dir, bad)
-    data = (bad / "model.skops").read_bytes()
-    (bad / "model.skops").write_bytes(data[: len(data) // 3])
+    data = (bad / "model.npz").read_bytes()
+    (bad / "model.npz").write_bytes(data[: len(data) // 3])
     meta = json.loads((bad / "model.json").read_text())
     meta.pop("model_sha256")
     (bad / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelLoadError, match="not a readable skops model"):
+    with pytest.raises(ModelLoadError, match="not a readable model file"):
         promofilter.load_model(bad)
 
 

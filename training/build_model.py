@@ -3,7 +3,7 @@
     python training/build_model.py            # same as: promofilter train --base
 
 Splits the corpus by article, promo family and hard negative; trains; picks the threshold on the
-validation split; measures the held-out test split; writes models/model.skops, model.json,
+validation split; measures the held-out test split; writes models/model.npz, model.json,
 model_card.json, MODEL_CARD.md and the plots. When ../shared/realworld/dev.jsonl exists, the card
 also carries the team scorer's figures on it (measured only, never trained or tuned on).
 """
