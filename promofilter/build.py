@@ -311,6 +311,13 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     model.metadata = dict(card)
     save_model(model, out)
     card["out_dir"] = str(out)
+    # the budget: a file of at most 20 MB that loads in at most 0.5 s
+    from .persist import MODEL_FILE, load_model_file
+
+    started_load = time.perf_counter()
+    load_model_file(out)
+    card["model_file"] = {"name": MODEL_FILE, "bytes": (out / MODEL_FILE).stat().st_size,
+                          "load_seconds": round(time.perf_counter() - started_load, 3)}
     from .card import write_card
 
     write_card(out, card, test_scored and (test_docs, test_scored), plots=plots)

@@ -36,6 +36,15 @@ def test_shipped_model_card_states_the_false_removal_budget():
     assert "False-removal budget" in card and "content loss" in card
 
 
+def test_model_card_states_the_model_file_size_and_load_time(model_dir):
+    import json
+
+    card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
+    assert card["model_file"]["bytes"] == (model_dir / card["model_file"]["name"]).stat().st_size
+    # (the load time is a figure for the card, not a timed test: machines are shared)
+    assert card["model_file"]["bytes"] <= 20e6 and card["model_file"]["load_seconds"] > 0
+
+
 @pytest.mark.slow
 def test_built_wheel_contains_the_model_and_the_corpus(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
