@@ -162,10 +162,13 @@ class _Reader:
 def _open(file: str | IO[bytes]) -> tuple[dict, Any]:
     try:
         archive = np.load(file, allow_pickle=False)
-        arrays = {name: archive[name] for name in archive.files}
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise FormatError("not a promofilter model archive (a single array, not an archive)")
+        with archive:  # closes the file: it may be replaced or removed next (Windows locks it)
+            arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise FormatError(f"not a readable model archive: {e}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile) or _TREE not in arrays:
+    if _TREE not in arrays:
         raise FormatError("not a promofilter model archive (no model tree)")
     try:
         tree = json.loads(arrays.pop(_TREE).tobytes().decode("utf-8"))
