@@ -92,7 +92,7 @@ def _load_articles(directory: Path) -> list[Article]:
 def _load_families(directory: Path) -> list[Family]:
     families = []
     for path in sorted(directory.glob("*.txt")):
-        kind = Kind(path.stem)
+        kind = Kind(path.stem.split("_")[0])  # <kind>.txt, or <kind>_<topic>.txt
         name, templates = None, []
         for line in _lines(path) + ["## <end>"]:
             if line.startswith("## "):
@@ -178,6 +178,11 @@ MID_KINDS = (Kind.CROSSPROMO, Kind.CREDIT, Kind.AD, Kind.CTA)
 START_KINDS = (Kind.CREDIT, Kind.AD, Kind.BOILERPLATE, Kind.CTA, Kind.DISCLAIMER)
 # hard_negatives topics with this prefix are editorial furniture with their own placement
 FURNITURE = "furniture:"
+# domains whose articles quote code and commands (furniture/code_lines.txt)
+CODE_DOMAINS = ("howto", "tech", "gaming")
+# share of documents whose lede opens with a dateline (see furniture/datelines.txt)
+DATELINE_SHARE = 0.15
+_HAS_DATELINE = re.compile(r"[A-Z][A-Z .'’-]{2,}(,|\s[(—–-])")
 EMOJI = ["👉", "📩", "🔔", "🚀", "📲", "🔥", "✅", "⚡", "💰", "📈", "➡️", "👇"]
 
 
@@ -216,6 +221,8 @@ class _Filler:
             return f"{r.randint(5, 80)}%"
         if slot == "price":
             return r.choice(["$", "€", "£", "$"]) + str(r.choice([9, 19, 29, 49, 99, 199, 4.99, 12.5]))
+        if slot == "CITY":
+            return r.choice(self.f["city"]).upper()
         if slot in self.f:
             return r.choice(self.f[slot])
         return slot
@@ -318,8 +325,10 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     width = rng.randint(60, 90)
 
     blocks: list[tuple[str, Kind | None]] = [(b, None) for b in article.blocks]
+    lede = 1
     if rng.random() < 0.25:
         blocks = blocks[1:]  # scraped body without its headline
+        lede = 0
 
     by_kind: dict[Kind, list[Family]] = {}
     for fam in corpus.families:
@@ -344,6 +353,14 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
     def insert_at(where: int, piece: list) -> None:
         blocks[where:where] = piece
 
+    # the first paragraph of prose (after the headline, bylines and the like)
+    lede = next((i for i in range(lede, len(blocks)) if len(blocks[i][0]) > 80), None)
+    if (furniture.get("datelines") and lede is not None and rng.random() < DATELINE_SHARE
+            and not _HAS_DATELINE.match(blocks[lede][0])):
+        # "CITY (Agency) --" before the lede: content, however much a wire name looks like chrome
+        dateline = SLOT.sub(lambda m: filler.value(m.group(1), site), rng.choice(furniture["datelines"]))
+        joiner = "" if dateline.endswith("--") and rng.random() < 0.5 else " "
+        blocks[lede] = (dateline + joiner + blocks[lede][0], None)
     # editorial furniture that looks like chrome but is content: subheadings, fact lists,
     # one-line paragraphs, and newsroom endings (reporting credits, update notes, bios)
     if furniture.get("subheadings") and len(blocks) > 3 and rng.random() < 0.35:
@@ -362,6 +379,10 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
         if furniture.get("embed_intros") and rng.random() < 0.75:
             piece.insert(0, (rng.choice(furniture["embed_intros"]), None))
         insert_at(rng.randint(2, len(blocks) - 1), piece)
+    if furniture.get("code_lines") and rng.random() < (0.35 if article.domain in CODE_DOMAINS else 0.02):
+        # commands, code and CSS quoted in a how-to: content, however much they look like page code
+        insert_at(rng.randint(1, len(blocks)), [(rng.choice(furniture["code_lines"]), None)
+                                                for _ in range(rng.randint(1, 4))])
     if furniture.get("wire_endings") and rng.random() < 0.3:
         blocks += [(rng.choice(furniture["wire_endings"]), None) for _ in range(rng.choice([1, 1, 1, 2]))]
 

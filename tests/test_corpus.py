@@ -62,3 +62,22 @@ def test_folds_partition_the_corpus(corpus):
     folds = split_folds(corpus, 3)
     assert sum(len(f.articles) for f in folds) == len(corpus.articles)
     assert sum(len(f.families) for f in folds) == len(corpus.families)
+
+
+def test_a_kind_may_have_several_template_files(corpus):
+    # promos/boilerplate_web_residue.txt: page code left in scraped text is boilerplate
+    residue = [f for f in corpus.families if f.name.startswith("bp-css-")]
+    assert residue and all(f.kind is Kind.BOILERPLATE for f in residue)
+
+
+def test_datelines_open_ledes_as_article_text(corpus):
+    import re
+
+    # "CITY (Agency) --" and "CITY--(WIRE)--" are the story's, not chrome around it
+    dateline = re.compile(r"[A-Z]{3,}[A-Z .]*(?:, [^\n]{2,40}?)? ?(?:\([A-Za-z .]+\) ?[-—–]+|--\([A-Za-z .]+\)--|/[A-Za-z .]+/ --)")
+    found = 0
+    for doc in generate(corpus, 400, seed=2):
+        for m in dateline.finditer(doc["text"]):
+            found += 1
+            assert not any(s < m.end() <= e for s, e, _ in doc["promo_spans"]), m.group()
+    assert found >= 20
