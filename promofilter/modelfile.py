@@ -4,7 +4,8 @@ A fitted estimator is written as one ``.npz`` archive: every NumPy array of its 
 a member of its own, and the tree itself (class names, parameters and fitted attributes, with
 references to those members) is JSON in the member ``__tree__``. Loading reads the arrays with
 ``allow_pickle=False`` and rebuilds only classes named in an allowlist: a name outside it is
-refused before any module is imported, and nothing in the file is ever executed.
+refused before any module is imported. Nothing in the file is code; what runs is the allowed
+classes' own ``__setstate__`` on the state read from it (plain attributes and arrays).
 
 skops does the same job in general, but its type checks import every scikit-learn estimator
 (half a second and 40 MB at start-up); a promofilter model needs a dozen classes.
@@ -18,9 +19,12 @@ array([1.])
 """
 from __future__ import annotations
 
+import copyreg
 import importlib
 import io
 import json
+import os
+import re
 import zipfile
 from collections.abc import Iterable
 from typing import IO, Any
@@ -33,6 +37,13 @@ FORMAT = "promofilter-npz-1"
 _TREE = "__tree__"
 # objects rebuilt by calling the class with no arguments (extension types with no state)
 _CALLED = "call"
+# what an archive may unpack to: a bomb of a small file is refused before anything is read (a
+# promofilter model unpacks to ~20 MB, its tree to ~0.1 MB)
+MAX_UNPACKED_BYTES = 1 << 28
+MAX_TREE_BYTES = 1 << 24
+_MEMBER = re.compile(r"(?:__tree__|a\d+)\.npy")
+# the only bit generator a file may name (fitted estimators keep a numpy Generator)
+_BIT_GENERATOR = "numpy.random._pcg64.PCG64"
 
 
 class FormatError(ValueError):
@@ -71,20 +82,21 @@ class _Writer:
             key = f"a{len(self.arrays)}"
             self.arrays[key] = value
             return {"$array": key}
-        if isinstance(value, list):
+        # exact types: a subclass (namedtuple, OrderedDict) would come back as its base
+        if type(value) is list:
             return [self.encode(x) for x in value]
-        if isinstance(value, tuple):
+        if type(value) is tuple:
             return {"$tuple": [self.encode(x) for x in value]}
-        if isinstance(value, dict):
+        if type(value) is dict:
             if not all(isinstance(k, str) for k in value):
                 raise FormatError("a dict with keys other than strings")
             return {"$dict": {k: self.encode(x) for k, x in value.items()}}
-        if isinstance(value, slice):
+        if type(value) is slice:
             return {"$slice": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
-        if isinstance(value, type):
+        if isinstance(value, type) and issubclass(value, np.generic):
             return {"$type": _name(value)}
-        if isinstance(value, np.random.Generator):
-            return {"$generator": _name(type(value.bit_generator)), "state": self.encode(value.bit_generator.state)}
+        if type(value) is np.random.Generator and _name(type(value.bit_generator)) == _BIT_GENERATOR:
+            return {"$generator": _BIT_GENERATOR, "state": self.encode(value.bit_generator.state)}
         return self.encode_object(value)
 
     def encode_object(self, obj: Any) -> dict:
@@ -92,10 +104,14 @@ class _Writer:
         reduced = obj.__reduce_ex__(4)
         if isinstance(reduced, tuple) and len(reduced) == 2 and reduced[0] is cls and reduced[1] == ():
             return {"$object": _name(cls), "new": _CALLED}
+        # only what plain attribute state rebuilds: copyreg's default reduction of a Python class
+        if not (isinstance(reduced, tuple) and reduced[0] is copyreg.__newobj__ and reduced[1] == (cls,)
+                and all(x is None for x in reduced[3:]) and cls.__new__ is object.__new__):
+            raise FormatError(f"cannot write a {_name(cls)}: it is not rebuilt from its attributes alone")
         state = obj.__getstate__()
         if state is None:
             state = {}
-        if not isinstance(state, dict):
+        if type(state) is not dict:
             raise FormatError(f"cannot write a {_name(cls)}: its state is not a dict of attributes")
         return {"$object": _name(cls), "state": self.encode(state)["$dict"]}
 
@@ -140,15 +156,25 @@ class _Reader:
         if "$slice" in value:
             return slice(*(self.decode(x) for x in value["$slice"]))
         if "$type" in value:
-            return self.resolve(value["$type"])
+            cls = self.resolve(value["$type"])
+            if not (isinstance(cls, type) and issubclass(cls, np.generic)):
+                raise FormatError(f"{value['$type']} cannot stand as a type in a model tree")
+            return cls
         if "$generator" in value:
+            if value["$generator"] != _BIT_GENERATOR:
+                raise FormatError(f"{value['$generator']} is not a bit generator a model may hold")
             bit_generator = self.resolve(value["$generator"])()
             bit_generator.state = self.decode(value["state"])
             return np.random.Generator(bit_generator)
         if "$object" in value:
             cls = self.resolve(value["$object"])
+            if not isinstance(cls, type):
+                raise FormatError(f"{value['$object']} is not a class")
             if value.get("new") == _CALLED:
                 return cls()
+            if cls.__new__ is not object.__new__:
+                # an extension type built without its constructor may hold null pointers
+                raise FormatError(f"{value['$object']} cannot be rebuilt from attributes")
             obj = cls.__new__(cls)
             state = {k: self.decode(x) for k, x in value["state"].items()}
             if hasattr(obj, "__setstate__"):
@@ -159,22 +185,45 @@ class _Reader:
         raise FormatError(f"unknown entry in the model tree: {sorted(value)}")
 
 
+def _check_members(file: str | IO[bytes]) -> None:
+    """Refuse what is not an archive of arrays, before numpy reads it (numpy's message for a
+    file that is not one suggests loading it with pickle), and archives that unpack too big."""
+    if not zipfile.is_zipfile(file):
+        raise FormatError("not a model archive (not a zip file)")
+    if not isinstance(file, (str, bytes, os.PathLike)):
+        file.seek(0)
+    with zipfile.ZipFile(file) as archive:
+        members = archive.infolist()
+    strange = [m.filename for m in members if not _MEMBER.fullmatch(m.filename)]
+    if strange:
+        raise FormatError(f"unexpected members in the archive: {', '.join(strange[:5])}")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise FormatError(f"the archive unpacks to more than {MAX_UNPACKED_BYTES >> 20} MB")
+    if any(m.filename == _TREE + ".npy" and m.file_size > MAX_TREE_BYTES for m in members):
+        raise FormatError(f"the model tree is larger than {MAX_TREE_BYTES >> 20} MB")
+    if not isinstance(file, (str, bytes, os.PathLike)):
+        file.seek(0)
+
+
 def _open(file: str | IO[bytes]) -> tuple[dict, Any]:
+    _check_members(file)
     try:
         archive = np.load(file, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise FormatError("not a promofilter model archive (a single array, not an archive)")
         with archive:  # closes the file: it may be replaced or removed next (Windows locks it)
             arrays = {name: archive[name] for name in archive.files}
+    except FormatError:
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise FormatError(f"not a readable model archive: {e}") from None
     if _TREE not in arrays:
         raise FormatError("not a promofilter model archive (no model tree)")
     try:
         tree = json.loads(arrays.pop(_TREE).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise FormatError(f"the model tree is not JSON: {e}") from None
-    if not isinstance(tree, dict) or tree.get("format") != FORMAT:
+    if not isinstance(tree, dict) or tree.get("format") != FORMAT or "root" not in tree:
         raise FormatError(f"not a {FORMAT} archive")
     return tree, arrays
 
@@ -194,6 +243,8 @@ def _class_names(tree: dict) -> set[str]:
                 walk(x)
 
     walk(tree["root"])
+    if not all(isinstance(n, str) for n in names):
+        raise FormatError("a class name in the model tree is not a string")
     return names
 
 
@@ -202,14 +253,24 @@ def class_names(file: str | IO[bytes]) -> set[str]:
     return _class_names(_open(file)[0])
 
 
-def load(file: str | IO[bytes], allowed: Iterable[str] | None) -> Any:
+def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = False) -> Any:
     """Rebuild the object in ``file``. A class or type not in ``allowed`` is refused
-    (``ForeignClassError``, naming them all) before anything is imported; None allows any."""
+    (``ForeignClassError``, naming them all) before anything is imported, unless ``trusted``.
+
+    The allowed classes' own ``__setstate__`` runs on state read from the file: allow only
+    classes whose state is plain data."""
+    if isinstance(allowed, str):
+        raise TypeError("allowed is a collection of class names, not one string")
     if isinstance(file, (bytes, bytearray)):
         file = io.BytesIO(file)
     tree, arrays = _open(file)
-    names = _class_names(tree)
-    allowed = names if allowed is None else set(allowed)
-    if names - allowed:
-        raise ForeignClassError(sorted(names - allowed))
-    return _Reader(arrays, allowed).decode(tree["root"])
+    try:
+        names = _class_names(tree)
+        allowed = names if trusted else set(allowed)
+        if names - allowed:
+            raise ForeignClassError(sorted(names - allowed))
+        return _Reader(arrays, allowed).decode(tree["root"])
+    except FormatError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+        raise FormatError(f"malformed model tree ({type(e).__name__}: {e})") from None

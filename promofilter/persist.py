@@ -75,8 +75,6 @@ def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
     buffer = io.BytesIO()
     modelfile.dump(model.classifier, buffer)
     atomic_write(path, buffer.getvalue())
-    if (directory / SKOPS_FILE).exists():  # a model of the old format rewritten in place
-        (directory / SKOPS_FILE).unlink()
     from . import __version__
 
     meta = dict(model.metadata)
@@ -90,6 +88,8 @@ def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
         sklearn_version=sklearn.__version__,
     )
     atomic_write(directory / META_FILE, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    if (directory / SKOPS_FILE).exists():  # a model of the old format rewritten in place
+        (directory / SKOPS_FILE).unlink()
     return directory
 
 
@@ -124,6 +124,9 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
         raise ModelLoadError(f"{directory} has no {META_FILE}: not a promofilter model directory") from None
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{meta_path} is unreadable or not JSON: {e}") from None
+    if meta.get("model_file", MODEL_FILE) not in (MODEL_FILE, SKOPS_FILE):
+        raise ModelLoadError(f"{meta_path} names the model file {meta.get('model_file')!r}: "
+                             f"only {MODEL_FILE} (or {SKOPS_FILE}) beside it")
     model_path = directory / meta.get("model_file", MODEL_FILE)
     if not model_path.is_file():
         raise ModelLoadError(f"model file missing: {model_path}")
@@ -150,6 +153,12 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
         raise
     except Exception as e:
         raise ModelLoadError(f"could not load {model_path}: {type(e).__name__}: {e}") from None
+    from .model import PromoClassifier
+
+    if not trusted:
+        if not isinstance(classifier, PromoClassifier):
+            raise ModelLoadError(f"{model_path} holds a {type(classifier).__name__}, not a promofilter classifier")
+        _check_trees(model_path, classifier)
     if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
         # batch-aware models of promofilter before the batch head: one stage 2 read repetition
         # columns for every segment; today's code cannot score them
@@ -174,7 +183,7 @@ def _read_npz(model_path: Path, trusted: bool):
     from . import modelfile
 
     try:
-        return modelfile.load(model_path, allowed=None if trusted else TRUSTED_TYPES)
+        return modelfile.load(model_path, allowed=TRUSTED_TYPES, trusted=trusted)
     except modelfile.ForeignClassError as e:
         _refuse_foreign(model_path, set(e.names), trusted)
         raise
@@ -191,3 +200,31 @@ def _read_skops(model_path: Path, trusted: bool):
         raise ModelLoadError(f"{model_path} is not a readable skops model file: {e}") from None
     _refuse_foreign(model_path, set(untrusted), trusted)
     return sio.load(model_path, trusted=sorted(set(untrusted)))
+
+
+def _check_trees(model_path: Path, classifier) -> None:
+    """The gradient-boosted trees' nodes, as compiled code walks them: children after their
+    parent and inside the tree, features inside the input. A crafted file could otherwise make
+    scoring read out of bounds or loop forever (true of skops files too)."""
+    import numpy as np
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    for name in ("stage2_", "batch_stage2_"):
+        booster = getattr(classifier, name, None)
+        if booster is None:
+            continue
+        n_features = getattr(booster, "n_features_in_", 0)
+        for predictor in (p for per_iteration in getattr(booster, "_predictors", []) for p in per_iteration):
+            nodes = getattr(predictor, "nodes", None)
+            if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1:
+                raise ModelLoadError(f"{model_path}: a tree of {name} is malformed")
+            inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
+            at = inner.astype(np.int64)
+            for child in ("left", "right"):
+                c = nodes[child][inner].astype(np.int64)
+                if np.any(c <= at) or np.any(c >= len(nodes)):
+                    raise ModelLoadError(f"{model_path}: a tree of {name} has a node outside the tree")
+            if np.any(nodes["feature_idx"][inner] >= n_features):
+                raise ModelLoadError(f"{model_path}: a tree of {name} reads a feature the model does not have")
+            if np.any(nodes["is_categorical"][inner]):
+                raise ModelLoadError(f"{model_path}: a tree of {name} has categorical splits (never trained here)")

@@ -21,13 +21,6 @@ class _Boom:
         return (open, (self.path, "w"))
 
 
-class _Marker:
-    """Rebuilding this from a model file would create ``path``: proof that code ran."""
-
-    def __setstate__(self, state):
-        open(state["path"], "w").close()
-
-
 def test_saved_model_round_trips_exactly(model, tmp_path):
     from promofilter.corpus import generate, load_corpus
     from promofilter.persist import MODEL_FILE, save_model
@@ -46,38 +39,107 @@ def test_saved_model_round_trips_exactly(model, tmp_path):
     assert spans(again, counts) == spans(model, counts)
 
 
-def test_model_file_naming_a_foreign_class_is_refused_before_it_is_imported_or_built(model_dir, tmp_path):
-    from promofilter import modelfile
+def _write_tree(directory, root, **arrays):
+    """A model directory whose model.npz holds ``root`` as its tree (no checksum in model.json)."""
+    import numpy as np
 
-    marker = tmp_path / "ran"
-    evil = _Marker()
-    evil.__dict__["path"] = str(marker)
+    tree = json.dumps({"format": "promofilter-npz-1", "root": root}).encode()
+    np.savez(directory / "model.npz", __tree__=np.frombuffer(tree, dtype=np.uint8), **arrays)
+    meta = json.loads((directory / "model.json").read_text())
+    meta.pop("model_sha256", None)
+    (directory / "model.json").write_text(json.dumps(meta))
+
+
+def test_model_file_naming_a_foreign_class_is_refused_before_its_module_is_imported(model_dir, tmp_path,
+                                                                                    monkeypatch):
+    marker = tmp_path / "imported"
+    (tmp_path / "pf_evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Evil:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
-    modelfile.dump(evil, bad / "model.npz")
-    meta = json.loads((bad / "model.json").read_text())
-    meta.pop("model_sha256")
-    (bad / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelLoadError, match=r"could run code: \S*_Marker"):
+    _write_tree(bad, {"$object": "pf_evil_module.Evil", "state": {}})
+    with pytest.raises(ModelLoadError, match="could run code: pf_evil_module.Evil"):
         promofilter.load_model(bad)
     assert not marker.exists()
-    # the user's word is what lets it through
-    promofilter.persist._read_npz(bad / "model.npz", trusted=True)
-    assert marker.exists()
+
+
+def test_model_file_classes_are_rebuilt_only_the_way_a_model_is_built(model_dir, tmp_path):
+    import sklearn
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    # an allowed extension type rebuilt from attributes without its constructor crashed the
+    # process (null pointers); a class where a numpy type belongs; not a classifier at all
+    for root, message in [
+        ({"$object": "numpy.random._pcg64.PCG64", "state": {"state": {"$dict": {"state": 1, "inc": 3}}}},
+         "cannot be rebuilt from attributes"),
+        ({"$type": "promofilter.model.PromoClassifier"}, "cannot stand as a type"),
+        ({"$object": "sklearn.preprocessing._data.StandardScaler", "state": {"_sklearn_version": sklearn.__version__}},
+         "not a promofilter classifier"),
+        ({"$object": 7, "state": {}}, "not a string"),
+    ]:
+        _write_tree(bad, root)
+        with pytest.raises(ModelLoadError, match=message):
+            promofilter.load_model(bad)
+
+
+def test_model_file_that_would_unpack_too_big_is_refused_before_it_is_read(model_dir, tmp_path, monkeypatch):
+    import numpy as np
+
+    from promofilter import modelfile
+
+    monkeypatch.setattr(modelfile, "MAX_UNPACKED_BYTES", 1 << 20)
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    _write_tree(bad, {"$array": "a0"}, a0=np.zeros(1 << 18))  # 2 MB unpacked
+    with pytest.raises(ModelLoadError, match="unpacks to more than 1 MB"):
+        promofilter.load_model(bad)
+
+
+def test_model_whose_trees_point_outside_themselves_is_refused(model, tmp_path):
+    import copy
+
+    from promofilter.persist import save_model
+
+    broken = copy.deepcopy(model)
+    nodes = broken.classifier.stage2_._predictors[0][0].nodes
+    inner = (~nodes["is_leaf"].astype(bool)).nonzero()[0][0]
+    nodes["left"][inner] = 0  # a node whose child is the root: scoring would loop forever
+    save_model(broken, tmp_path / "broken")
+    with pytest.raises(ModelLoadError, match="node outside the tree"):
+        promofilter.load_model(tmp_path / "broken")
+
+
+def test_model_json_cannot_point_at_a_file_outside_the_model_directory(model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    meta = json.loads((bad / "model.json").read_text())
+    meta["model_file"] = "../elsewhere.npz"
+    (bad / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="names the model file"):
+        promofilter.load_model(bad)
 
 
 def test_model_file_with_pickled_arrays_is_not_readable(model_dir, tmp_path):
     import numpy as np
 
+    marker = tmp_path / "ran"
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
-    np.savez(bad / "model.npz", __tree__=np.frombuffer(b'{"format": "promofilter-npz-1", "root": {"$array": "a0"}}',
-                                                        dtype=np.uint8), a0=np.array([_Boom("x")], dtype=object))
-    meta = json.loads((bad / "model.json").read_text())
-    meta.pop("model_sha256")
-    (bad / "model.json").write_text(json.dumps(meta))
+    _write_tree(bad, {"$array": "a0"}, a0=np.array([_Boom(str(marker))], dtype=object))
     with pytest.raises(ModelLoadError, match="not a readable model file"):
         promofilter.load_model(bad)
+    assert not marker.exists()
+
+
+def test_a_file_that_is_not_an_archive_gets_a_message_that_does_not_suggest_pickle(model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    _write_tree(bad, {})
+    (bad / "model.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(ModelLoadError, match="not a zip file") as error:
+        promofilter.load_model(bad)
+    assert "pickle" not in str(error.value)
 
 
 def test_models_of_the_skops_format_still_load(model, model_dir, tmp_path):
