@@ -316,7 +316,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
 
     started_load = time.perf_counter()
     load_model_file(out)
-    card["model_file"] = {"name": MODEL_FILE, "bytes": (out / MODEL_FILE).stat().st_size,
+    card["model_size"] = {"file": MODEL_FILE, "bytes": (out / MODEL_FILE).stat().st_size,
                           "load_seconds": round(time.perf_counter() - started_load, 3)}
     from .card import write_card
 

@@ -152,9 +152,9 @@ def _markdown(card: dict) -> str:
         lines.append(f"| {row['threshold']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
                      f"{_pct(row['content_loss'])} | {_pct(row['lossy_docs'])} |")
     lines += ["", "## Parameters", "", f"`{json.dumps(card.get('params') or {})}` (defaults of `PromoClassifier` otherwise)", ""]
-    file = card.get("model_file")
+    file = card.get("model_size")  # (not "model_file": model.json names the file there)
     if file:
-        lines += [f"Model file `{file['name']}`: {file['bytes'] / 1e6:.1f} MB; loading it took {file['load_seconds']:.2f} s "
+        lines += [f"Model file `{file['file']}`: {file['bytes'] / 1e6:.1f} MB; loading it took {file['load_seconds']:.2f} s "
                   "(in the building process, scikit-learn already imported).", ""]
     for png in card.get("plots", []):
         lines.append(f"![{png}]({png})")
