@@ -50,14 +50,20 @@ def _write_tree(directory, root, **arrays):
     (directory / "model.json").write_text(json.dumps(meta))
 
 
+def _model_with_tree(model_dir, tmp_path, root, **arrays):
+    """A copy of the fixture model whose model.npz holds ``root`` as its tree."""
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    _write_tree(bad, root, **arrays)
+    return bad
+
+
 def test_model_file_naming_a_foreign_class_is_refused_before_its_module_is_imported(model_dir, tmp_path,
                                                                                     monkeypatch):
     marker = tmp_path / "imported"
     (tmp_path / "pf_evil_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Evil:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    bad = tmp_path / "bad"
-    shutil.copytree(model_dir, bad)
-    _write_tree(bad, {"$object": "pf_evil_module.Evil", "state": {}})
+    bad = _model_with_tree(model_dir, tmp_path, {"$object": "pf_evil_module.Evil", "state": {}})
     with pytest.raises(ModelLoadError, match="could run code: pf_evil_module.Evil"):
         promofilter.load_model(bad)
     assert not marker.exists()
@@ -124,18 +130,14 @@ def test_model_file_with_pickled_arrays_is_not_readable(model_dir, tmp_path):
     import numpy as np
 
     marker = tmp_path / "ran"
-    bad = tmp_path / "bad"
-    shutil.copytree(model_dir, bad)
-    _write_tree(bad, {"$array": "a0"}, a0=np.array([_Boom(str(marker))], dtype=object))
+    bad = _model_with_tree(model_dir, tmp_path, {"$array": "a0"}, a0=np.array([_Boom(str(marker))], dtype=object))
     with pytest.raises(ModelLoadError, match="not a readable model file"):
         promofilter.load_model(bad)
     assert not marker.exists()
 
 
 def test_a_file_that_is_not_an_archive_gets_a_message_that_does_not_suggest_pickle(model_dir, tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(model_dir, bad)
-    _write_tree(bad, {})
+    bad = _model_with_tree(model_dir, tmp_path, {})
     (bad / "model.npz").write_bytes(b"not a zip at all")
     with pytest.raises(ModelLoadError, match="not a zip file") as error:
         promofilter.load_model(bad)
