@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["dump", "load", "FormatError", "ForeignClassError", "class_names", "FORMAT"]
+__all__ = ["dump", "load", "FormatError", "ForeignClassError", "FORMAT"]
 
 FORMAT = "promofilter-npz-1"
 _TREE = "__tree__"
@@ -246,11 +246,6 @@ def _class_names(tree: dict) -> set[str]:
     if not all(isinstance(n, str) for n in names):
         raise FormatError("a class name in the model tree is not a string")
     return names
-
-
-def class_names(file: str | IO[bytes]) -> set[str]:
-    """Every class and type a file names (nothing is imported or built)."""
-    return _class_names(_open(file)[0])
 
 
 def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = False) -> Any:
