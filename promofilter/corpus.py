@@ -182,6 +182,8 @@ FURNITURE = "furniture:"
 CODE_DOMAINS = ("howto", "tech", "gaming")
 # share of documents whose lede opens with a dateline (see furniture/datelines.txt)
 DATELINE_SHARE = 0.15
+# share of those (ending in a dash) that stand on a line of their own before the lede
+DATELINE_OWN_LINE = 0.35
 _HAS_DATELINE = re.compile(r"[A-Z][A-Z .'’-]{2,}(,|\s[(—–-])")
 EMOJI = ["👉", "📩", "🔔", "🚀", "📲", "🔥", "✅", "⚡", "💰", "📈", "➡️", "👇"]
 
@@ -359,8 +361,11 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
             and not _HAS_DATELINE.match(blocks[lede][0])):
         # "CITY (Agency) --" before the lede: content, however much a wire name looks like chrome
         dateline = SLOT.sub(lambda m: filler.value(m.group(1), site), rng.choice(furniture["datelines"]))
-        joiner = "" if dateline.endswith("--") and rng.random() < 0.5 else " "
-        blocks[lede] = (dateline + joiner + blocks[lede][0], None)
+        if dateline.endswith(("--", "—", "-")) and rng.random() < DATELINE_OWN_LINE:
+            blocks.insert(lede, (dateline, None))  # a flattened page puts it on a line of its own
+        else:
+            joiner = "" if dateline.endswith("--") and rng.random() < 0.5 else " "
+            blocks[lede] = (dateline + joiner + blocks[lede][0], None)
     # editorial furniture that looks like chrome but is content: subheadings, fact lists,
     # one-line paragraphs, and newsroom endings (reporting credits, update notes, bios)
     if furniture.get("subheadings") and len(blocks) > 3 and rng.random() < 0.35:
@@ -383,6 +388,11 @@ def _compose(article: Article, corpus: Corpus, rng: random.Random, titles: list[
         # commands, code and CSS quoted in a how-to: content, however much they look like page code
         insert_at(rng.randint(1, len(blocks)), [(rng.choice(furniture["code_lines"]), None)
                                                 for _ in range(rng.randint(1, 4))])
+    if furniture.get("interview_lines") and len(blocks) > 3 and rng.random() < 0.06:
+        # a transcript excerpt: speaker-labelled turns ("NAME: ..."), content however much a
+        # label looks like "Related: ..."
+        insert_at(rng.randint(2, len(blocks) - 1), [(rng.choice(furniture["interview_lines"]), None)
+                                                    for _ in range(rng.randint(2, 6))])
     if furniture.get("wire_endings") and rng.random() < 0.3:
         blocks += [(rng.choice(furniture["wire_endings"]), None) for _ in range(rng.choice([1, 1, 1, 2]))]
 
