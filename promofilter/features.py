@@ -1,145 +1,22 @@
-"""Features: segments of documents -> a segment table, and scikit-learn transformers over it.
+"""Features as scikit-learn transformers over a segment table (see ``promofilter.signals``).
 
-The table has one row per segment with its text and its place in the document (position from
-the start and the end, line breaks around it, whether it is glued after a sentence on the same
-line). The transformers turn it into numbers: masked words for hashing, and hand-made *shape*
-and *voice* features that travel across sites (URLs, handles, emoji, call-to-action verbs,
-second person, reporting verbs, stopword density, terminal punctuation, capitalisation).
+``TextMasker`` gives the masked words for hashing, ``ShapeFeatures`` the hand-made shape, voice
+and position features. The functions behind them live in ``promofilter.signals``, which strips
+text without importing scikit-learn; their names are re-exported here.
 """
 from __future__ import annotations
-
-import math
-import re
-from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .policy import _breaks
-from .results import Segment
-from .segment import segment
+from .signals import (  # noqa: F401 (re-exported: older imports name them here)
+    EMAIL, EMOJI, HANDLE, HASHTAG, SHAPE_FEATURE_NAMES, URL, WORD, _maybe_url, build_table,
+    mask_text, shape_features,
+)
 
 __all__ = ["build_table", "TextMasker", "ShapeFeatures", "SHAPE_FEATURE_NAMES"]
-
-URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|news|xyz|app|ai|me|tv|us|ca|au|in|biz)\b(?:/\S*)?", re.I)
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
-HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z]\w+")
-EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
-DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
-WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-TITLE_WORD = re.compile(r"(?<![\w'’])[^\W\d_a-z][^\W\d_]*")
-LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
-BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
-SEPARATORS = re.compile(r"[|•·»›→←▶►]")
-COUNTRY_US = re.compile(r"\bU\.S\.(?=\W|$)|(?<![A-Z][A-Z] )\bUS\b")
-# every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
-_URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
-
-
-def _maybe_url(text: str) -> bool:
-    return _URL_HINT.search(text) is not None
-
-CTA_VERBS = frozenset(
-    """subscribe follow join download sign register click tap visit read listen watch share like
-    get grab claim buy shop order try use book learn discover check explore start stay connect
-    contact email support donate install enable turn find see don't dont never unlock trade""".split()
-)
-SECOND_PERSON = frozenset("you your you're youre yours yourself you'll you've".split())
-FIRST_PLURAL = frozenset("we our us we're ours we've we'll".split())
-REPORTING = frozenset(
-    """said says told according added noted reported explained stated announced asked wrote
-    argued estimated expects expected warned believes recalled""".split()
-)
-STOPWORDS = frozenset(
-    """the a an of to in and or but is are was were be been being that this these those it its for
-    on at by with from as into than then there their they he she his her him which who whom what
-    when where while would could should will can may might has have had not no if so also after
-    before about over under between more most such only other some any each all both""".split()
-)
-
-SHAPE_FEATURE_NAMES = (
-    "log_chars", "log_words", "end_period", "end_exclaim", "end_question", "end_colon",
-    "end_none", "end_close", "upper_ratio", "title_ratio", "digit_ratio", "symbol_ratio",
-    "urls", "emails", "handles", "hashtags", "emoji", "separators", "bullet", "label",
-    "starts_paren", "starts_upper", "cta_first", "cta_any", "second_person", "first_plural",
-    "reporting", "quotes", "stopword_ratio", "copyright",
-    "rel_pos", "rel_from_end", "segs_from_end", "segs_from_start", "is_last", "is_first",
-    "line_start", "line_end", "whole_line", "breaks_before", "breaks_after", "segs_in_line",
-    "chars_after_ratio", "log_chars_after", "log_doc_segs", "prev_log_chars", "next_log_chars",
-    "prev_end_punct", "next_whole_line",
-)
-
-
-# the last features of SHAPE_FEATURE_NAMES (from "rel_pos" on) come from a segment's place in
-# its document, not from its text
-N_CONTEXT_FEATURES = len(SHAPE_FEATURE_NAMES) - SHAPE_FEATURE_NAMES.index("rel_pos")
-
-
-def build_table(texts: Iterable[str]) -> tuple[pd.DataFrame, list[list[Segment]]]:
-    """Segment every text and return (segment table, segments per text)."""
-    rows: dict[str, list] = {k: [] for k in ("doc", "idx", "n", "text", "line_start", "line_end",
-                                              "breaks_before", "breaks_after", "segs_in_line",
-                                              "chars_after", "doc_chars")}
-    all_segments = []
-    for d, text in enumerate(texts):
-        segs = [s for s in segment(text) if s.content_end > s.content_start]
-        all_segments.append(segs)
-        n = len(segs)
-        # number of segments on the line each segment sits on
-        line_sizes, count = [], 0
-        for s in segs:
-            count += 1
-            if s.line_end:
-                line_sizes.extend([count] * count)
-                count = 0
-        line_sizes.extend([count] * count)
-        prev_end = 0
-        for i, s in enumerate(segs):
-            rows["doc"].append(d)
-            rows["idx"].append(i)
-            rows["n"].append(n)
-            rows["text"].append(text[s.content_start : s.content_end])
-            rows["line_start"].append(s.line_start)
-            rows["line_end"].append(s.line_end)
-            rows["breaks_before"].append(_breaks(text, prev_end, s.content_start) if i else 2)
-            nxt = segs[i + 1].content_start if i + 1 < n else len(text)
-            rows["breaks_after"].append(_breaks(text, s.content_end, nxt) if i + 1 < n else 2)
-            rows["segs_in_line"].append(line_sizes[i])
-            rows["chars_after"].append(len(text) - s.content_end)
-            rows["doc_chars"].append(len(text))
-            prev_end = s.content_end
-    texts = rows.pop("text")
-    table = pd.DataFrame(rows)
-    # object dtype: pandas' Arrow-backed strings cannot hold the lone surrogates that carry
-    # undecodable input bytes (surrogateescape)
-    table["text"] = pd.Series(texts, dtype=object, index=table.index)
-    return table, all_segments
-
-
-def _country_us(text: str) -> str:
-    """"US" the country as "USA": lower-cased it would be "us" of "follow us", a promo word (and a
-    first-person-plural one). Not after an all-capitals word: "FOLLOW US", "CONTACT US"."""
-    return COUNTRY_US.sub("USA", text) if "U" in text else text
-
-
-def mask_text(text: str) -> str:
-    """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
-    plus first/last-word markers (labels such as "Related:" live at the start)."""
-    text = _country_us(text)
-    # each pattern needs a character most segments lack: test for it before running the regex
-    t = EMAIL.sub(" xemail ", text) if "@" in text else text
-    t = URL.sub(" xurl ", t) if _maybe_url(t) else t
-    t = HANDLE.sub(" xhandle ", t) if "@" in t else t
-    t = HASHTAG.sub(" xhashtag ", t) if "#" in t else t
-    t = t if t.isascii() else EMOJI.sub(" xemoji ", t)
-    t = DIGITS.sub(" xnum ", t).lower()
-    words = WORD.findall(t)
-    if not words:
-        return "xempty"
-    return f"xfirst{words[0]} {t} xlast{words[-1]}"
 
 
 class TextMasker(TransformerMixin, BaseEstimator):
@@ -164,66 +41,6 @@ class TextMasker(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _text_shape(text: str) -> list[float]:
-    text = _country_us(text)
-    n_chars = len(text)
-    lowered = text.lower()
-    lower = WORD.findall(lowered)
-    n_words = max(len(lower), 1)
-    letters = sum(map(str.isalpha, text)) or 1
-    alnum = sum(map(str.isalnum, text))
-    spaces = sum(map(str.isspace, text))
-    last = text.rstrip("\"'”’»)]*")
-    end = text[-1]
-    first = lower[0] if lower else ""
-    cta = stop = second = plural = 0
-    reporting = False
-    at, ascii_only = "@" in text, text.isascii()
-    for w in lower:
-        if w in CTA_VERBS:
-            cta += 1
-        if w in STOPWORDS:
-            stop += 1
-        if w in SECOND_PERSON:
-            second += 1
-        if w in FIRST_PLURAL:
-            plural += 1
-        if w in REPORTING:
-            reporting = True
-    return [
-        math.log1p(n_chars),
-        math.log1p(len(lower)),
-        float(last.endswith(".")),
-        float(last.endswith("!")),
-        float(last.endswith("?")),
-        float(last.endswith(":")),
-        float(end.isalnum()),
-        float(end in "\"'”’»)]"),
-        sum(map(str.isupper, text)) / letters,
-        len(TITLE_WORD.findall(text)) / n_words,
-        sum(map(str.isdigit, text)) / n_chars,
-        (n_chars - alnum - spaces) / n_chars,
-        len(URL.findall(text)) if _maybe_url(text) else 0,
-        len(EMAIL.findall(text)) if at else 0,
-        len(HANDLE.findall(text)) if at else 0,
-        len(HASHTAG.findall(text)) if "#" in text else 0,
-        0 if ascii_only else len(EMOJI.findall(text)),
-        len(SEPARATORS.findall(text)),
-        float(bool(BULLET.match(text))),
-        float(bool(LABEL.match(text))),
-        float(text[0] in "([{"),
-        float(text[0].isupper()),
-        float(first in CTA_VERBS),
-        cta / n_words,
-        second / n_words,
-        plural / n_words,
-        float(reporting),
-        float(any(c in text for c in "\"“”")),
-        stop / n_words,
-        float("©" in text or "copyright" in lowered or "rights reserved" in lowered),
-    ]
-
-
 class ShapeFeatures(TransformerMixin, BaseEstimator):
     """Hand-made shape, voice and position features of each row of a segment table.
 
@@ -245,55 +62,7 @@ class ShapeFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self)
-        texts: Sequence[str] = X["text"].tolist()
-        # filled a block of rows at a time: a list of Python floats per row costs ~1 KB
-        shape = np.zeros((len(texts), len(SHAPE_FEATURE_NAMES) - N_CONTEXT_FEATURES))
-        for a in range(0, len(texts), 10_000):
-            block = [_text_shape(t) for t in texts[a:a + 10_000]]
-            shape[a:a + len(block)] = block
-        idx = X["idx"].to_numpy(dtype=np.float64)
-        n = X["n"].to_numpy(dtype=np.float64)
-        from_end = n - 1 - idx
-        line_start = X["line_start"].to_numpy(dtype=np.float64)
-        line_end = X["line_end"].to_numpy(dtype=np.float64)
-        chars_after = X["chars_after"].to_numpy(dtype=np.float64)
-        doc_chars = np.maximum(X["doc_chars"].to_numpy(dtype=np.float64), 1)
-        log_chars = shape[:, 0]
-        # neighbours within the same document (row order is document order)
-        doc = X["doc"].to_numpy()
-        same_prev = np.zeros(len(doc), dtype=bool)  # sized by hand: np.r_ gives one row for none
-        same_prev[1:] = doc[1:] == doc[:-1]
-        same_next = np.zeros(len(doc), dtype=bool)
-        same_next[:-1] = same_prev[1:]
-        prev_chars = np.where(same_prev, np.r_[0.0, log_chars[:-1]], 0.0)
-        next_chars = np.where(same_next, np.r_[log_chars[1:], 0.0], 0.0)
-        ends_punct = shape[:, 2] + shape[:, 3] + shape[:, 4]
-        prev_punct = np.where(same_prev, np.r_[0.0, ends_punct[:-1]], 1.0)
-        whole = line_start * line_end
-        next_whole = np.where(same_next, np.r_[whole[1:], 0.0], 1.0)
-        m = self.max_distance
-        context = np.column_stack([
-            idx / np.maximum(n, 1),
-            from_end / np.maximum(n, 1),
-            np.minimum(from_end, m),
-            np.minimum(idx, m),
-            (from_end == 0).astype(float),
-            (idx == 0).astype(float),
-            line_start,
-            line_end,
-            whole,
-            np.minimum(X["breaks_before"].to_numpy(dtype=np.float64), 3),
-            np.minimum(X["breaks_after"].to_numpy(dtype=np.float64), 3),
-            np.log1p(X["segs_in_line"].to_numpy(dtype=np.float64)),
-            chars_after / doc_chars,
-            np.log1p(chars_after),
-            np.log1p(n),
-            prev_chars,
-            next_chars,
-            prev_punct,
-            next_whole,
-        ])
-        return np.hstack([shape, context])
+        return shape_features(X, self.max_distance)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

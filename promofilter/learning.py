@@ -158,7 +158,7 @@ def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs:
     from .training import label_documents
 
     model = copy.deepcopy(base)
-    clf = model.classifier
+    clf = model.classifier = model.estimator()
     if not samples:
         return model
     replay = _replay_documents(replay_docs, seed)

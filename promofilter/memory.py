@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .features import WORD, mask_text
+from .signals import WORD, mask_text
 from .results import Kind
 
 __all__ = ["ExampleMemory", "apply_decisions", "MIN_SIMILARITY", "shingles"]

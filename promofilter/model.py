@@ -32,60 +32,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .features import ShapeFeatures, TextMasker
 from .repetition import REPETITION_FEATURE_NAMES
+# the stage-2 inputs, computed where the NumPy scorer computes them too
+from .scoring import CONTEXT_FEATURE_NAMES, context_features, recurs, repetition_columns
 from .results import Kind
 
 __all__ = ["PromoClassifier", "CONTEXT_FEATURE_NAMES"]
 
 # Rows whose hashed word features are built and scored at once (see PromoClassifier._score).
 SCORE_ROWS = 20_000
-
-CONTEXT_FEATURE_NAMES = (
-    "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
-    "share_after_promo", "p_max_before", "n_after",
-)
-
-
-def _context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
-    """Neighbour features of per-segment scores ``p``; rows of one document are contiguous."""
-    n = len(p)
-    out = np.zeros((n, len(CONTEXT_FEATURE_NAMES)))
-    if n == 0:
-        return out
-    bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        q = p[a:b]
-        m = b - a
-        padded = np.r_[0.0, 0.0, q, 0.0, 0.0]
-        # suffix statistics over the segments strictly after each one
-        rev = q[::-1]
-        suffix_max = np.r_[np.maximum.accumulate(rev)[::-1][1:], 0.0]
-        suffix_sum = np.r_[np.cumsum(rev)[::-1][1:], 0.0]
-        suffix_hi = np.r_[np.cumsum(rev >= 0.5)[::-1][1:], 0.0]
-        after = np.arange(m - 1, -1, -1, dtype=float)
-        prefix_max = np.r_[0.0, np.maximum.accumulate(q)[:-1]]
-        out[a:b] = np.column_stack([
-            q, padded[1:m + 1], padded[0:m], padded[3:m + 3], padded[4:m + 4],
-            suffix_max, suffix_sum / np.maximum(after, 1), suffix_hi / np.maximum(after, 1),
-            prefix_max, np.minimum(after, 10),
-        ])
-    return out
-
-
-def _repetition_columns(X: pd.DataFrame) -> np.ndarray:
-    return np.column_stack([X[c].to_numpy(float) for c in REPETITION_FEATURE_NAMES])
-
-
-# counts of other documents sharing the segment's normal form or template, batch-wide or in its site
-_RECURRENCE_COLUMNS = ("rep_norm_docs", "rep_tmpl_docs", "rep_norm_site", "rep_tmpl_site")
-
-
-def _recurs(X: pd.DataFrame) -> np.ndarray:
-    """Rows whose segment recurs (as is or as a template) in another document of the batch."""
-    if not all(c in X for c in REPETITION_FEATURE_NAMES):
-        return np.zeros(len(X), dtype=bool)
-    return (X["rep_batch"].to_numpy(float) > 0) & np.column_stack(
-        [X[c].to_numpy(float) > 0 for c in _RECURRENCE_COLUMNS]).any(axis=1)
-
 
 class PromoClassifier(ClassifierMixin, BaseEstimator):
     """Score segments of a segment table as promo (class 1) or content (class 0).
@@ -152,10 +106,10 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         repetition columns too); ``context`` (the neighbour features of all of ``X``, which need
         whole documents) may be passed in when scoring chunk by chunk."""
         if context is None:
-            context = _context_features(p, X["doc"].to_numpy())
+            context = context_features(p, X["doc"].to_numpy())
         parts = [context[rows], shape[rows]]
         if repetition:
-            parts.append(_repetition_columns(X)[rows])
+            parts.append(repetition_columns(X)[rows])
         return np.hstack(parts)
 
     def _stage2(self) -> HistGradientBoostingClassifier:
@@ -197,12 +151,12 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
                 continue
             oof[test] = clone(self._stage1()).fit(Z[train], is_promo[train]).predict_proba(Z[test])[:, 1]
         self.stage1_ = self._stage1().fit(Z[alone], is_promo[alone])
-        context = _context_features(oof, X["doc"].to_numpy())
+        context = context_features(oof, X["doc"].to_numpy())
         self.stage2_ = self._stage2().fit(self._stage2_matrix(X, oof, shape, context=context, rows=alone),
                                           is_promo[alone])
         # the batch head learns how far to trust repetition, from the segments it will score:
         # those that recur in other documents of their batch
-        recurring = in_batch & _recurs(X)
+        recurring = in_batch & recurs(X)
         self.batch_stage2_ = None
         if len(np.unique(is_promo[recurring])) == 2:
             self.batch_stage2_ = self._stage2().fit(
@@ -236,7 +190,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             p1[a:b] = self.stage1_.predict_proba(Z)[:, 1]
             if kinds:
                 kind_names += self._kinds(Z)
-        context = _context_features(p1, X["doc"].to_numpy())
+        context = context_features(p1, X["doc"].to_numpy())
         p2 = np.zeros(n)
         for a in range(0, n, SCORE_ROWS):
             rows = slice(a, min(n, a + SCORE_ROWS))
@@ -244,7 +198,7 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         p_alone = None
         if getattr(self, "batch_stage2_", None) is not None and "rep_batch" in X and X["rep_batch"].any():
             p_alone = p2.copy() if alone else None
-            recurring = np.flatnonzero(_recurs(X))
+            recurring = np.flatnonzero(recurs(X))
             for a in range(0, len(recurring), SCORE_ROWS):
                 rows = recurring[a:a + SCORE_ROWS]
                 p2[rows] = self.batch_stage2_.predict_proba(

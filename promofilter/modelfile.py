@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["dump", "load", "FormatError", "ForeignClassError", "FORMAT"]
+__all__ = ["dump", "load", "load_state", "ObjectState", "FormatError", "ForeignClassError", "FORMAT"]
 
 FORMAT = "promofilter-npz-1"
 _TREE = "__tree__"
@@ -185,6 +185,38 @@ class _Reader:
         raise FormatError(f"unknown entry in the model tree: {sorted(value)}")
 
 
+class ObjectState:
+    """An object of the tree as data: its class name (``class_name``) and its attributes, read
+    as attributes. What ``load_state`` gives instead of the object itself."""
+
+    def __init__(self, class_name: str, state: dict):
+        self.class_name = class_name
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"ObjectState({self.class_name})"
+
+
+class _StateReader(_Reader):
+    """Decodes objects as ``ObjectState``: nothing is imported, nothing of a class runs."""
+
+    def resolve(self, name: str) -> Any:
+        raise AssertionError("a state reader imports nothing")
+
+    def decode(self, value: Any) -> Any:
+        if isinstance(value, dict) and "$object" in value:
+            name = value["$object"]
+            state = {} if value.get("new") == _CALLED else {k: self.decode(x) for k, x in value["state"].items()}
+            if "class_name" in state:
+                raise FormatError(f"{name} has an attribute named class_name")
+            return ObjectState(name, state)
+        if isinstance(value, dict) and "$type" in value:
+            return value["$type"]
+        if isinstance(value, dict) and "$generator" in value:
+            return None  # random state: scoring never draws
+        return super().decode(value)
+
+
 def _check_members(file: str | IO[bytes]) -> None:
     """Refuse what is not an archive of arrays, before numpy reads it (numpy's message for a
     file that is not one suggests loading it with pickle), and archives that unpack too big."""
@@ -246,6 +278,25 @@ def _class_names(tree: dict) -> set[str]:
     if not all(isinstance(n, str) for n in names):
         raise FormatError("a class name in the model tree is not a string")
     return names
+
+
+def load_state(file: str | IO[bytes], *, allowed: Iterable[str]) -> Any:
+    """The object tree in ``file`` as data (objects as ``ObjectState``), with the same checks as
+    ``load``: a class outside ``allowed`` is refused. Imports no class and runs none of their code."""
+    if isinstance(allowed, str):
+        raise TypeError("allowed is a collection of class names, not one string")
+    if isinstance(file, (bytes, bytearray)):
+        file = io.BytesIO(file)
+    tree, arrays = _open(file)
+    try:
+        names = _class_names(tree)
+        if names - set(allowed):
+            raise ForeignClassError(sorted(names - set(allowed)))
+        return _StateReader(arrays, set(allowed)).decode(tree["root"])
+    except FormatError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+        raise FormatError(f"malformed model tree ({type(e).__name__}: {e})") from None
 
 
 def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = False) -> Any:

@@ -17,15 +17,16 @@ from .results import StripConfig, Stripped
 __all__ = ["Explainer", "warm_up", "count_chunks"]
 
 # What worker processes import before they are forked from the fork server (see warm_up).
-_PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.model", "promofilter.persist",
-            "promofilter.modelfile"]
+# Scoring needs NumPy alone (promofilter.scoring); pandas hashes batch mode's segment forms.
+_PRELOAD = ["promofilter.parallel", "promofilter.stripping", "promofilter.scoring", "promofilter.persist",
+            "promofilter.modelfile", "pandas"]
 _use_forkserver = sys.platform == "linux"
 
 
 def _context():
     """Fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
     model's trees) or Arrow's I/O threads, which a fork breaks. The fork server is a fresh process
-    that imports scikit-learn and promofilter once (it never scores, so no tree threads);
+    that imports NumPy, pandas and promofilter once (it never scores, so no tree threads);
     each worker is forked from it with those imports done and only loads the model. macOS keeps
     spawn (forking after numpy/Accelerate is what CPython warns about there), and so does a fork
     server that cannot start (its socket path under a long TMPDIR, say)."""
@@ -59,7 +60,8 @@ def _init_worker(model_path: str | None, trusted: bool, repetition=None) -> None
     _worker_model = load_model(model_path, trusted=trusted)
     # one thread per worker: N workers each running N OpenMP/BLAS threads oversubscribe the
     # cores (measured: --jobs 2 ran at 0.7x one job). After loading: threadpoolctl can only
-    # limit thread pools of libraries already loaded (the trees' OpenMP comes with sklearn).
+    # limit thread pools of libraries already loaded (NumPy's BLAS; OpenMP if a model needs
+    # scikit-learn to score).
     threadpool_limits(1)
     _worker_repetition = repetition
 

@@ -9,6 +9,7 @@ format) still load, with the same allowlist. Pickle/joblib files load only with 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -73,7 +74,7 @@ def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / MODEL_FILE
     buffer = io.BytesIO()
-    modelfile.dump(model.classifier, buffer)
+    modelfile.dump(model.estimator(), buffer)
     atomic_write(path, buffer.getvalue())
     from . import __version__
 
@@ -101,8 +102,6 @@ def _load_trusted_pickle(path: Path):
 
 def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilter:
     """Load a model directory (or its model file / model.json), or a trusted pickle."""
-    import warnings
-
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"model not found: {path}")
@@ -136,14 +135,70 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
             f"{model_path} does not match the sha256 in {META_FILE}: the file is corrupt, truncated "
             "or was modified; rebuild or re-download the model"
         )
-    import sklearn
-
+    installed = _sklearn_version()
     trained_with = meta.get("sklearn_version")
-    if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+    if trained_with and trained_with.split(".")[:2] != installed.split(".")[:2]:
         raise ModelLoadError(
-            f"{model_path} was trained with scikit-learn {trained_with}, but {sklearn.__version__} "
+            f"{model_path} was trained with scikit-learn {trained_with}, but {installed} "
             "is installed; install the matching version or retrain the model (promofilter train --base)"
         )
+    threshold = float(meta.get("threshold", 0.5))
+    if model_path.suffix == ".npz" and not trusted:
+        # scored with NumPy alone: scikit-learn is imported only if the estimator itself is wanted
+        compiled = _compiled(model_path)
+        if compiled is not None:
+            return PromoFilter(classifier=compiled, threshold=threshold, metadata=meta)
+    return PromoFilter(classifier=_load_estimator(model_path, trusted), threshold=threshold, metadata=meta)
+
+
+def _sklearn_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover - scikit-learn is a dependency
+        return "none"
+
+
+def _compiled(model_path: Path):
+    """The model in ``model_path`` compiled for scoring without scikit-learn (``promofilter.scoring``),
+    or None where that module cannot score it exactly (the estimator is loaded instead)."""
+    from . import modelfile
+    from .scoring import CompiledClassifier, Unsupported
+
+    try:
+        state = modelfile.load_state(model_path, allowed=TRUSTED_TYPES)
+    except modelfile.ForeignClassError as e:
+        _refuse_foreign(model_path, set(e.names), False)
+        raise
+    except modelfile.FormatError as e:
+        raise ModelLoadError(f"{model_path} is not a readable model file: {e}") from None
+    _refuse_old_design(model_path, state)
+    try:
+        # a partial, not a lambda: a loaded model pickles (Dask, joblib)
+        compiled = CompiledClassifier(state, source=functools.partial(_load_estimator, model_path, False))
+    except (Unsupported, AttributeError, TypeError, ValueError, IndexError, KeyError):
+        return None  # the estimator's own checks name what is wrong, if anything is
+    from .resources import release_freed_memory
+
+    release_freed_memory()  # unpacking the archive took several times what the model keeps
+    return compiled
+
+
+def _refuse_old_design(model_path: Path, classifier) -> None:
+    if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
+        # batch-aware models of promofilter before the batch head: one stage 2 read repetition
+        # columns for every segment; today's code cannot score them
+        raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
+                             "retrain it (promofilter train --base)")
+
+
+def _load_estimator(model_path: Path, trusted: bool):
+    """The scikit-learn estimator in ``model_path``, checked as a promofilter classifier."""
+    import warnings
+
+    import sklearn
+
     read = _read_skops if model_path.suffix == ".skops" else _read_npz
     try:
         with warnings.catch_warnings():
@@ -159,15 +214,11 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
         if not isinstance(classifier, PromoClassifier):
             raise ModelLoadError(f"{model_path} holds a {type(classifier).__name__}, not a promofilter classifier")
         _check_trees(model_path, classifier)
-    if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
-        # batch-aware models of promofilter before the batch head: one stage 2 read repetition
-        # columns for every segment; today's code cannot score them
-        raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
-                             "retrain it (promofilter train --base)")
+    _refuse_old_design(model_path, classifier)
     from .resources import release_freed_memory
 
     release_freed_memory()  # unpacking the archive took several times what the model keeps
-    return PromoFilter(classifier=classifier, threshold=float(meta.get("threshold", 0.5)), metadata=meta)
+    return classifier
 
 
 def _refuse_foreign(model_path: Path, names: set[str], trusted: bool) -> None:

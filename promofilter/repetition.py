@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .mining import template_of
 
@@ -96,6 +95,8 @@ def _hash(strings: list[str]) -> np.ndarray:
     # raw bytes, so different bytes stay different keys
     values = np.array([s if s.isascii() or _encodable(s) else s.encode("utf-8", "surrogatepass").decode("latin-1")
                        for s in strings], dtype=object)
+    import pandas as pd  # only batch mode hashes: a single text is stripped without pandas
+
     return pd.util.hash_array(values, categorize=False).astype(np.uint64)
 
 
@@ -319,15 +320,16 @@ def count_batch(texts: Sequence[str], sites: Sequence[str | None] | None = None)
     return counter.freeze()
 
 
-def repetition_features(table: pd.DataFrame, counts: RepetitionCounts | None,
+def repetition_features(table, counts: RepetitionCounts | None,
                         sites: Sequence[str | None] | None = None) -> np.ndarray:
     """One row of ``REPETITION_FEATURE_NAMES`` per segment of ``table`` (zeros without counts).
 
     Counts exclude the segment's own document: a segment alone in the batch scores 0."""
-    out = np.zeros((len(table), len(REPETITION_FEATURE_NAMES)))
-    if counts is None or len(table) == 0:
+    n = len(table["doc"])
+    out = np.zeros((n, len(REPETITION_FEATURE_NAMES)))
+    if counts is None or n == 0:
         return out
-    docs = table["doc"].to_numpy()
+    docs = np.asarray(table["doc"])
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
     strings = []
     for text, site in zip(table["text"], seg_sites):

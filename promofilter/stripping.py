@@ -7,7 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .features import build_table
+from .scoring import CompiledClassifier
+from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
 from .policy import choose_removals, remove_spans
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
@@ -73,6 +74,13 @@ class PromoFilter:
             self._memory_cache = cached
         return cached[1]
 
+    def estimator(self):
+        """The scikit-learn classifier, to train from this model. A loaded model scores with
+        NumPy alone (``promofilter.scoring``); this loads the estimator, and scikit-learn, once."""
+        if isinstance(self.classifier, CompiledClassifier):
+            return self.classifier.estimator()
+        return self.classifier
+
     @property
     def uses_repetition(self) -> bool:
         """Whether the model was trained with batch repetition features (see ``count_repetition``)."""
@@ -95,23 +103,26 @@ class PromoFilter:
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
-        table, segments = build_table(texts)
+        table, segments = segment_columns(texts)
         alone = learned = None
-        if len(table):
+        if len(table["doc"]):
             if repetition is not None and self.uses_repetition:
                 features = repetition_features(table, repetition, sites)
                 for j, name in enumerate(REPETITION_FEATURE_NAMES):
                     table[name] = features[:, j]
-            scores, kinds, alone = self.classifier.score_kind_alone(table)
+            # a loaded model scores the columns with NumPy; a scikit-learn estimator takes a DataFrame
+            scorer = self.classifier
+            scores, kinds, alone = scorer.score_kind_alone(
+                table if isinstance(scorer, CompiledClassifier) else as_frame(table))
             memory = self.memory
             if memory is not None:
                 # a new line starts at each segment that starts a line (rows are in document order)
-                line_ids = np.cumsum(table["line_start"].to_numpy(bool) | (table["idx"].to_numpy() == 0))
-                decided = memory.decide(table["text"].tolist(), line_ids)
+                line_ids = np.cumsum(table["line_start"] | (table["idx"] == 0))
+                decided = memory.decide(table["text"], line_ids)
                 scores, kinds = apply_decisions(decided, scores, kinds)
                 if alone is not None:
                     alone, _ = apply_decisions(decided, alone)
-                learned = np.zeros(len(table), dtype=bool)
+                learned = np.zeros(len(table["doc"]), dtype=bool)
                 learned[list(decided)] = True
         else:
             scores, kinds = np.zeros(0), []

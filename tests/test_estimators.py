@@ -133,3 +133,10 @@ def test_us_the_country_is_not_read_as_us_the_pronoun_of_follow_us():
     assert "us" not in mask_text("US stocks rose as the U.S. dollar fell.").split()
     assert "us" in mask_text("FOLLOW US ON X FOR MORE").split()
     assert "us" in mask_text("Follow us on X for more.").split()
+
+
+def test_ascii_text_has_its_character_classes_counted_as_str_counts_them():
+    from promofilter.signals import _char_classes
+
+    text = "".join(chr(c) for c in range(128)) * 2 + "Rates rose 4% on Tuesday.\tFOLLOW us\x1c"
+    assert _char_classes(text, True) == _char_classes(text, False)

@@ -108,7 +108,7 @@ def test_model_whose_trees_point_outside_themselves_is_refused(model, tmp_path):
     from promofilter.persist import save_model
 
     broken = copy.deepcopy(model)
-    nodes = broken.classifier.stage2_._predictors[0][0].nodes
+    nodes = broken.estimator().stage2_._predictors[0][0].nodes
     inner = (~nodes["is_leaf"].astype(bool)).nonzero()[0][0]
     nodes["left"][inner] = 0  # a node whose child is the root: scoring would loop forever
     save_model(broken, tmp_path / "broken")
@@ -150,7 +150,7 @@ def test_models_of_the_skops_format_still_load(model, model_dir, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(model_dir, old)
     (old / "model.npz").unlink()
-    (old / "model.skops").write_bytes(sio.dumps(model.classifier))
+    (old / "model.skops").write_bytes(sio.dumps(model.estimator()))
     meta = json.loads((old / "model.json").read_text())
     meta.update(model_file="model.skops")
     meta.pop("model_sha256")
@@ -235,8 +235,8 @@ def test_a_batch_aware_model_of_the_design_before_the_batch_head_is_refused_with
     from promofilter.persist import save_model
 
     old = copy.deepcopy(model)
-    old.classifier.uses_repetition_ = True
-    del old.classifier.batch_stage2_  # what such models lack
+    old.estimator().uses_repetition_ = True
+    del old.estimator().batch_stage2_  # what such models lack
     save_model(old, tmp_path / "old")
     with pytest.raises(ModelLoadError, match="older design"):
         promofilter.load_model(tmp_path / "old")

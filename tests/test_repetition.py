@@ -235,7 +235,7 @@ def test_batch_documents_train_a_head_of_their_own_and_leave_single_documents_al
     table, _ = build_table(texts)
     table = pd.concat([table, pd.DataFrame(repetition_features(table, counts), columns=REPETITION_FEATURE_NAMES)],
                       axis=1)
-    from promofilter.model import _recurs
+    from promofilter.scoring import recurs as _recurs
 
     recurs = _recurs(table)
     in_batch = np.concatenate([s.scores for s in scored])

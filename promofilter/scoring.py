@@ -1,0 +1,389 @@
+"""Scoring with a fitted classifier's arrays alone: the same scores, without scikit-learn.
+
+Training needs scikit-learn; scoring a fitted ``PromoClassifier`` is arithmetic on a few arrays:
+hashed words (MurmurHash3, as ``HashingVectorizer`` computes them) dotted with linear weights,
+and a walk down the gradient-boosted trees. ``CompiledClassifier`` does that with NumPy, so a
+process that only strips text loads neither scikit-learn nor SciPy: ``promofilter strip`` of a
+short article starts in a fraction of the time, and a worker holds less memory.
+
+It is built from a fitted ``PromoClassifier`` or from the state of one read from a model file
+(``promofilter.modelfile.load_state``: nothing imported). Scores equal scikit-learn's to
+floating-point rounding (``tests/test_scoring.py`` compares them); anything this module cannot
+reproduce exactly (other hashing options, categorical splits) raises ``Unsupported``, and the
+caller falls back to scikit-learn.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from .modelfile import ObjectState
+from .repetition import REPETITION_FEATURE_NAMES
+from .results import Kind
+from .signals import mask_text, shape_features
+
+__all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "CONTEXT_FEATURE_NAMES"]
+
+CONTEXT_FEATURE_NAMES = (
+    "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
+    "share_after_promo", "p_max_before", "n_after",
+)
+# rows walked down the trees at once: bounds the (rows x trees) node matrices to a few MB
+TREE_ROWS = 2048
+# the fields of scikit-learn's tree nodes the walk reads
+_NODE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
+                "is_leaf", "is_categorical")
+# counts of other documents sharing the segment's normal form or template, batch-wide or in its site
+_RECURRENCE_COLUMNS = ("rep_norm_docs", "rep_tmpl_docs", "rep_norm_site", "rep_tmpl_site")
+
+
+class Unsupported(ValueError):
+    """A fitted model this module cannot score exactly as scikit-learn does."""
+
+
+# -- stage-2 inputs (shared with promofilter.model, which trains on them) ------------------------
+
+def context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """Neighbour features of per-segment scores ``p``; rows of one document are contiguous."""
+    n = len(p)
+    out = np.zeros((n, len(CONTEXT_FEATURE_NAMES)))
+    if n == 0:
+        return out
+    bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        q = p[a:b]
+        m = b - a
+        padded = np.r_[0.0, 0.0, q, 0.0, 0.0]
+        # suffix statistics over the segments strictly after each one
+        rev = q[::-1]
+        suffix_max = np.r_[np.maximum.accumulate(rev)[::-1][1:], 0.0]
+        suffix_sum = np.r_[np.cumsum(rev)[::-1][1:], 0.0]
+        suffix_hi = np.r_[np.cumsum(rev >= 0.5)[::-1][1:], 0.0]
+        after = np.arange(m - 1, -1, -1, dtype=float)
+        prefix_max = np.r_[0.0, np.maximum.accumulate(q)[:-1]]
+        out[a:b] = np.column_stack([
+            q, padded[1:m + 1], padded[0:m], padded[3:m + 3], padded[4:m + 4],
+            suffix_max, suffix_sum / np.maximum(after, 1), suffix_hi / np.maximum(after, 1),
+            prefix_max, np.minimum(after, 10),
+        ])
+    return out
+
+
+def repetition_columns(X) -> np.ndarray:
+    return np.column_stack([np.asarray(X[c], dtype=float) for c in REPETITION_FEATURE_NAMES])
+
+
+def recurs(X) -> np.ndarray:
+    """Rows whose segment recurs (as is or as a template) in another document of the batch."""
+    if not all(c in X for c in REPETITION_FEATURE_NAMES):
+        return np.zeros(len(X["doc"]), dtype=bool)
+    return (np.asarray(X["rep_batch"], dtype=float) > 0) & np.column_stack(
+        [np.asarray(X[c], dtype=float) > 0 for c in _RECURRENCE_COLUMNS]).any(axis=1)
+
+
+# -- hashed words -----------------------------------------------------------------------------
+
+_C1, _C2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def murmurhash3_32(keys: Sequence[bytes], seed: int = 0) -> np.ndarray:
+    """Signed 32-bit MurmurHash3 (x86) of each key, vectorised over keys: the hash scikit-learn's
+    ``murmurhash3_32`` and ``HashingVectorizer`` compute."""
+    n = len(keys)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    stream = b"".join(k + b"\0" * (-len(k) % 4) for k in keys)
+    # every 4-byte word of every key, tails zero-padded, mixed the same way
+    k = np.frombuffer(stream, dtype="<u4").astype(np.uint32)
+    k = _rotl(k * _C1, 15) * _C2
+    starts = np.r_[0, np.cumsum((lengths + 3) // 4)[:-1]].astype(np.int64)
+    full = lengths // 4
+    h = np.full(n, seed, dtype=np.uint32)
+    # body: keys sorted by their number of whole words, so the keys still going are a prefix
+    order = np.argsort(-full, kind="stable")
+    remaining = full[order]
+    for j in range(int(remaining[0]) if n else 0):
+        going = order[:np.searchsorted(-remaining, -j, side="left")]
+        x = _rotl(h[going] ^ k[starts[going] + j], 13)
+        h[going] = x * np.uint32(5) + np.uint32(0xE6546B64)
+    tail = np.flatnonzero(lengths % 4)
+    h[tail] ^= k[starts[tail] + full[tail]]
+    h ^= lengths.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h.view(np.int32)
+
+
+class _HashedWords:
+    """``HashingVectorizer(ngram_range=(1, n), alternate_sign=False, lowercase=False, norm=...)``
+    over masked segment texts, as sparse rows (row, column, count) and their norms."""
+
+    def __init__(self, n_features: int, token_pattern: str, max_n: int, norm: str | None):
+        self.n_features, self.max_n, self.norm = n_features, max_n, norm
+        self.tokens = re.compile(token_pattern)
+
+    def _grams(self, text: str) -> list[str]:
+        words = self.tokens.findall(text)
+        grams = list(words)
+        for n in range(2, min(self.max_n, len(words)) + 1):
+            grams += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+        return grams
+
+    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
+        ids: dict[str, int] = {}
+        token_ids: list[int] = []
+        sizes = np.zeros(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            grams = self._grams(text)
+            sizes[i] = len(grams)
+            token_ids += [ids.setdefault(g, len(ids)) for g in grams]
+        h = murmurhash3_32([g.encode("utf-8") for g in ids]).astype(np.int64)
+        # abs(-2**31) overflows in C: scikit-learn maps it as below
+        columns = np.where(h == -(2**31), (2**31 - 1 - (self.n_features - 1)) % self.n_features,
+                           np.abs(h) % self.n_features)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), sizes)
+        keys, counts = np.unique(rows * self.n_features + columns[np.asarray(token_ids, dtype=np.int64)],
+                                 return_counts=True)
+        rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
+        if self.norm == "l2":
+            norms = np.sqrt(np.bincount(rows, counts * counts, minlength=len(texts)))
+        elif self.norm == "l1":
+            norms = np.bincount(rows, counts, minlength=len(texts))
+        else:
+            norms = np.ones(len(texts))
+        return rows, cols, counts, norms
+
+
+def _dot(words, weights: np.ndarray) -> np.ndarray:
+    """Hashed rows times ``weights`` (classes x columns): (rows x classes)."""
+    rows, cols, counts, norms = words
+    n = len(norms)
+    out = np.column_stack([np.bincount(rows, counts * w[cols], minlength=n) for w in weights])
+    return out / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+# -- fitted estimators as arrays --------------------------------------------------------------
+
+def _class_name(obj) -> str:
+    name = getattr(obj, "class_name", None)  # a modelfile.ObjectState
+    if isinstance(name, str) and not isinstance(obj, type):
+        return name
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise Unsupported(what)
+
+
+def _array(value, what: str, ndim: int) -> np.ndarray:
+    _require(isinstance(value, np.ndarray) and value.ndim == ndim and value.dtype.kind in "fiu", what)
+    return value.astype(np.float64)
+
+
+class _Linear:
+    """A fitted linear model's decision function over [hashed words | dense columns]."""
+
+    def __init__(self, model, n_words: int, n_dense: int, what: str):
+        self.coef = _array(getattr(model, "coef_", None), f"{what}: coef_", 2)
+        self.intercept = _array(np.atleast_1d(getattr(model, "intercept_", None)), f"{what}: intercept_", 1)
+        _require(self.coef.shape[1] == n_words + n_dense and len(self.intercept) == len(self.coef),
+                 f"{what}: coefficients of the wrong shape")
+        self.n_words = n_words
+        self.classes = list(np.asarray(getattr(model, "classes_", [])).tolist())
+
+    def decision(self, words, dense: np.ndarray) -> np.ndarray:
+        return (_dot(words, self.coef[:, :self.n_words]) + dense @ self.coef[:, self.n_words:].T
+                + self.intercept)
+
+
+class _Trees:
+    """A fitted binary ``HistGradientBoostingClassifier``: all its trees as flat node arrays."""
+
+    def __init__(self, booster, what: str):
+        _require(_class_name(getattr(booster, "_loss", None)) == "sklearn._loss.loss.HalfBinomialLoss",
+                 f"{what}: not a binary log-loss booster")
+        _require(getattr(booster, "_preprocessor", None) is None, f"{what}: categorical preprocessing")
+        predictors = getattr(booster, "_predictors", None)
+        _require(isinstance(predictors, list) and len(predictors) > 0
+                 and all(isinstance(p, list) and len(p) == 1 for p in predictors),
+                 f"{what}: not one tree per iteration")
+        self.n_features = int(getattr(booster, "n_features_in_"))
+        self.baseline = float(np.asarray(getattr(booster, "_baseline_prediction")).ravel()[0])
+        nodes = [p[0].nodes for p in predictors]
+        for tree in nodes:
+            self._check(tree, what)
+        sizes = np.array([len(t) for t in nodes], dtype=np.int64)
+        self.roots = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+        offset = np.repeat(self.roots, sizes)  # node indices are per tree: made global
+        flat = np.concatenate([t[list(_NODE_FIELDS)] for t in nodes])
+        self.leaf = flat["is_leaf"].astype(bool)
+        self.value = flat["value"].astype(np.float64)
+        self.feature = np.where(self.leaf, 0, flat["feature_idx"]).astype(np.int64)
+        self.threshold = flat["num_threshold"].astype(np.float64)
+        self.missing_left = flat["missing_go_to_left"].astype(bool)
+        # children[2 * node + went_left]: one lookup a step (a leaf is never looked up)
+        self.children = np.column_stack([flat["right"].astype(np.int64) + offset,
+                                         flat["left"].astype(np.int64) + offset]).ravel()
+        # a walk down a tree is at most its size long (children come after their parent)
+        self.max_steps = int(sizes.max())
+
+    def _check(self, tree, what: str) -> None:
+        """Children after their parent and inside the tree, features inside the input: a crafted
+        file must not make the walk loop or read out of bounds."""
+        _require(isinstance(tree, np.ndarray) and tree.ndim == 1 and tree.dtype.names is not None
+                 and set(_NODE_FIELDS) <= set(tree.dtype.names) and len(tree) > 0, f"{what}: a malformed tree")
+        inner = np.flatnonzero(~tree["is_leaf"].astype(bool))
+        for child in ("left", "right"):
+            c = tree[child][inner].astype(np.int64)
+            _require(not (np.any(c <= inner) or np.any(c >= len(tree))), f"{what}: a node outside its tree")
+        _require(not np.any(tree["feature_idx"][inner] >= self.n_features)
+                 and not np.any(tree["feature_idx"][inner] < 0), f"{what}: a split on a feature it does not have")
+        _require(not np.any(tree["is_categorical"][inner]), f"{what}: categorical splits")
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Promo probability of each row of ``X`` (rows x features)."""
+        _require(X.shape[1] == self.n_features, "input of the wrong width")
+        out = np.empty(len(X))
+        n_trees, width = len(self.roots), X.shape[1]
+        for a in range(0, len(X), TREE_ROWS):
+            x = np.ascontiguousarray(X[a:a + TREE_ROWS], dtype=np.float64)
+            flat_x = x.ravel()
+            # one walker per (row, tree), row-major; only walkers not yet at a leaf move on
+            node = np.tile(self.roots, len(x))
+            row_base = np.repeat(np.arange(len(x), dtype=np.int64) * width, n_trees)
+            going = np.flatnonzero(~self.leaf[node])
+            has_nan = bool(np.isnan(flat_x).any())
+            for _ in range(self.max_steps):
+                if not len(going):
+                    break
+                at = node[going]
+                v = flat_x[row_base[going] + self.feature[at]]
+                left = v <= self.threshold[at]
+                if has_nan:  # a missing value goes where training sent missing values
+                    left |= np.isnan(v) & self.missing_left[at]
+                at = self.children[2 * at + left]
+                node[going] = at
+                going = going[~self.leaf[at]]
+            node = node.reshape(len(x), n_trees)
+            values = self.value[node]
+            raw = np.full(len(x), self.baseline)
+            for t in range(values.shape[1]):  # tree by tree, in scikit-learn's order of addition
+                raw += values[:, t]
+            out[a:a + len(x)] = 1.0 / (1.0 + np.exp(-raw))
+        return out
+
+
+class CompiledClassifier:
+    """A fitted ``PromoClassifier`` (or its state read from a model file) scored with NumPy.
+
+    Has the classifier's scoring interface (``score_kind_alone``, ``score_and_kind``,
+    ``predict_proba``, ``uses_repetition_``). ``estimator()`` gives the scikit-learn estimator
+    itself, for training from it: the object compiled, or the one in ``source`` (a callable that
+    loads it), imported only then.
+    """
+
+    def __init__(self, fitted, source=None):
+        self._fitted = None if isinstance(fitted, ObjectState) else fitted
+        self._source = source
+        _require(_class_name(fitted) == "promofilter.model.PromoClassifier", "not a PromoClassifier")
+        steps = getattr(fitted.words_, "steps", None)
+        _require(isinstance(steps, list) and len(steps) == 2, "words_ is not masker + hasher")
+        _require(_class_name(steps[0][1]) == "promofilter.features.TextMasker", "words_ does not mask")
+        hasher = steps[1][1]
+        _require(_class_name(hasher) == "sklearn.feature_extraction.text.HashingVectorizer", "words_ does not hash")
+        expected = {"analyzer": "word", "lowercase": False, "alternate_sign": False, "binary": False,
+                    "preprocessor": None, "tokenizer": None, "stop_words": None, "strip_accents": None,
+                    "input": "content"}
+        for name, value in expected.items():
+            _require(getattr(hasher, name, None) == value, f"hashing with {name}={getattr(hasher, name, None)!r}")
+        ngrams = tuple(getattr(hasher, "ngram_range", ()))
+        _require(len(ngrams) == 2 and ngrams[0] == 1 and int(ngrams[1]) >= 1, "n-grams not starting at 1")
+        norm = getattr(hasher, "norm", None)
+        _require(norm in ("l2", "l1", None), f"hashing with norm={norm!r}")
+        n_words = int(hasher.n_features)
+        self.words = _HashedWords(n_words, str(hasher.token_pattern), int(ngrams[1]), norm)
+        self.max_distance = int(getattr(fitted.shape_, "max_distance", 10))
+        scaler = fitted.scaler_
+        _require(_class_name(scaler) == "sklearn.preprocessing._data.StandardScaler", "not a StandardScaler")
+        n_shape = len(np.atleast_1d(getattr(scaler, "scale_", None) if getattr(scaler, "scale_", None) is not None
+                                    else getattr(scaler, "mean_")))
+        self.mean = (np.zeros(n_shape) if getattr(scaler, "mean_", None) is None
+                     else _array(scaler.mean_, "scaler mean", 1))
+        self.scale = (np.ones(n_shape) if getattr(scaler, "scale_", None) is None
+                      else _array(scaler.scale_, "scaler scale", 1))
+        stage1 = fitted.stage1_
+        name = _class_name(stage1)
+        _require(name == "sklearn.linear_model._logistic.LogisticRegression"
+                 or (name == "sklearn.linear_model._stochastic_gradient.SGDClassifier"
+                     and getattr(stage1, "loss", None) == "log_loss"), f"stage 1 is a {name}")
+        self.stage1 = _Linear(stage1, n_words, n_shape, "stage 1")
+        _require(self.stage1.classes == [0, 1] and len(self.stage1.coef) == 1, "stage 1 is not binary 0/1")
+        self.stage2 = _Trees(fitted.stage2_, "stage 2")
+        batch = getattr(fitted, "batch_stage2_", None)
+        self.batch_stage2 = None if batch is None else _Trees(batch, "the batch head")
+        self.uses_repetition_ = bool(getattr(fitted, "uses_repetition_", False))
+        kind_model = getattr(fitted, "kind_model_", None)
+        self.kind_classes = tuple(Kind(str(k)) for k in getattr(fitted, "kind_classes_"))
+        self.kinds = None
+        if kind_model is not None:
+            _require(_class_name(kind_model) == "sklearn.svm._classes.LinearSVC", "the kind model is not a LinearSVC")
+            self.kinds = _Linear(kind_model, n_words, n_shape, "the kind model")
+            self.kind_labels = [Kind(str(k)) for k in self.kinds.classes]
+            _require(len(self.kind_labels) == (2 if len(self.kinds.coef) == 1 else len(self.kinds.coef)),
+                     "kind classes do not match the kind model")
+
+    def estimator(self):
+        """The scikit-learn ``PromoClassifier`` this was compiled from (loaded on first use)."""
+        if self._fitted is None:
+            self._fitted = self._source()
+        return self._fitted
+
+    def _stage2_matrix(self, context, shape, X, rows, repetition: bool) -> np.ndarray:
+        parts = [context[rows], shape[rows]]
+        if repetition:
+            parts.append(repetition_columns(X)[rows])
+        return np.hstack(parts)
+
+    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """Promo probability and kind of every row of a segment table, and (batch mode) the
+        probability each row would get without batch repetition; as ``PromoClassifier``."""
+        n = len(X["doc"])
+        texts = list(X["text"])
+        shape = shape_features(X, self.max_distance)
+        scaled = (shape - self.mean) / self.scale
+        words = self.words.transform([mask_text(t) for t in texts])
+        p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
+        if self.kinds is None:
+            kinds = [self.kind_classes[0]] * n
+        else:
+            d = self.kinds.decision(words, scaled)
+            best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
+            kinds = [self.kind_labels[i] for i in best]
+        context = context_features(p1, np.asarray(X["doc"]))
+        p2 = self.stage2.predict_proba(self._stage2_matrix(context, shape, X, slice(None), False))
+        p_alone = None
+        if self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any():
+            p_alone = p2.copy()
+            recurring = np.flatnonzero(recurs(X))
+            if len(recurring):
+                p2[recurring] = self.batch_stage2.predict_proba(
+                    self._stage2_matrix(context, shape, X, recurring, True))
+        return p2, kinds, p_alone
+
+    def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
+        p, kinds, _ = self.score_kind_alone(X)
+        return p, kinds
+
+    def predict_proba(self, X) -> np.ndarray:
+        p, _, _ = self.score_kind_alone(X)
+        return np.column_stack([1 - p, p])

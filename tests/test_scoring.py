@@ -1,0 +1,95 @@
+"""Scoring without scikit-learn (promofilter.scoring): the same scores as the estimator, and a
+process that strips text never imports scikit-learn, SciPy or pandas."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import promofilter
+from promofilter.scoring import CompiledClassifier, murmurhash3_32
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30), max_size=40))
+def test_murmurhash_is_the_one_scikit_learn_hashes_words_with(words):
+    from sklearn.utils.murmurhash import murmurhash3_32 as reference
+
+    keys = [w.encode("utf-8") for w in words]
+    assert murmurhash3_32(keys).tolist() == [reference(k, seed=0) for k in keys]
+
+
+def test_murmurhash_of_every_tail_length():
+    from sklearn.utils.murmurhash import murmurhash3_32 as reference
+
+    keys = [b"xfirstthe"[:n] for n in range(10)] + [bytes([255] * n) for n in range(9)]
+    assert murmurhash3_32(keys).tolist() == [reference(k, seed=0) for k in keys]
+
+
+@pytest.fixture(scope="module")
+def documents():
+    from promofilter.corpus import generate, load_corpus
+
+    return [d["text"] for d in generate(load_corpus(), 120, seed=23)]
+
+
+def test_a_loaded_model_is_scored_by_numpy_as_the_estimator_scores_it(model, documents):
+    from promofilter.signals import build_table
+
+    assert isinstance(model.classifier, CompiledClassifier)
+    table, _ = build_table(documents)
+    mine, my_kinds, _ = model.classifier.score_kind_alone(table)
+    theirs, their_kinds, _ = model.estimator().score_kind_alone(table)
+    np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12)
+    assert my_kinds == their_kinds
+
+
+def test_stripping_with_numpy_scores_removes_what_the_estimator_removes(model, documents):
+    from promofilter.stripping import PromoFilter
+
+    estimator = PromoFilter(model.estimator(), model.threshold, model.metadata)
+    counts = model.count_repetition(documents)
+    for repetition in (None, counts):  # documents alone, and batch mode (the batch head)
+        mine = [[(s.start, s.end, s.kind, s.removed) for s in r] for r in model.detect_many(documents, repetition=repetition)]
+        theirs = [[(s.start, s.end, s.kind, s.removed) for s in r]
+                  for r in estimator.detect_many(documents, repetition=repetition)]
+        assert mine == theirs
+        scores = [s.score for r in model.detect_many(documents, repetition=repetition) for s in r]
+        np.testing.assert_allclose(scores, [s.score for r in estimator.detect_many(documents, repetition=repetition)
+                                            for s in r], rtol=0, atol=1e-12)
+
+
+def test_stripping_a_text_imports_neither_scikit_learn_nor_scipy_nor_pandas(model_dir):
+    code = (
+        "import sys, promofilter\n"
+        f"model = promofilter.load_model({str(model_dir)!r})\n"
+        "model.strip('Rates held steady on Tuesday.\\nFollow us on X for more market news!')\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_estimator_of_a_loaded_model_is_loaded_when_asked_for(model):
+    from promofilter.model import PromoClassifier
+
+    assert isinstance(model.estimator(), PromoClassifier)
+    assert model.estimator() is model.estimator()  # loaded once
+
+
+def test_a_model_numpy_cannot_score_exactly_is_scored_by_scikit_learn(model, tmp_path, documents):
+    import copy
+
+    from promofilter.model import PromoClassifier
+    from promofilter.persist import save_model
+    from promofilter.stripping import PromoFilter
+
+    odd = copy.deepcopy(model)
+    odd.estimator().words_.steps[1][1].binary = True  # an option the NumPy scorer does not reproduce
+    save_model(odd, tmp_path / "odd")
+    again = promofilter.load_model(tmp_path / "odd")
+    assert isinstance(again.classifier, PromoClassifier)
+    by_estimator = PromoFilter(odd.estimator(), odd.threshold)
+    assert again.strip_many(documents[:10], batch=False) == by_estimator.strip_many(documents[:10], batch=False)
