@@ -216,7 +216,7 @@ def _text_shape(text: str) -> list[float]:
         len(HANDLE.findall(text)) if at else 0,
         len(HASHTAG.findall(text)) if "#" in text else 0,
         0 if ascii_only else len(EMOJI.findall(text)),
-        len(SEPARATORS.findall(text)),
+        text.count("|") if ascii_only else len(SEPARATORS.findall(text)),  # "|" is its only ASCII one
         float(bool(BULLET.match(text))),
         float(bool(LABEL.match(text))),
         float(text[0] in "([{"),
