@@ -30,8 +30,8 @@ CONTEXT_FEATURE_NAMES = (
     "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
     "share_after_promo", "p_max_before", "n_after",
 )
-# rows walked down the trees at once: small blocks stay in the CPU cache (256 rows: 0.31 s on
-# 9,400 rows, against 0.40 s for 2,048 and 0.70-1.0 s for 8,192; the same scores)
+# rows walked down the trees at once: small blocks stay in the CPU cache (256 rows: 0.155 s on
+# 9,400 rows, against 0.19 s for 2,048 and 0.25-0.48 s for 8,192; the same scores)
 TREE_ROWS = 256
 # the fields of scikit-learn's tree nodes the walk reads
 _NODE_FIELDS = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
