@@ -280,31 +280,7 @@ def _class_names(tree: dict) -> set[str]:
     return names
 
 
-def load_state(file: str | IO[bytes], *, allowed: Iterable[str]) -> Any:
-    """The object tree in ``file`` as data (objects as ``ObjectState``), with the same checks as
-    ``load``: a class outside ``allowed`` is refused. Imports no class and runs none of their code."""
-    if isinstance(allowed, str):
-        raise TypeError("allowed is a collection of class names, not one string")
-    if isinstance(file, (bytes, bytearray)):
-        file = io.BytesIO(file)
-    tree, arrays = _open(file)
-    try:
-        names = _class_names(tree)
-        if names - set(allowed):
-            raise ForeignClassError(sorted(names - set(allowed)))
-        return _StateReader(arrays, set(allowed)).decode(tree["root"])
-    except FormatError:
-        raise
-    except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
-        raise FormatError(f"malformed model tree ({type(e).__name__}: {e})") from None
-
-
-def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = False) -> Any:
-    """Rebuild the object in ``file``. A class or type not in ``allowed`` is refused
-    (``ForeignClassError``, naming them all) before anything is imported, unless ``trusted``.
-
-    The allowed classes' own ``__setstate__`` runs on state read from the file: allow only
-    classes whose state is plain data."""
+def _read(file: str | IO[bytes], allowed: Iterable[str], trusted: bool, reader: type[_Reader]) -> Any:
     if isinstance(allowed, str):
         raise TypeError("allowed is a collection of class names, not one string")
     if isinstance(file, (bytes, bytearray)):
@@ -315,8 +291,23 @@ def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = 
         allowed = names if trusted else set(allowed)
         if names - allowed:
             raise ForeignClassError(sorted(names - allowed))
-        return _Reader(arrays, allowed).decode(tree["root"])
+        return reader(arrays, allowed).decode(tree["root"])
     except FormatError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
         raise FormatError(f"malformed model tree ({type(e).__name__}: {e})") from None
+
+
+def load_state(file: str | IO[bytes], *, allowed: Iterable[str]) -> Any:
+    """The object tree in ``file`` as data (objects as ``ObjectState``), with the same checks as
+    ``load``: a class outside ``allowed`` is refused. Imports no class and runs none of their code."""
+    return _read(file, allowed, False, _StateReader)
+
+
+def load(file: str | IO[bytes], *, allowed: Iterable[str] = (), trusted: bool = False) -> Any:
+    """Rebuild the object in ``file``. A class or type not in ``allowed`` is refused
+    (``ForeignClassError``, naming them all) before anything is imported, unless ``trusted``.
+
+    The allowed classes' own ``__setstate__`` runs on state read from the file: allow only
+    classes whose state is plain data."""
+    return _read(file, allowed, trusted, _Reader)
