@@ -254,11 +254,12 @@ def _read_skops(model_path: Path, trusted: bool):
 
 
 def _check_trees(model_path: Path, classifier) -> None:
-    """The gradient-boosted trees' nodes, as compiled code walks them: children after their
-    parent and inside the tree, features inside the input. A crafted file could otherwise make
-    scoring read out of bounds or loop forever (true of skops files too)."""
-    import numpy as np
+    """The gradient-boosted trees' nodes, as compiled code walks them (see
+    ``promofilter.scoring.tree_problem``): a crafted file could otherwise make scoring read out
+    of bounds or loop forever (true of skops files too)."""
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    from .scoring import tree_problem
 
     for name in ("stage2_", "batch_stage2_"):
         booster = getattr(classifier, name, None)
@@ -267,15 +268,8 @@ def _check_trees(model_path: Path, classifier) -> None:
         n_features = getattr(booster, "n_features_in_", 0)
         for predictor in (p for per_iteration in getattr(booster, "_predictors", []) for p in per_iteration):
             nodes = getattr(predictor, "nodes", None)
-            if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1:
-                raise ModelLoadError(f"{model_path}: a tree of {name} is malformed")
-            inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
-            at = inner.astype(np.int64)
-            for child in ("left", "right"):
-                c = nodes[child][inner].astype(np.int64)
-                if np.any(c <= at) or np.any(c >= len(nodes)):
-                    raise ModelLoadError(f"{model_path}: a tree of {name} has a node outside the tree")
-            if np.any(nodes["feature_idx"][inner] >= n_features):
-                raise ModelLoadError(f"{model_path}: a tree of {name} reads a feature the model does not have")
-            if np.any(nodes["is_categorical"][inner]):
-                raise ModelLoadError(f"{model_path}: a tree of {name} has categorical splits (never trained here)")
+            # scikit-learn's compiled walk reads the exact record layout
+            problem = ("malformed nodes" if getattr(nodes, "dtype", None) != PREDICTOR_RECORD_DTYPE
+                       else tree_problem(nodes, n_features))
+            if problem is not None:
+                raise ModelLoadError(f"{model_path}: a tree of {name} has {problem}")

@@ -24,7 +24,7 @@ from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
 from .signals import mask_text, shape_features
 
-__all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "CONTEXT_FEATURE_NAMES"]
+__all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
 
 CONTEXT_FEATURE_NAMES = (
     "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
@@ -207,6 +207,26 @@ class _Linear:
                 + self.intercept)
 
 
+def tree_problem(tree, n_features: int) -> str | None:
+    """What is wrong with one tree's node array, as a walk down it reads it (None: nothing):
+    children after their parent and inside the tree, features inside the input, no categorical
+    splits. A crafted model file must not make scoring loop or read out of bounds."""
+    if not (isinstance(tree, np.ndarray) and tree.ndim == 1 and tree.dtype.names is not None
+            and set(_NODE_FIELDS) <= set(tree.dtype.names) and len(tree) > 0):
+        return "malformed nodes"
+    inner = np.flatnonzero(~tree["is_leaf"].astype(bool))
+    for child in ("left", "right"):
+        c = tree[child][inner].astype(np.int64)
+        if np.any(c <= inner) or np.any(c >= len(tree)):
+            return "a node outside the tree"
+    features = tree["feature_idx"][inner]
+    if np.any(features >= n_features) or np.any(features < 0):
+        return "a split on a feature the model does not have"
+    if np.any(tree["is_categorical"][inner]):
+        return "categorical splits (never trained here)"
+    return None
+
+
 class _Trees:
     """A fitted binary ``HistGradientBoostingClassifier``: all its trees as flat node arrays."""
 
@@ -239,17 +259,8 @@ class _Trees:
         self.max_steps = int(sizes.max())
 
     def _check(self, tree, what: str) -> None:
-        """Children after their parent and inside the tree, features inside the input: a crafted
-        file must not make the walk loop or read out of bounds."""
-        _require(isinstance(tree, np.ndarray) and tree.ndim == 1 and tree.dtype.names is not None
-                 and set(_NODE_FIELDS) <= set(tree.dtype.names) and len(tree) > 0, f"{what}: a malformed tree")
-        inner = np.flatnonzero(~tree["is_leaf"].astype(bool))
-        for child in ("left", "right"):
-            c = tree[child][inner].astype(np.int64)
-            _require(not (np.any(c <= inner) or np.any(c >= len(tree))), f"{what}: a node outside its tree")
-        _require(not np.any(tree["feature_idx"][inner] >= self.n_features)
-                 and not np.any(tree["feature_idx"][inner] < 0), f"{what}: a split on a feature it does not have")
-        _require(not np.any(tree["is_categorical"][inner]), f"{what}: categorical splits")
+        problem = tree_problem(tree, self.n_features)
+        _require(problem is None, f"{what}: {problem}")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Promo probability of each row of ``X`` (rows x features)."""
