@@ -93,9 +93,11 @@ def _markdown(card: dict) -> str:
         "## Test split (held-out articles and promo families)",
         "",
         f"Threshold **{card['threshold']}** (best validation F1 with validation content loss ≤ 0.2 %).",
-        "These figures come from an *evaluation model* fit on the training side only (no test or validation "
-        "article, promo family or hard negative); the shipped model is the same recipe refit on all "
-        "documents with the same threshold.",
+        ("These figures come from an *evaluation model* fit on the training side only (no test or validation "
+         "article, promo family or hard negative); the shipped model is the same recipe refit on all "
+         "documents with the same threshold." if card.get("refit") else
+         "These figures are this model's: it was fit on the training side only (no test or validation "
+         "article, promo family or hard negative)."),
         "",
         "| precision | recall | F1 | content loss | docs losing a word |",
         "| --- | --- | --- | --- | --- |",

@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from promofilter.corpus import generate, load_corpus
 from promofilter.features import SHAPE_FEATURE_NAMES, ShapeFeatures, TextMasker
-from promofilter.model import PromoClassifier
+from promofilter.model import CONTEXT_FEATURE_NAMES, PromoClassifier
 from promofilter.training import label_documents
 
 
@@ -140,3 +140,17 @@ def test_ascii_text_has_its_character_classes_counted_as_str_counts_them():
 
     text = "".join(chr(c) for c in range(128)) * 2 + "Rates rose 4% on Tuesday.\tFOLLOW us\x1c"
     assert _char_classes(text, True) == _char_classes(text, False)
+
+
+def test_a_higher_stage_one_score_never_lowers_the_final_score(table_and_labels):
+    table, labels = table_and_labels
+    est = PromoClassifier(n_features=2**14, max_iter=30).fit(table, labels)
+    p1 = np.linspace(0, 1, len(table))
+    inputs = est._stage2_matrix(table, p1, est.shape_.transform(table))
+    own = CONTEXT_FEATURE_NAMES.index("p")
+    final = []
+    for value in (0.1, 0.5, 0.9, 0.99):
+        inputs[:, own] = value  # only the segment's own stage-1 score changes
+        final.append(est.stage2_.predict_proba(inputs)[:, 1])
+    assert all((later >= earlier - 1e-12).all() for earlier, later in zip(final, final[1:]))
+    assert (final[-1] > final[0]).any()

@@ -1,0 +1,32 @@
+"""How the build chooses its threshold on validation documents."""
+from types import SimpleNamespace
+
+from promofilter.results import Kind
+from promofilter.segment import segment
+from promofilter.training import THRESHOLDS, THRESHOLD_CHOICES, choose_threshold
+
+
+def _scored(text: str, scores: list[float]):
+    segments = [s for s in segment(text) if s.content_end > s.content_start]
+    assert len(segments) == len(scores)
+    return SimpleNamespace(segments=segments, scores=scores, kinds=[Kind.CTA] * len(scores), learned=None)
+
+
+def test_the_threshold_is_chosen_between_the_coarse_steps_where_the_budget_is_met():
+    text = "The council approved the budget on Tuesday after a long debate.\nSubscribe to our newsletter for more.\n"
+    doc = {"text": text, "promo_spans": [[text.index("Subscribe"), len(text) - 1, "cta"]]}
+    # the article sentence scores 0.91 and the promo 0.93: 0.90 removes the article, 0.95 keeps the promo
+    threshold, sweep = choose_threshold([doc], [_scored(text, [0.91, 0.93])], max_content_loss=0.002)
+    assert threshold == 0.93
+    assert [t for t, _ in sweep] == list(THRESHOLD_CHOICES)
+
+
+def test_the_choices_keep_the_coarse_grid_and_add_every_hundredth_above_085():
+    assert set(THRESHOLDS) <= set(THRESHOLD_CHOICES)
+    assert [t for t in THRESHOLD_CHOICES if t > 0.85] == [round(0.86 + 0.01 * i, 2) for i in range(14)]
+
+
+def test_without_a_threshold_in_budget_the_lowest_loss_one_is_chosen():
+    text = "The council approved the budget on Tuesday after a long debate.\n"
+    threshold, _ = choose_threshold([{"text": text, "promo_spans": []}], [_scored(text, [1.0])], 0.002)
+    assert threshold == max(THRESHOLD_CHOICES)
