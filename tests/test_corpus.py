@@ -64,35 +64,19 @@ def test_folds_partition_the_corpus(corpus):
     assert sum(len(f.families) for f in folds) == len(corpus.families)
 
 
-@pytest.fixture(scope="module")
-def corpus_with_candidates(tmp_path_factory):
-    """The corpus plus the candidate datelines and page-code families (training/candidates)."""
-    import shutil
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "training"
-    copy = tmp_path_factory.mktemp("corpus") / "corpus"
-    shutil.copytree(root / "corpus", copy)
-    shutil.copy(root / "candidates" / "furniture" / "datelines.txt", copy / "furniture")
-    shutil.copy(root / "candidates" / "promos" / "boilerplate_web_residue.txt", copy / "promos")
-    with open(copy / "fillers.txt", "a", encoding="utf-8") as f:
-        f.write((root / "candidates" / "fillers_added.txt").read_text(encoding="utf-8"))
-    return load_corpus(copy)
-
-
-def test_a_kind_may_have_several_template_files(corpus_with_candidates):
+def test_a_kind_may_have_several_template_files(corpus):
     # promos/boilerplate_web_residue.txt: page code left in scraped text is boilerplate
-    residue = [f for f in corpus_with_candidates.families if f.name.startswith("bp-css-")]
+    residue = [f for f in corpus.families if f.name.startswith("bp-css-")]
     assert residue and all(f.kind is Kind.BOILERPLATE for f in residue)
 
 
-def test_datelines_open_ledes_as_article_text(corpus_with_candidates):
+def test_datelines_open_ledes_as_article_text(corpus):
     import re
 
     # "CITY (Agency) --" and "CITY--(WIRE)--" are the story's, not chrome around it
     dateline = re.compile(r"[A-Z]{3,}[A-Z .]*(?:, [^\n]{2,40}?)? ?(?:\([A-Za-z .]+\) ?[-—–]+|--\([A-Za-z .]+\)--|/[A-Za-z .]+/ --)")
     found = 0
-    for doc in generate(corpus_with_candidates, 400, seed=2):
+    for doc in generate(corpus, 400, seed=2):
         for m in dateline.finditer(doc["text"]):
             found += 1
             assert not any(s < m.end() <= e for s, e, _ in doc["promo_spans"]), m.group()

@@ -93,7 +93,10 @@ def test_generated_batches_repeat_site_trailers_and_syndicated_stories():
     assert len(set(heads)) < len(heads)  # some stories run twice in a batch
 
 
-def test_the_model_learns_from_repetition(model):
+def test_the_model_learns_from_repetition(shipped_model):
+    # the shipped model: the small fixture model's batch head (leaves of at least 100 segments,
+    # trained on a few thousand recurring ones) is too coarse to learn this
+    model = shipped_model
     assert model.uses_repetition
     texts = _batch(24)
     alone = [[s.score for s in spans if s.text.startswith("The post")][0] for spans in model.detect_many(texts)]
