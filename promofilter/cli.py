@@ -489,7 +489,7 @@ def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_
                    "parent's plus this (0.0005 = 0.05 points).")
 @click.option("--force", is_flag=True, help="Make the new version current even if it fails that check.")
 @click.option("--quick", is_flag=True,
-              help="A quick retrain (under a minute here): 2000 generated training documents instead "
+              help="A quick retrain (about 80 s here): 2000 generated training documents instead "
                    "of 6000 and no refit on the held-out documents (the written model is the one "
                    "measured); less accurate than the full recipe (see the README).")
 @click.option("--batch-share", type=click.FloatRange(0, 5), default=None,
