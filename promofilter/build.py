@@ -28,7 +28,8 @@ N_TRAIN_DOCS = 6000
 N_EVAL_DOCS = 1200
 # Validation documents (which choose the threshold) per test document. 600 of them moved the
 # chosen threshold by a whole grid step between seeds (the content loss at 0.90 measured
-# 0.16 % on 600 documents and 0.21 % on 3,000 of the same model); 3,000 cost about 30 s.
+# 0.16 % on 600 documents and 0.21 % on 3,000 of the same model). The 2,400 more documents add
+# about a minute to the build (1,200 more added 33 s to `--quick`).
 VALIDATION_PER_EVAL_DOC = 2.5
 # `promofilter train --quick`: fewer generated documents and no refit (about 80 s here instead of
 # 12 min; real-world F1 0.855 / content loss 0.28 % against 0.905 / 0.32 % for the full recipe)
