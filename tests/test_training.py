@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 from promofilter.results import Kind
 from promofilter.segment import segment
-from promofilter.training import THRESHOLDS, THRESHOLD_CHOICES, choose_threshold
+from promofilter.training import THRESHOLD_CHOICES, choose_threshold
 
 
 def _scored(text: str, scores: list[float]):
@@ -21,12 +21,7 @@ def test_the_threshold_is_chosen_between_the_coarse_steps_where_the_budget_is_me
     assert [t for t, _ in sweep] == list(THRESHOLD_CHOICES)
 
 
-def test_the_choices_keep_the_coarse_grid_and_add_every_hundredth_above_085():
-    assert set(THRESHOLDS) <= set(THRESHOLD_CHOICES)
-    assert [t for t in THRESHOLD_CHOICES if t > 0.85] == [round(0.86 + 0.01 * i, 2) for i in range(14)]
-
-
-def test_without_a_threshold_in_budget_the_lowest_loss_one_is_chosen():
+def test_without_a_threshold_in_budget_the_highest_lowest_loss_one_is_chosen():
     text = "The council approved the budget on Tuesday after a long debate.\n"
     threshold, _ = choose_threshold([{"text": text, "promo_spans": []}], [_scored(text, [1.0])], 0.002)
     assert threshold == max(THRESHOLD_CHOICES)
