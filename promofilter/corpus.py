@@ -124,9 +124,9 @@ def load_corpus(directory: str | Path | None = None) -> Corpus:
         raise FileNotFoundError(f"no authored corpus at {root} (expected articles/, promos/, hard_negatives/)")
     negatives = []
     for path in sorted((root / "hard_negatives").glob("*.txt")):
-        negatives += [(path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("#")]
+        negatives += [(path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("# ")]
     for path in sorted((root / "furniture").glob("*.txt")):
-        negatives += [(FURNITURE + path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("#")]
+        negatives += [(FURNITURE + path.stem, s.strip()) for s in _lines(path) if s.strip() and not s.startswith("# ")]
     return Corpus(
         articles=_load_articles(root / "articles"),
         families=_load_families(root / "promos"),
