@@ -112,19 +112,17 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             parts.append(repetition_columns(X)[rows])
         return np.hstack(parts)
 
-    def _stage2(self, n_inputs: int, n_rows: int) -> HistGradientBoostingClassifier:
+    def _stage2(self, n_inputs: int) -> HistGradientBoostingClassifier:
         # Small trees with large leaves, and a segment's own stage-1 score ("p", the first input)
         # may only raise its stage-2 score. Generated documents can be told apart in many ways
         # and bigger trees learn more of the generator's quirks: at the same threshold, trees of
         # 31 leaves of 30 removed more article text on the real-world file at two seeds (see
         # training/README.md), and could score a segment lower for a higher stage-1 score.
-        # Leaves hold 100 segments from 50,000 rows up (the shipped recipe: ~60,000 recurring rows
-        # for the batch head, ~150,000 alone), fewer below, so a small sample set still splits.
         monotonic = np.zeros(n_inputs, dtype=int)
         monotonic[CONTEXT_FEATURE_NAMES.index("p")] = 1
         return HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=0.08, max_leaf_nodes=15, l2_regularization=1.0,
-            min_samples_leaf=int(np.clip(n_rows // 500, 10, 100)), monotonic_cst=monotonic, random_state=self.random_state)
+            min_samples_leaf=100, monotonic_cst=monotonic, random_state=self.random_state)
 
     def fit(self, X: pd.DataFrame, y):
         """Fit on a segment table and one label per row. Rows with repetition columns and
@@ -162,14 +160,14 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
         self.stage1_ = self._stage1().fit(Z[alone], is_promo[alone])
         context = context_features(oof, X["doc"].to_numpy())
         inputs = self._stage2_matrix(X, oof, shape, context=context, rows=alone)
-        self.stage2_ = self._stage2(inputs.shape[1], len(inputs)).fit(inputs, is_promo[alone])
+        self.stage2_ = self._stage2(inputs.shape[1]).fit(inputs, is_promo[alone])
         # the batch head learns how far to trust repetition, from the segments it will score:
         # those that recur in other documents of their batch
         recurring = in_batch & recurs(X)
         self.batch_stage2_ = None
         if len(np.unique(is_promo[recurring])) == 2:
             inputs = self._stage2_matrix(X, oof, shape, repetition=True, context=context, rows=recurring)
-            self.batch_stage2_ = self._stage2(inputs.shape[1], len(inputs)).fit(inputs, is_promo[recurring])
+            self.batch_stage2_ = self._stage2(inputs.shape[1]).fit(inputs, is_promo[recurring])
         self.uses_repetition_ = self.batch_stage2_ is not None
         promo_rows = alone & (is_promo == 1)
         kinds = y[promo_rows]

@@ -155,11 +155,3 @@ def test_a_higher_stage_one_score_never_lowers_the_final_score(table_and_labels)
         final.append(est.stage2_.predict_proba(inputs)[:, 1])
     assert all((later >= earlier - 1e-12).all() for earlier, later in zip(final, final[1:]))
     assert (final[-1] > final[0]).any()
-
-
-def test_a_small_sample_set_still_grows_stage_two_trees_that_split():
-    # leaves of 100 segments (the shipped recipe's, from ~150,000 rows) would leave 2-3 leaves here
-    table, labels = label_documents(generate(load_corpus(), 15, seed=3))
-    est = PromoClassifier(n_features=2**14, max_iter=30).fit(table, labels)
-    leaves = [sum(node["is_leaf"] for node in tree.nodes) for trees in est.stage2_._predictors for tree in trees]
-    assert np.mean(leaves) > 8
