@@ -36,6 +36,12 @@ BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
 SEPARATORS = re.compile(r"[|•·»›→←▶►]")
 COUNTRY_US = re.compile(r"\bU\.S\.(?=\W|$)|(?<![A-Z][A-Z] )\bUS\b")
 # every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
+# A run of three or more Title Case words (a headline, a product or company name) stands for one
+# token: otherwise a long title quoted in "The post <title> appeared first on <site>" dilutes the
+# template's own words, because hashed words are l2-normalised per segment. The run must follow a
+# word and a space, so a segment's (or sentence's usual) first capital is never the start of one.
+TITLE_RUN = re.compile(r"(?<=\S )[A-Z][a-z][\w'’.,-]*(?:\s+(?:(?:of|for|the|a|an|and|in|on|to|as|at|by|is|with|vs)\s+)?"
+                       r"(?:[A-Z][a-z][\w'’.,-]*|[$\d][\w$.,%-]*)){2,}")
 _URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
 
 
@@ -143,7 +149,7 @@ def _country_us(text: str) -> str:
 def mask_text(text: str) -> str:
     """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
     plus first/last-word markers (labels such as "Related:" live at the start)."""
-    text = _country_us(text)
+    text = TITLE_RUN.sub(" xtitle ", _country_us(text))
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
     t = URL.sub(" xurl ", t) if _maybe_url(t) else t

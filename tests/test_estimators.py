@@ -155,3 +155,13 @@ def test_a_higher_stage_one_score_never_lowers_the_final_score(table_and_labels)
         final.append(est.stage2_.predict_proba(inputs)[:, 1])
     assert all((later >= earlier - 1e-12).all() for earlier, later in zip(final, final[1:]))
     assert (final[-1] > final[0]).any()
+
+
+def test_a_title_case_run_inside_a_segment_is_one_token():
+    from promofilter.features import mask_text
+
+    # a headline quoted in a feed trailer must not dilute the trailer's own words
+    masked = mask_text("The post Heatwave Grips Southern Europe for Third Week appeared first on Ledger.").split()
+    assert masked.count("xtitle") == 1 and not {"heatwave", "grips", "europe"} & set(masked)
+    assert "xtitle" not in mask_text("FOLLOW US ON X FOR MORE")
+    assert "xtitle" not in mask_text("Shares of Acme Corp rose on Tuesday.")  # two names, not a title
