@@ -7,9 +7,10 @@ Each trailer template (the ones the README and the mission name: "The post ... a
 ...", "Read more: ...", image credits, follow and newsletter calls, a syndication-feed ad, app and
 alert plugs) gets a title, site and handle drawn from short authored lists (seeded), and is added
 to every clean article of ``tests/cases`` (expect "pass", longer than 600 characters) on a line
-of its own at the end, or glued after the last sentence. A document counts as *exact* when the output is the
-article alone: the trailer is gone and no article character is. Prints, per trailer and placement,
-the share of exact documents and the median score of the trailer's segment, one column per model.
+of its own at the end, or glued after the last sentence. A document counts as *exact* when the
+output is the article alone: the trailer is gone and no article character is. Prints, per
+trailer and placement, the share of exact documents and the median score of the trailer's
+segment, one column per model.
 The real-world file holds only two "appeared first on" trailers, so it cannot measure these.
 """
 from __future__ import annotations

@@ -35,13 +35,13 @@ LABEL = re.compile(r"^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s")
 BULLET = re.compile(r"^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s")
 SEPARATORS = re.compile(r"[|•·»›→←▶►]")
 COUNTRY_US = re.compile(r"\bU\.S\.(?=\W|$)|(?<![A-Z][A-Z] )\bUS\b")
-# every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
 # A run of three or more Title Case words (a headline, a product or company name) stands for one
 # token: otherwise a long title quoted in "The post <title> appeared first on <site>" dilutes the
-# template's own words, because hashed words are l2-normalised per segment. The run must follow a
-# word and a space, so a segment's (or sentence's usual) first capital is never the start of one.
+# template's own words, because hashed words are l2-normalised per segment. A run must follow a
+# word and a space, so the capital that opens a segment (most often a sentence) never starts one.
 TITLE_RUN = re.compile(r"(?<=\S )[A-Z][a-z][\w'’.,-]*(?:\s+(?:(?:of|for|the|a|an|and|in|on|to|as|at|by|is|with|vs)\s+)?"
                        r"(?:[A-Z][a-z][\w'’.,-]*|[$\d][\w$.,%-]*)){2,}")
+# every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
 _URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
 
 
