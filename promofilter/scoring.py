@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import count
 
 import numpy as np
 
@@ -123,6 +124,10 @@ def murmurhash3_32(keys: Sequence[bytes], seed: int = 0) -> np.ndarray:
     return h.view(np.int32)
 
 
+# token patterns that never match a line feed (scikit-learn's default and the one trained here)
+_NEWLINE_FREE_TOKENS = frozenset({r"(?u)\b\w\w+\b", r"(?u)\b\w+\b"})
+
+
 class _HashedWords:
     """``HashingVectorizer(ngram_range=(1, n), alternate_sign=False, lowercase=False, norm=...)``
     over masked segment texts, as sparse rows (row, column, count) and their norms."""
@@ -130,6 +135,9 @@ class _HashedWords:
     def __init__(self, n_features: int, token_pattern: str, max_n: int, norm: str | None):
         self.n_features, self.max_n, self.norm = n_features, max_n, norm
         self.tokens = re.compile(token_pattern)
+        # the same tokens and line feeds ("(?u)" has to stay first)
+        self.tokens_or_newline = (re.compile(r"(?u)\n|" + token_pattern.removeprefix("(?u)"))
+                                  if token_pattern in _NEWLINE_FREE_TOKENS else None)
 
     def _grams(self, text: str) -> list[str]:
         words = self.tokens.findall(text)
@@ -138,8 +146,13 @@ class _HashedWords:
             grams += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
         return grams
 
-    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
+    def _columns(self, grams: Sequence[str]) -> np.ndarray:
+        h = murmurhash3_32([g.encode("utf-8") for g in grams]).astype(np.int64)
+        # abs(-2**31) overflows in C: scikit-learn maps it as below
+        return np.where(h == -(2**31), (2**31 - 1 - (self.n_features - 1)) % self.n_features,
+                        np.abs(h) % self.n_features)
+
+    def _text_by_text(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         ids: dict[str, int] = {}
         token_ids: list[int] = []
         sizes = np.zeros(len(texts), dtype=np.int64)
@@ -147,13 +160,43 @@ class _HashedWords:
             grams = self._grams(text)
             sizes[i] = len(grams)
             token_ids += [ids.setdefault(g, len(ids)) for g in grams]
-        h = murmurhash3_32([g.encode("utf-8") for g in ids]).astype(np.int64)
-        # abs(-2**31) overflows in C: scikit-learn maps it as below
-        columns = np.where(h == -(2**31), (2**31 - 1 - (self.n_features - 1)) % self.n_features,
-                           np.abs(h) % self.n_features)
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), sizes)
-        keys, counts = np.unique(rows * self.n_features + columns[np.asarray(token_ids, dtype=np.int64)],
-                                 return_counts=True)
+        return rows, self._columns(list(ids))[np.asarray(token_ids, dtype=np.int64)]
+
+    def _joined(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The n-grams of all texts at once: words found in one pass over the texts joined by
+        line feeds, each distinct word and n-gram built and hashed once (None: the token pattern
+        could match a line feed, or a text holds one)."""
+        joined = "\n".join(texts)
+        if self.tokens_or_newline is None or joined.count("\n") != len(texts) - 1:
+            return None
+        tokens = self.tokens_or_newline.findall(joined)
+        vocabulary: dict[str, int] = {}
+        raw = np.fromiter(map(vocabulary.setdefault, tokens, count()), dtype=np.int64, count=len(tokens))
+        _, ids = np.unique(raw, return_inverse=True)  # numbered 0.. in order of first appearance
+        strings = list(vocabulary)  # in order of first appearance, as ``words`` is
+        is_sep = ids == ids[tokens.index("\n")] if len(texts) > 1 else np.zeros(len(ids), dtype=bool)
+        text_of = np.cumsum(is_sep)
+        rows, columns = [], []
+        grams, gram_strings = ids, strings  # the n-gram starting at each token
+        valid = ~is_sep
+        for n in range(1, self.max_n + 1):
+            if n > 1:
+                # an n-gram: an (n-1)-gram and the word n-1 tokens on, none of them a separator
+                valid = valid[:-1] & ~is_sep[n - 1:]
+                keys = grams[:-1] * len(strings) + ids[n - 1:]
+                pairs, grams = np.unique(keys, return_inverse=True)
+                gram_strings = [f"{gram_strings[a]} {strings[b]}"
+                                for a, b in zip((pairs // len(strings)).tolist(), (pairs % len(strings)).tolist())]
+            used = np.flatnonzero(valid)
+            columns.append(self._columns(gram_strings)[grams[used]])
+            rows.append(text_of[used])
+        return np.concatenate(rows), np.concatenate(columns)
+
+    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
+        rows, columns = self._joined(texts) or self._text_by_text(texts)
+        keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
         rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
         if self.norm == "l2":
             norms = np.sqrt(np.bincount(rows, counts * counts, minlength=len(texts)))

@@ -28,6 +28,25 @@ def test_murmurhash_of_every_tail_length():
     assert murmurhash3_32(keys).tolist() == [reference(k, seed=0) for k in keys]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab AB_1é\n.'-"), max_size=25), min_size=1, max_size=12),
+       st.sampled_from([1, 2, 3]), st.sampled_from([r"(?u)\b\w+\b", r"(?u)\b\w\w+\b", r"[a-z]+"]))
+def test_hashed_words_are_the_ones_scikit_learn_hashes(texts, max_n, token_pattern):
+    # many texts at once (joined by line feeds, each n-gram hashed once) or text by text when a
+    # text holds a line feed or the pattern is not known to skip them: always the same columns
+    from scipy.sparse import coo_matrix
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from promofilter.scoring import _HashedWords
+
+    n_features = 2**10
+    reference = HashingVectorizer(n_features=n_features, ngram_range=(1, max_n), alternate_sign=False,
+                                  lowercase=False, norm="l2", token_pattern=token_pattern).transform(texts)
+    rows, cols, counts, norms = _HashedWords(n_features, token_pattern, max_n, "l2").transform(texts)
+    ours = coo_matrix((counts / norms[rows], (rows, cols)), shape=(len(texts), n_features))
+    assert abs(ours - reference).max() < 1e-12
+
+
 @pytest.fixture(scope="module")
 def documents():
     from promofilter.corpus import generate, load_corpus
