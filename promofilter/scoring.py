@@ -54,22 +54,27 @@ def context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        q = p[a:b]
-        m = b - a
-        padded = np.r_[0.0, 0.0, q, 0.0, 0.0]
+    starts, sizes = bounds[:-1], np.diff(bounds)
+    # documents of one length are computed together, one per row of a matrix: the same sums in
+    # the same order as document by document, with one NumPy call per length, not per document
+    for m in np.unique(sizes).tolist():
+        rows = starts[sizes == m][:, None] + np.arange(m)
+        q = p[rows]
+        k = len(q)
+        zeros = np.zeros((k, 1))
+        padded = np.hstack([zeros, zeros, q, zeros, zeros])
         # suffix statistics over the segments strictly after each one
-        rev = q[::-1]
-        suffix_max = np.r_[np.maximum.accumulate(rev)[::-1][1:], 0.0]
-        suffix_sum = np.r_[np.cumsum(rev)[::-1][1:], 0.0]
-        suffix_hi = np.r_[np.cumsum(rev >= 0.5)[::-1][1:], 0.0]
+        rev = q[:, ::-1]
+        suffix_max = np.hstack([np.maximum.accumulate(rev, axis=1)[:, ::-1][:, 1:], zeros])
+        suffix_sum = np.hstack([np.cumsum(rev, axis=1)[:, ::-1][:, 1:], zeros])
+        suffix_hi = np.hstack([np.cumsum(rev >= 0.5, axis=1)[:, ::-1][:, 1:], zeros])
         after = np.arange(m - 1, -1, -1, dtype=float)
-        prefix_max = np.r_[0.0, np.maximum.accumulate(q)[:-1]]
-        out[a:b] = np.column_stack([
-            q, padded[1:m + 1], padded[0:m], padded[3:m + 3], padded[4:m + 4],
+        prefix_max = np.hstack([zeros, np.maximum.accumulate(q, axis=1)[:, :-1]])
+        out[rows] = np.stack([
+            q, padded[:, 1:m + 1], padded[:, 0:m], padded[:, 3:m + 3], padded[:, 4:m + 4],
             suffix_max, suffix_sum / np.maximum(after, 1), suffix_hi / np.maximum(after, 1),
-            prefix_max, np.minimum(after, 10),
-        ])
+            prefix_max, np.broadcast_to(np.minimum(after, 10), (k, m)),
+        ], axis=-1)
     return out
 
 

@@ -47,6 +47,29 @@ def test_hashed_words_are_the_ones_scikit_learn_hashes(texts, max_n, token_patte
     assert abs(ours - reference).max() < 1e-12
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.7, 0.99, 1.0]), min_size=1, max_size=14),
+                max_size=8))
+def test_context_features_read_each_documents_neighbours_and_nothing_beyond(documents_scores):
+    from promofilter.scoring import CONTEXT_FEATURE_NAMES, context_features
+
+    p = np.array([x for q in documents_scores for x in q], dtype=float)
+    doc = np.repeat(np.arange(len(documents_scores)), [len(q) for q in documents_scores])
+    expected = []
+    for q in documents_scores:
+        for i, x in enumerate(q):
+            after, before = q[i + 1:], q[:i]
+            expected.append([
+                x, q[i - 1] if i >= 1 else 0, q[i - 2] if i >= 2 else 0,
+                q[i + 1] if i + 1 < len(q) else 0, q[i + 2] if i + 2 < len(q) else 0,
+                max(after, default=0), sum(after) / max(len(after), 1),
+                sum(a >= 0.5 for a in after) / max(len(after), 1), max(before, default=0), min(len(after), 10),
+            ])
+    got = context_features(p, doc)
+    assert got.shape == (len(p), len(CONTEXT_FEATURE_NAMES))
+    assert np.allclose(got, np.array(expected).reshape(len(p), len(CONTEXT_FEATURE_NAMES)), rtol=1e-12, atol=0)
+
+
 @pytest.fixture(scope="module")
 def documents():
     from promofilter.corpus import generate, load_corpus
