@@ -163,18 +163,21 @@ def mask_text(text: str) -> str:
     return f"xfirst{words[0]} {t} xlast{words[-1]}"
 
 
-# ASCII bytes of each character class, as str's own predicates define them
-_ASCII_CLASSES = tuple(bytes(c for c in range(128) if getattr(chr(c), test)())
-                       for test in ("isalpha", "isalnum", "isspace", "isupper", "isdigit"))
+# ASCII text is counted by mapping every byte to its class (capital, small letter, digit, space,
+# other) in one C call and counting each class: not one Python call per character
+_ASCII_CLASS = bytes(ord("U") if chr(c).isupper() else ord("l") if chr(c).isalpha() else
+                     ord("d") if chr(c).isdigit() else ord("s") if chr(c).isspace() else ord("o")
+                     for c in range(128)) + bytes(128)  # (a translation table has 256 entries)
 
 
 def _char_classes(text: str, ascii_only: bool) -> tuple[int, int, int, int, int]:
-    """Letters, letters or digits, spaces, capitals and digits in ``text``. ASCII text (most of
-    it) is counted by deleting each class from its bytes: one C call, not one per character."""
+    """Letters, letters or digits, spaces, capitals and digits in ``text`` (in ASCII, the letters
+    or digits are exactly the letters and the digits)."""
     if ascii_only:
-        raw = text.encode("ascii")
-        n = len(raw)
-        return tuple(n - len(raw.translate(None, chars)) for chars in _ASCII_CLASSES)  # type: ignore[return-value]
+        classes = text.encode("ascii").translate(_ASCII_CLASS)
+        upper, digits = classes.count(b"U"), classes.count(b"d")
+        letters = upper + classes.count(b"l")
+        return letters, letters + digits, classes.count(b"s"), upper, digits
     return (sum(map(str.isalpha, text)), sum(map(str.isalnum, text)), sum(map(str.isspace, text)),
             sum(map(str.isupper, text)), sum(map(str.isdigit, text)))
 
@@ -191,19 +194,12 @@ def _text_shape(text: str) -> list[float]:
     last = text.rstrip("\"'”’»)]*")
     end = text[-1]
     first = lower[0] if lower else ""
-    cta = stop = second = plural = 0
-    reporting = False
-    for w in lower:
-        if w in CTA_VERBS:
-            cta += 1
-        if w in STOPWORDS:
-            stop += 1
-        if w in SECOND_PERSON:
-            second += 1
-        if w in FIRST_PLURAL:
-            plural += 1
-        if w in REPORTING:
-            reporting = True
+    # set lookups mapped in C, not a Python loop over the words
+    cta = sum(map(CTA_VERBS.__contains__, lower))
+    stop = sum(map(STOPWORDS.__contains__, lower))
+    second = sum(map(SECOND_PERSON.__contains__, lower))
+    plural = sum(map(FIRST_PLURAL.__contains__, lower))
+    reporting = not REPORTING.isdisjoint(lower)
     return [
         math.log1p(n_chars),
         math.log1p(len(lower)),

@@ -90,6 +90,16 @@ def test_the_cheap_url_test_never_skips_a_url(text):
 
 
 @settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_text_is_counted_as_python_counts_its_characters(text):
+    from promofilter.signals import _char_classes
+
+    assert _char_classes(text, ascii_only=True) == (
+        sum(map(str.isalpha, text)), sum(map(str.isalnum, text)), sum(map(str.isspace, text)),
+        sum(map(str.isupper, text)), sum(map(str.isdigit, text)))
+
+
+@settings(max_examples=400, deadline=None)
 @given(st.one_of(_URLISH, st.text(max_size=60)))
 def test_the_template_url_hint_never_skips_a_url(text):
     from promofilter.mining import _URL, _URL_HINT
