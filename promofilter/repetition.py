@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from .mining import template_of
+from .reuse import keys_of, segments_of
 
 __all__ = ["RepetitionCounter", "RepetitionCounts", "normal_form", "REPETITION_FEATURE_NAMES",
            "repetition_features", "split_key_ranges", "add_up_key_range"]
@@ -101,9 +102,7 @@ def _hash(strings: list[str]) -> np.ndarray:
 
 
 def _segment_texts(text: str) -> list[str]:
-    from .segment import segment
-
-    return [text[s.content_start:s.content_end] for s in segment(text) if s.content_end > s.content_start]
+    return [text[s.content_start:s.content_end] for s in segments_of(text) if s.content_end > s.content_start]
 
 
 class RepetitionCounts:
@@ -162,7 +161,7 @@ class RepetitionCounter:
             # a set: each document counts a key once
             keys = {_SEP + "site", _SEP + "site" + _SEP + site}
             for seg in _segment_texts(text):
-                keys.update(_keys(seg, site))
+                keys.update(keys_of(seg, site, _keys))
             strings += keys
         if strings:
             keys = _hash(strings)
@@ -333,7 +332,7 @@ def repetition_features(table, counts: RepetitionCounts | None,
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
     strings = []
     for text, site in zip(table["text"], seg_sites):
-        strings += _keys(text, site)
+        strings += keys_of(text, site, _keys)
     found = counts.lookup(_hash(strings)).reshape(-1, N_KEYS)
     site_docs = counts.lookup(_hash([_SEP + "site" + _SEP + s for s in seg_sites]))
     others = np.maximum(found - 1, 0).astype(float)

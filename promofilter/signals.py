@@ -19,7 +19,7 @@ import numpy as np
 
 from .policy import _breaks
 from .results import Segment
-from .segment import segment
+from .reuse import segments_of
 
 __all__ = ["segment_columns", "as_frame", "build_table", "mask_text", "shape_features", "SHAPE_FEATURE_NAMES"]
 
@@ -92,7 +92,7 @@ def segment_columns(texts: Iterable[str]) -> tuple[dict, list[list[Segment]]]:
                                               "chars_after", "doc_chars")}
     all_segments = []
     for d, text in enumerate(texts):
-        segs = [s for s in segment(text) if s.content_end > s.content_start]
+        segs = [s for s in segments_of(text) if s.content_end > s.content_start]
         all_segments.append(segs)
         n = len(segs)
         # number of segments on the line each segment sits on

@@ -12,6 +12,7 @@ from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
 from .policy import choose_removals, remove_spans
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
+from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
 
 __all__ = ["PromoFilter", "Scored"]
@@ -174,9 +175,11 @@ class PromoFilter:
         (trailers, footers) are recognised as such (see ``count_repetition``)."""
         texts = list(texts)
         sites = None if sites is None else list(sites)
-        repetition = (self.count_repetition(texts, sites)
-                      if batch and self.uses_repetition and len(texts) >= 2 else None)
-        return [s.text for s in self.explain_many(texts, config, sites, repetition)]
+        if not (batch and self.uses_repetition and len(texts) >= 2):
+            return [s.text for s in self.explain_many(texts, config, sites)]
+        with reusing():  # the counting pass's segments and keys serve the scoring pass
+            repetition = self.count_repetition(texts, sites)
+            return [s.text for s in self.explain_many(texts, config, sites, repetition)]
 
     def detect(self, text: str, config: StripConfig | None = None, site: str | None = None) -> list[Span]:
         return next(iter(self.detect_many([text], config, [site])))

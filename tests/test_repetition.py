@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from promofilter.cli import cli
 from promofilter.corpus import generate, generate_batches, load_corpus
 from promofilter.features import build_table
+from promofilter.segment import segment
 from promofilter.repetition import (REPETITION_FEATURE_NAMES, RepetitionCounter, count_batch, normal_form,
                                     repetition_features)
 
@@ -118,6 +119,22 @@ def test_batch_output_does_not_depend_on_chunking(model, monkeypatch):
     assert [r.text for r in model.explain_many(texts, repetition=counts)] == whole
     assert model.strip_many(texts) == whole
     assert model.strip_many(texts, batch=False) == [r.text for r in model.explain_many(texts)]
+
+
+@pytest.mark.parametrize("max_segments", [100_000, 25, 0])
+def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(model, monkeypatch, max_segments):
+    # strip_many keeps the counting pass's segments and keys for scoring, up to MAX_SEGMENTS
+    import promofilter.reuse as reuse
+
+    texts = _batch(30)
+    expected = [r.text for r in model.explain_many(texts, repetition=model.count_repetition(texts))]
+    monkeypatch.setattr(reuse, "MAX_SEGMENTS", max_segments)
+    kept = []
+    monkeypatch.setattr(reuse, "segment", lambda text: kept.append(text) or segment(text))
+    assert model.strip_many(texts) == expected
+    # each text segmented once when all fit (the store cannot hold everything when 25 or 0)
+    assert (len(kept) == len(texts)) == (max_segments == 100_000)
+    assert reuse._STORE.get() is None
 
 
 def test_cli_batch_mode_is_the_same_with_jobs_and_reports_repetition(model_dir, tmp_path):
