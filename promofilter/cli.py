@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -272,18 +273,21 @@ def _expand(files: list[str], pattern: str, output: str | None, in_place: bool, 
 def _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run,
                  batch: bool) -> None:
     from .parallel import Explainer, count_chunks
+    from .reuse import reusing
     from .textio import write_text
 
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
     per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
-    repetition = (count_chunks(((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
-                                for i in range(0, len(texts), per_chunk)), min(jobs, len(texts)))
-                  if batch and model.uses_repetition and len(texts) >= 2 else None)
-    explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
-    chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
-              for i in range(0, len(texts), per_chunk))
-    results = [r for chunk in explainer.map(chunks) for r in chunk]
+    # with one job, the counting pass's segments and keys serve the scoring pass
+    with reusing() if batch else nullcontext():
+        repetition = (count_chunks(((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
+                                    for i in range(0, len(texts), per_chunk)), min(jobs, len(texts)))
+                      if batch and model.uses_repetition and len(texts) >= 2 else None)
+        explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
+        chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
+                  for i in range(0, len(texts), per_chunk))
+        results = [r for chunk in explainer.map(chunks) for r in chunk]
     if dry_run:
         for source, result in zip(sources, results):
             for span in result.removed:

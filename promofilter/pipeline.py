@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 import os
 from typing import Iterable
 
@@ -16,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .results import Kind, StripConfig
+from .reuse import reusing
 
 __all__ = ["PromoStripper", "strip_column", "strip_dask_column"]
 
@@ -123,10 +125,11 @@ def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float 
     texts = values[present].tolist()
     sites = None if site_column is None else [v if isinstance(v, str) else None for v in df[site_column][present]]
     model = _load(model)
-    if batch and repetition is None and model.uses_repetition and len(texts) >= 2:
-        repetition = model.count_repetition(texts, sites)
-    results = list(model.explain_many(texts, _config(threshold, remove_kinds), sites,
-                                      repetition if batch else None))
+    with reusing() if batch else nullcontext():  # the counting pass's work serves scoring
+        if batch and repetition is None and model.uses_repetition and len(texts) >= 2:
+            repetition = model.count_repetition(texts, sites)
+        results = list(model.explain_many(texts, _config(threshold, remove_kinds), sites,
+                                          repetition if batch else None))
     # results line up with the present rows; missing rows keep their value and get no spans
     per_row = iter(results)
     row_results = [next(per_row) if ok else None for ok in present]

@@ -8,6 +8,7 @@ the best F1 whose content loss stays within a budget.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from .model import PromoClassifier
 from .policy import choose_removals
 from .repetition import REPETITION_FEATURE_NAMES, count_batch, repetition_features
 from .results import Kind, StripConfig
+from .reuse import reusing
 from .stripping import PromoFilter
 
 __all__ = ["label_documents", "fit_filter", "scored_documents", "metrics_at", "choose_threshold",
@@ -95,11 +97,12 @@ def scored_documents(model: PromoFilter, docs: Sequence[dict], batch: bool = Tru
     for key, members in groups.items():
         texts = [docs[i]["text"] for i in members]
         sites = [docs[i].get("site") if isinstance(docs[i].get("site"), str) else None for i in members]
-        counts = model.count_repetition(texts, sites) if key is not None else None
-        for lo in range(0, len(members), 512):
-            part = members[lo:lo + 512]
-            for i, s in zip(part, model.score_batch(texts[lo:lo + 512], counts, sites[lo:lo + 512])):
-                scored[i] = s
+        with reusing() if key is not None else nullcontext():  # the counting pass's work serves scoring
+            counts = model.count_repetition(texts, sites) if key is not None else None
+            for lo in range(0, len(members), 512):
+                part = members[lo:lo + 512]
+                for i, s in zip(part, model.score_batch(texts[lo:lo + 512], counts, sites[lo:lo + 512])):
+                    scored[i] = s
     return scored
 
 
