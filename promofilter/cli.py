@@ -321,28 +321,33 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
     import contextlib
 
     from .batch import RecordError, clean_records, count_repetition, open_output
+    from .reuse import reusing
 
     model = _load(model_path, trust_model)
+    # with one job, the counting pass's segments and keys serve the cleaning pass (the first
+    # reuse.MAX_SEGMENTS segments of the input)
+    reuse = reusing() if batch and jobs == 1 else nullcontext()
     try:
-        repetition = (count_repetition(sources, formats, field_name, site_field, site, jobs)
-                      if batch and model.uses_repetition else None)
-        with contextlib.ExitStack() as stack:
-            report_file = stack.enter_context(open_output(report)) if report else None
-            rejects_file = stack.enter_context(open_output(rejects)) if rejects else None
-            for source, fmt, target in zip(sources, formats, targets):
-                if fmt == "text":  # a mix of text and record files (in place or into a directory)
-                    from .textio import write_text
-                    result = next(model.explain_many([_read(source)], config, [site], repetition))
-                    write_text(target, result.text)
-                    if report_file is not None:
-                        report_file.write("".join(_report_lines(source, result)).encode("utf-8", "surrogateescape"))
-                    continue
-                stats = clean_records(source, target, fmt, field_name, model, config,
-                                      on_error=on_error, rejects=rejects_file, report=report_file,
-                                      keep_original=keep_original, jobs=jobs, model_path=model_path,
-                                      trusted=trust_model, site_field=site_field,
-                                      progress=sys.stderr.isatty(), repetition=repetition)
-                click.echo(f"{source}: {stats.summary()}", err=True)
+        with reuse:
+            repetition = (count_repetition(sources, formats, field_name, site_field, site, jobs)
+                          if batch and model.uses_repetition else None)
+            with contextlib.ExitStack() as stack:
+                report_file = stack.enter_context(open_output(report)) if report else None
+                rejects_file = stack.enter_context(open_output(rejects)) if rejects else None
+                for source, fmt, target in zip(sources, formats, targets):
+                    if fmt == "text":  # a mix of text and record files (in place or into a directory)
+                        from .textio import write_text
+                        result = next(model.explain_many([_read(source)], config, [site], repetition))
+                        write_text(target, result.text)
+                        if report_file is not None:
+                            report_file.write("".join(_report_lines(source, result)).encode("utf-8", "surrogateescape"))
+                        continue
+                    stats = clean_records(source, target, fmt, field_name, model, config,
+                                          on_error=on_error, rejects=rejects_file, report=report_file,
+                                          keep_original=keep_original, jobs=jobs, model_path=model_path,
+                                          trusted=trust_model, site_field=site_field,
+                                          progress=sys.stderr.isatty(), repetition=repetition)
+                    click.echo(f"{source}: {stats.summary()}", err=True)
     except RecordError as e:
         raise DataError(str(e)) from None
 
