@@ -267,7 +267,9 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     test_docs = [d for d in test_docs if d.get("batch") is None]
     test_scored = scored_documents(model, test_docs) if test_docs else []
     test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold) if test_docs else None
-    sweep = [(t, metrics_at(test_docs, test_scored, t)) for t in THRESHOLDS] if test_docs else []
+    # the coarse grid and the chosen threshold itself (which the validation rule may take between)
+    sweep = ([(t, metrics_at(test_docs, test_scored, t)) for t in sorted(set(THRESHOLDS) | {threshold})]
+             if test_docs else [])
     # the test documents generated in site batches, scored in batch mode and each alone
     if batch_test and model.uses_repetition:
         card["test_batch_documents"] = {

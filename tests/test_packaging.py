@@ -45,6 +45,14 @@ def test_model_card_states_the_model_file_size_and_load_time(model_dir):
     assert card["model_size"]["bytes"] <= 20e6 and card["model_size"]["load_seconds"] > 0
 
 
+def test_model_card_sweep_has_a_row_at_the_shipped_threshold(model_dir):
+    import json
+
+    card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
+    (row,) = [r for r in card["metrics"]["test_sweep"] if r["threshold"] == card["threshold"]]
+    assert row["f1"] == pytest.approx(card["metrics"]["test"]["f1"])
+
+
 @pytest.mark.slow
 def test_built_wheel_contains_the_model_and_the_corpus(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
