@@ -279,11 +279,12 @@ def _strip_texts(sources, output, targets, config, model_path, trust_model, repo
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
     per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
+    counting = batch and model.uses_repetition and len(texts) >= 2
     # with one job, the counting pass's segments and keys serve the scoring pass
-    with reusing() if batch else nullcontext():
+    with reusing() if counting and jobs == 1 else nullcontext():
         repetition = (count_chunks(((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
                                     for i in range(0, len(texts), per_chunk)), min(jobs, len(texts)))
-                      if batch and model.uses_repetition and len(texts) >= 2 else None)
+                      if counting else None)
         explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
         chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
                   for i in range(0, len(texts), per_chunk))
@@ -324,9 +325,9 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
     from .reuse import reusing
 
     model = _load(model_path, trust_model)
-    # with one job, the counting pass's segments and keys serve the cleaning pass (the first
-    # reuse.MAX_SEGMENTS segments of the input)
-    reuse = reusing() if batch and jobs == 1 else nullcontext()
+    # with one job, the counting pass's segments and keys serve the cleaning pass (for the first
+    # reuse.MAX_CHARS characters of the input)
+    reuse = reusing() if batch and model.uses_repetition and jobs == 1 else nullcontext()
     try:
         with reuse:
             repetition = (count_repetition(sources, formats, field_name, site_field, site, jobs)

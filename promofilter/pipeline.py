@@ -125,8 +125,9 @@ def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float 
     texts = values[present].tolist()
     sites = None if site_column is None else [v if isinstance(v, str) else None for v in df[site_column][present]]
     model = _load(model)
-    with reusing() if batch else nullcontext():  # the counting pass's work serves scoring
-        if batch and repetition is None and model.uses_repetition and len(texts) >= 2:
+    counting = batch and repetition is None and model.uses_repetition and len(texts) >= 2
+    with reusing() if counting else nullcontext():  # the counting pass's work serves scoring
+        if counting:
             repetition = model.count_repetition(texts, sites)
         results = list(model.explain_many(texts, _config(threshold, remove_kinds), sites,
                                           repetition if batch else None))

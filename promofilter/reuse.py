@@ -3,9 +3,11 @@ keys are computed, in the counting pass and again when the document is scored. W
 ``reusing()``, the first pass keeps both and the second takes them back (about a fifth of batch
 mode's time for an in-memory list).
 
-The store lives in a context variable: nothing is kept once the ``with`` block ends, and threads
-or tasks in batch mode at the same time each have their own. It holds at most ``MAX_SEGMENTS``
-segments (about 1 KB each); beyond that, later documents are computed twice, as without it.
+Each ``reusing()`` block has a store of its own, in a context variable: nothing is kept once the
+block ends, and calls in other threads have their own (threads started inside a block share its
+store, which is safe: what it holds is a pure function of its keys). It holds what fits in
+``MAX_CHARS`` characters (texts, keys, and ``SEGMENT_CHARS`` per segment object); later documents
+are computed twice, as without it.
 """
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ from contextvars import ContextVar
 from .results import Segment
 from .segment import segment
 
-__all__ = ["reusing", "segments_of", "keys_of", "MAX_SEGMENTS"]
+__all__ = ["reusing", "segments_of", "keys_of", "MAX_CHARS"]
 
-MAX_SEGMENTS = 100_000
+# about 25-50 MB held at most (a text of generated articles keeps ~2x its size in segments and keys)
+MAX_CHARS = 25_000_000
+SEGMENT_CHARS = 100  # what a Segment object costs, in characters
 
 
 class _Store:
     def __init__(self) -> None:
         self.segments: dict[str, list[Segment]] = {}
         self.keys: dict[tuple[str, str], tuple[str, ...]] = {}
-        self.size = 0  # segments held, counting each document's and each key tuple
+        self.size = 0  # characters held (see MAX_CHARS)
 
 
 _STORE: ContextVar[_Store | None] = ContextVar("promofilter_reuse", default=None)
@@ -49,9 +53,10 @@ def segments_of(text: str) -> list[Segment]:
     found = store.segments.get(text)
     if found is None:
         found = segment(text)
-        if store.size < MAX_SEGMENTS:
+        cost = len(text) + SEGMENT_CHARS * len(found)
+        if store.size + cost <= MAX_CHARS:
             store.segments[text] = found
-            store.size += len(found)
+            store.size += cost
     return found
 
 
@@ -63,7 +68,8 @@ def keys_of(text: str, site: str, compute: Callable[[str, str], tuple[str, ...]]
     found = store.keys.get((text, site))
     if found is None:
         found = compute(text, site)
-        if store.size < MAX_SEGMENTS:
+        cost = len(text) + sum(map(len, found))
+        if store.size + cost <= MAX_CHARS:
             store.keys[(text, site)] = found
-            store.size += 1
+            store.size += cost
     return found

@@ -121,19 +121,24 @@ def test_batch_output_does_not_depend_on_chunking(model, monkeypatch):
     assert model.strip_many(texts, batch=False) == [r.text for r in model.explain_many(texts)]
 
 
-@pytest.mark.parametrize("max_segments", [100_000, 25, 0])
-def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(model, monkeypatch, max_segments):
-    # strip_many keeps the counting pass's segments and keys for scoring, up to MAX_SEGMENTS
+@pytest.mark.parametrize("max_chars", [10**9, 3_000, 0])
+def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(model, monkeypatch, max_chars):
+    # strip_many keeps the counting pass's segments and keys for scoring, up to MAX_CHARS
+    import promofilter.repetition as repetition
     import promofilter.reuse as reuse
 
     texts = _batch(30)
     expected = [r.text for r in model.explain_many(texts, repetition=model.count_repetition(texts))]
-    monkeypatch.setattr(reuse, "MAX_SEGMENTS", max_segments)
-    kept = []
-    monkeypatch.setattr(reuse, "segment", lambda text: kept.append(text) or segment(text))
+    monkeypatch.setattr(reuse, "MAX_CHARS", max_chars)
+    segmented, keyed = [], []
+    monkeypatch.setattr(reuse, "segment", lambda text: segmented.append(text) or segment(text))
+    keys = repetition._keys
+    monkeypatch.setattr(repetition, "_keys", lambda text, site: keyed.append((text, site)) or keys(text, site))
     assert model.strip_many(texts) == expected
-    # each text segmented once when all fit (the store cannot hold everything when 25 or 0)
-    assert (len(kept) == len(texts)) == (max_segments == 100_000)
+    # everything fits: each text segmented once, each segment's keys computed once; else some twice
+    fits = max_chars == 10**9
+    assert (len(segmented) == len(texts)) == fits
+    assert (len(keyed) == len(set(keyed))) == fits
     assert reuse._STORE.get() is None
 
 

@@ -47,6 +47,13 @@ def test_hashed_words_are_the_ones_scikit_learn_hashes(texts, max_n, token_patte
     assert abs(ours - reference).max() < 1e-12
 
 
+def test_no_texts_have_no_hashed_words():
+    from promofilter.scoring import _HashedWords
+
+    rows, cols, counts, norms = _HashedWords(2**10, r"(?u)\b\w+\b", 2, "l2").transform([])
+    assert len(rows) == len(cols) == len(counts) == len(norms) == 0
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.7, 0.99, 1.0]), min_size=1, max_size=14),
                 max_size=8))
@@ -62,12 +69,12 @@ def test_context_features_read_each_documents_neighbours_and_nothing_beyond(docu
             expected.append([
                 x, q[i - 1] if i >= 1 else 0, q[i - 2] if i >= 2 else 0,
                 q[i + 1] if i + 1 < len(q) else 0, q[i + 2] if i + 2 < len(q) else 0,
-                max(after, default=0), sum(after) / max(len(after), 1),
+                max(after, default=0), sum(reversed(after)) / max(len(after), 1),  # summed from the end
                 sum(a >= 0.5 for a in after) / max(len(after), 1), max(before, default=0), min(len(after), 10),
             ])
     got = context_features(p, doc)
     assert got.shape == (len(p), len(CONTEXT_FEATURE_NAMES))
-    assert np.allclose(got, np.array(expected).reshape(len(p), len(CONTEXT_FEATURE_NAMES)), rtol=1e-12, atol=0)
+    assert np.array_equal(got, np.array(expected, dtype=float).reshape(len(p), len(CONTEXT_FEATURE_NAMES)))
 
 
 @pytest.fixture(scope="module")
