@@ -8,8 +8,8 @@ the best F1 whose content loss stays within a budget.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import nullcontext
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
