@@ -327,11 +327,11 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
     model = _load(model_path, trust_model)
     # with one job, the counting pass's segments and keys serve the cleaning pass (for the first
     # reuse.MAX_CHARS characters of the input)
-    reuse = reusing() if batch and model.uses_repetition and jobs == 1 else nullcontext()
+    counting = batch and model.uses_repetition
     try:
-        with reuse:
+        with reusing() if counting and jobs == 1 else nullcontext():
             repetition = (count_repetition(sources, formats, field_name, site_field, site, jobs)
-                          if batch and model.uses_repetition else None)
+                          if counting else None)
             with contextlib.ExitStack() as stack:
                 report_file = stack.enter_context(open_output(report)) if report else None
                 rejects_file = stack.enter_context(open_output(rejects)) if rejects else None

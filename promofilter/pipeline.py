@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import functools
-from contextlib import nullcontext
 import os
+from contextlib import nullcontext
 from typing import Iterable
 
 import numpy as np

@@ -179,21 +179,24 @@ class _HashedWords:
         vocabulary: dict[str, int] = {}
         raw = np.fromiter(map(vocabulary.setdefault, tokens, count()), dtype=np.int64, count=len(tokens))
         _, ids = np.unique(raw, return_inverse=True)  # numbered 0.. in order of first appearance
-        strings = list(vocabulary)  # in order of first appearance, as ``words`` is
+        strings = list(vocabulary)  # in the same order as the ids
         is_sep = ids == ids[tokens.index("\n")] if len(texts) > 1 else np.zeros(len(ids), dtype=bool)
         text_of = np.cumsum(is_sep)
         rows, columns = [], []
-        grams, gram_strings = ids, strings  # the n-gram starting at each token
-        valid = ~is_sep
+        grams, gram_strings = ids, strings  # the n-gram starting at each token (-1: none)
+        used = np.flatnonzero(~is_sep)
         for n in range(1, self.max_n + 1):
             if n > 1:
-                # an n-gram: an (n-1)-gram and the word n-1 tokens on, none of them a separator
-                valid = valid[:-1] & ~is_sep[n - 1:]
-                keys = grams[:-1] * len(strings) + ids[n - 1:]
-                pairs, grams = np.unique(keys, return_inverse=True)
+                # an n-gram: an (n-1)-gram and the word n-1 tokens on, none of them a separator;
+                # only those are built (a text's last words and the next text's first are not)
+                used = used[(used < len(ids) - n + 1)]
+                used = used[~is_sep[used + n - 1]]
+                keys = grams[used] * len(strings) + ids[used + n - 1]
+                pairs, inverse = np.unique(keys, return_inverse=True)
+                grams = np.full(max(len(ids) - n + 1, 0), -1, dtype=np.int64)
+                grams[used] = inverse
                 gram_strings = [f"{gram_strings[a]} {strings[b]}"
                                 for a, b in zip((pairs // len(strings)).tolist(), (pairs % len(strings)).tolist())]
-            used = np.flatnonzero(valid)
             columns.append(self._columns(gram_strings)[grams[used]])
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
