@@ -279,16 +279,15 @@ def _strip_texts(sources, output, targets, config, model_path, trust_model, repo
     texts = [_read(s) for s in sources]  # read everything first: a bad file fails before any write
     model = _load(model_path, trust_model)
     per_chunk = max(1, min(64, len(texts) // (4 * jobs)))
+    def chunks():
+        return ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk])) for i in range(0, len(texts), per_chunk))
+
     counting = batch and model.uses_repetition and len(texts) >= 2
     # with one job, the counting pass's segments and keys serve the scoring pass
     with reusing() if counting and jobs == 1 else nullcontext():
-        repetition = (count_chunks(((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
-                                    for i in range(0, len(texts), per_chunk)), min(jobs, len(texts)))
-                      if counting else None)
+        repetition = count_chunks(chunks(), min(jobs, len(texts))) if counting else None
         explainer = Explainer(model, config, min(jobs, len(texts)), model_path, trust_model, repetition)
-        chunks = ((texts[i:i + per_chunk], [site] * len(texts[i:i + per_chunk]))
-                  for i in range(0, len(texts), per_chunk))
-        results = [r for chunk in explainer.map(chunks) for r in chunk]
+        results = [r for chunk in explainer.map(chunks()) for r in chunk]
     if dry_run:
         for source, result in zip(sources, results):
             for span in result.removed:
