@@ -5,6 +5,7 @@
     threshold = 0.9                 # default: the model's own
     remove = ["ad", "cta", "crosspromo", "boilerplate", "disclaimer", "credit"]
     keep = ["credit"]               # never removed (applied after ``remove``)
+    builtin_rules = true            # feed footers ("The post ... appeared first on ...") by shape
 
     [thresholds]                    # per kind, overriding ``threshold``
     cta = 0.8
@@ -32,7 +33,7 @@ else:  # pragma: no cover
 __all__ = ["CONFIG_NAME", "ConfigError", "find_config", "load_config", "config_from_dict"]
 
 CONFIG_NAME = "promofilter.toml"
-_KEYS = {"threshold", "remove", "keep", "thresholds", "rules"}
+_KEYS = {"threshold", "remove", "keep", "thresholds", "rules", "builtin_rules"}
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,9 @@ def config_from_dict(data: dict) -> StripConfig:
     rules = data.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
         raise ConfigError("rules must be an array of tables ([[rules]])")
+    builtin_rules = data.get("builtin_rules", True)
+    if not isinstance(builtin_rules, bool):
+        raise ConfigError("builtin_rules must be true or false")
     thresholds = data.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise ConfigError("thresholds must be a table of kind = threshold")
@@ -75,7 +79,7 @@ def config_from_dict(data: dict) -> StripConfig:
         if duplicated:
             raise ConfigError(f"rule names must be unique: {', '.join(duplicated)}")
         return StripConfig(threshold=data.get("threshold"), remove_kinds=frozenset(kinds),
-                           kind_thresholds=thresholds, rules=parsed_rules)
+                           kind_thresholds=thresholds, rules=parsed_rules, builtin_rules=builtin_rules)
     except (RuleError, ValueError, TypeError) as e:
         if isinstance(e, ConfigError):
             raise

@@ -110,12 +110,17 @@ class StripConfig:
     rules
         ``promofilter.rules.Rule`` objects: allow rules keep what they match whatever its score,
         block rules remove it; the model decides the rest.
+    builtin_rules
+        Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
+        whatever their score, unless the model reads the sentence as plain article text (see
+        ``promofilter.policy.FEED_FOOTERS``). On by default.
     """
 
     threshold: float | None = None
     remove_kinds: frozenset[Kind] = frozenset(Kind.promo_kinds())
     kind_thresholds: tuple = ()
     rules: tuple = ()
+    builtin_rules: bool = True
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:

@@ -92,6 +92,7 @@ def test_config_file_sets_policy_and_rules(tmp_path):
     assert config.threshold == 0.8 and Kind.CREDIT not in config.remove_kinds
     assert config.threshold_for(Kind.CTA, 0.9) == 0.6 and config.threshold_for(Kind.AD, 0.9) == 0.9
     assert [r.name for r in config.rules] == ["tw"]
+    assert config.builtin_rules and not config_from_dict({"builtin_rules": False}).builtin_rules
 
 
 @pytest.mark.parametrize("data, problem", [
@@ -100,6 +101,7 @@ def test_config_file_sets_policy_and_rules(tmp_path):
     ({"rules": [{"name": "a", "action": "block"}]}, "exactly one of literal, regex, template"),
     ({"rules": [{"name": "a", "action": "block", "literal": "x y z"}] * 2}, "unique: a"),
     ({"rules": [{"name": "a", "action": "drop", "literal": "x y z"}]}, "action must be block or allow"),
+    ({"builtin_rules": "no"}, "builtin_rules must be true or false"),
 ])
 def test_config_errors_say_what_is_wrong(data, problem):
     with pytest.raises(ConfigError, match=problem):
