@@ -12,6 +12,9 @@ output is the article alone: the trailer is gone and no article character is. Pr
 trailer and placement, the share of exact documents and the median score of the trailer's
 segment, one column per model.
 The real-world file holds only two "appeared first on" trailers, so it cannot measure these.
+Stripping runs with the default policy, so "The post ... appeared first on ..." is also removed by
+the built-in feed-footer rule (``promofilter.policy.FEED_FOOTER``); ``--model-only`` turns it off
+to measure the model alone.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import statistics
 from pathlib import Path
 
 import promofilter
+from promofilter import StripConfig
 from promofilter.policy import remove_spans
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +57,7 @@ def clean_articles() -> list[str]:
     return [c["stripped"] for c in cases if c["expect"] == "pass" and len(c["stripped"]) > 600]
 
 
-def measure(model, articles: list[str], seed: int) -> dict:
+def measure(model, articles: list[str], seed: int, config: StripConfig | None = None) -> dict:
     rng = random.Random(seed)
     out = {}
     for template in TRAILERS:
@@ -63,7 +67,7 @@ def measure(model, articles: list[str], seed: int) -> dict:
                 trailer = template.format(title=rng.choice(TITLES), site=rng.choice(SITES), handle=rng.choice(HANDLES))
                 body = article.rstrip("\n")
                 text = body + glue + trailer + "\n"
-                spans = model.detect(text)  # one pass: the cleaned text is rebuilt from its spans
+                spans = model.detect(text, config)  # one pass: the cleaned text is rebuilt from its spans
                 exact += remove_spans(text, [s for s in spans if s.removed]).rstrip("\n") == body
                 scores.append(max((s.score for s in spans if trailer[:15] in s.text), default=0.0))
             out[(template, placement)] = (exact / len(articles), statistics.median(scores))
@@ -74,6 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="model directory (repeat to compare; default: the shipped one)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model-only", action="store_true", help="turn the built-in feed-footer rule off")
     args = ap.parse_args()
     paths = args.model or [str(ROOT / "models")]
     articles = clean_articles()
@@ -81,7 +86,8 @@ def main() -> None:
     print(f"{len(articles)} clean articles from tests/cases; share of documents cleaned exactly "
           f"(median score of the trailer)")
     print(f"{'trailer':58s} {'placement':9s} " + " ".join(f"{Path(p).name[-18:]:>18s}" for p in paths))
-    measured = [measure(m, articles, args.seed) for _, m in results]
+    config = StripConfig(builtin_rules=not args.model_only)
+    measured = [measure(m, articles, args.seed, config) for _, m in results]
     for key in measured[0]:
         template, placement = key
         cells = " ".join(f"{m[key][0]:>11.2f} ({m[key][1]:.2f})" for m in measured)
