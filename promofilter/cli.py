@@ -193,8 +193,9 @@ def _strip_dask(files, output, address, field_name, threshold, remove, keep, con
     if not files or not output:
         raise click.UsageError("--dask takes Parquet inputs (files, directories or globs) and -o OUTDIR")
     config = _config(threshold, remove, keep, config_path)
-    if config.rules or config.kind_thresholds:
-        raise click.UsageError("--dask supports --threshold, --remove and --keep; rules run in single-machine mode")
+    if config.rules or config.kind_thresholds or not config.builtin_rules:
+        raise click.UsageError("--dask supports --threshold, --remove and --keep; rules, per-kind thresholds "
+                               "and builtin_rules = false run in single-machine mode")
     try:
         import dask.dataframe as dd
         from distributed import Client

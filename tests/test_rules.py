@@ -186,3 +186,12 @@ def test_site_limited_rules_in_batch_files_use_the_site_field(run, model, tmp_pa
         assert [json.loads(x)["text"] for x in result.stdout.splitlines()] == [ARTICLE, ARTICLE + SPONSOR]
     text_run = run("strip", "--site", "harbor.example", input=ARTICLE + SPONSOR)
     assert text_run.stdout == ARTICLE
+
+
+def test_dask_mode_refuses_a_config_it_cannot_apply(run, tmp_path):
+    # workers apply the threshold and kinds only: a setting they would drop is an error, not ignored
+    (tmp_path / "promofilter.toml").write_text("builtin_rules = false\n")
+    (tmp_path / "in.parquet").write_bytes(b"")
+    result = run("strip", "in.parquet", "--dask", "tcp://127.0.0.1:9", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "builtin_rules = false run in single-machine mode" in result.output
+    assert not (tmp_path / "out").exists()
