@@ -23,6 +23,7 @@ __all__ = ["choose_removals", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_
 # headline (capital, digit or quote first) and a site name or address that ends the sentence, so
 # "The post announcing his resignation appeared first on LinkedIn." (which the model scores as
 # high as a real footer) stays; a segment the model scores under FEED_FOOTER_FLOOR stays too.
+# (the Rule names the removal in reports; segments are matched by the stricter _FEED_FOOTER_SHAPE)
 FEED_FOOTER = Rule("builtin:feed-footer", "block", "The post {title} appeared first on {site}", "template")
 _SITE_WORD = r"(?:[\"“'‘(]?[A-Z0-9]\S*|of|the|and|for|in|on|de|la|&|\||[-–—])"
 _FEED_FOOTER_SHAPE = re.compile(
@@ -142,7 +143,7 @@ def choose_removals(
 
 def _feed_footer(segment_text: str, score: float, kind: Kind, config: StripConfig) -> Rule | None:
     """The built-in rule that removes ``segment_text`` as a feed footer, if one does."""
-    if not (config.builtin_rules and segment_text.startswith("The post ") and score >= FEED_FOOTER_FLOOR
+    if not (config.builtin_rules and segment_text.startswith("The post") and score >= FEED_FOOTER_FLOOR
             and kind in config.remove_kinds):
         return None
     return FEED_FOOTER if _FEED_FOOTER_SHAPE.match(segment_text) else None

@@ -113,7 +113,7 @@ class StripConfig:
     builtin_rules
         Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
         whatever their score, unless the model reads the sentence as plain article text (see
-        ``promofilter.policy.FEED_FOOTERS``). On by default.
+        ``promofilter.policy.FEED_FOOTER``). On by default.
     """
 
     threshold: float | None = None
