@@ -1,4 +1,5 @@
 """The shipped model: it loads cleanly, cleans the example, and reaches users of the wheel."""
+import os
 import subprocess
 import sys
 import warnings
@@ -61,3 +62,7 @@ def test_built_wheel_contains_the_model_and_the_corpus(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"promofilter/_model/model.npz", "promofilter/_model/model.json", "promofilter/py.typed"} <= names
     assert any(n.startswith("promofilter/_corpus/articles/") for n in names)
+    if os.environ.get("PROMOFILTER_PURE_PYTHON") != "1":
+        # the compiled core is in it, so the wheel is for this platform only
+        assert any(n.startswith("promofilter/_native.") and not n.endswith(".c") for n in names)
+        assert not wheel.name.endswith("-py3-none-any.whl")

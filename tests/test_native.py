@@ -1,0 +1,88 @@
+"""The optional compiled core (promofilter/_native.c): built at install, the same numbers as the
+NumPy code it replaces, safe on a crafted model, and ignored when stale or switched off."""
+import os
+
+import numpy as np
+import pytest
+
+from promofilter import native
+from promofilter.scoring import NODE_DTYPE
+
+needs_core = pytest.mark.skipif(native.core() is None, reason="the compiled core is not built")
+
+
+@pytest.mark.skipif(os.environ.get("PROMOFILTER_PURE_PYTHON") == "1", reason="installed without the compiled core")
+def test_an_install_with_a_c_compiler_builds_the_compiled_core():
+    assert native.core() is not None, "promofilter/_native.c was not compiled: reinstall (pip install -e .)"
+
+
+@needs_core
+@pytest.mark.parametrize("with_missing", [False, True])
+def test_compiled_trees_score_exactly_as_numpy_walks_them(shipped_model, with_missing):
+    trees = shipped_model.classifier.stage2
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1000, trees.n_features)) * 3
+    if with_missing:  # missing values go where training sent them
+        X[rng.random(X.shape) < 0.05] = np.nan
+    assert np.array_equal(trees.predict_proba(X), trees.predict_proba_numpy(X))
+
+
+@needs_core
+def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model, monkeypatch):
+    from promofilter.corpus import generate, load_corpus
+
+    documents = [d["text"] for d in generate(load_corpus(), 60, seed=41)]
+    compiled = list(shipped_model.detect_many(documents))  # every segment, its score and kind
+    monkeypatch.setenv("PROMOFILTER_NATIVE", "0")
+    assert native.core() is None
+    assert list(shipped_model.detect_many(documents)) == compiled
+
+
+def _one_split_tree(**changes) -> np.ndarray:
+    """A tree of one split (feature 0 at 0.5) and two leaves, with ``changes`` to its root."""
+    nodes = np.zeros(3, dtype=NODE_DTYPE)
+    nodes[0] = (0.5, 0.0, 0, 2, 1, 0, 1, b"\0\0")
+    nodes[1]["leaf"] = nodes[2]["leaf"] = 1
+    nodes[1]["value"], nodes[2]["value"] = -1.0, 1.0
+    for field, value in changes.items():
+        nodes[0][field] = value
+    return nodes
+
+
+@needs_core
+def test_a_compiled_walk_sends_rows_left_at_or_under_the_threshold_and_missing_values_where_trained():
+    X = np.array([[0.2], [0.5], [0.9], [np.nan]])
+    out = np.empty(4)
+    native.core().tree_sums(_one_split_tree(), np.array([0]), X, 1, 0.25, out)
+    assert out.tolist() == [-0.75, -0.75, 1.25, -0.75]
+    native.core().tree_sums(_one_split_tree(missing_left=0), np.array([0]), X, 1, 0.0, out)
+    assert out[3] == 1.0
+
+
+@needs_core
+@pytest.mark.parametrize("changes", [{"left": 0}, {"right": 3}, {"feature": 1}, {"feature": -1}])
+def test_a_crafted_tree_is_refused_by_the_compiled_walk_not_followed(changes):
+    # a child that loops back or leaves the nodes, a split on a column the input lacks
+    with pytest.raises(ValueError, match="tree_sums"):
+        native.core().tree_sums(_one_split_tree(**changes), np.array([0]), np.zeros((2, 1)), 1, 0.0, np.empty(2))
+
+
+@needs_core
+def test_a_compiled_walk_refuses_arrays_of_the_wrong_sizes():
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        native.core().tree_sums(_one_split_tree(), np.array([0]), np.zeros((2, 1)), 1, 0.0, np.empty(3))
+    with pytest.raises(TypeError, match="roots"):
+        native.core().tree_sums(_one_split_tree(), np.array([0], dtype=np.int32), np.zeros((2, 1)), 1, 0.0,
+                                np.empty(2))
+
+
+def test_a_compiled_core_of_another_version_is_not_used(monkeypatch):
+    # a build left in a source tree by an older checkout must not compute something else
+    monkeypatch.setattr(native, "_loaded", [])
+    monkeypatch.setattr(native, "NATIVE_VERSION", native.NATIVE_VERSION + 1)
+    assert native.core() is None
+
+
+def test_promofilter_native_0_switches_the_compiled_core_off(monkeypatch):
+    monkeypatch.setenv("PROMOFILTER_NATIVE", "0")
+    assert native.core() is None
