@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define NATIVE_VERSION 1
+#define NATIVE_VERSION 2
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -127,8 +127,252 @@ done:
     return result;
 }
 
+/* -- shape and voice features of segment texts (signals._text_shape) -------------------------- */
+
+/* the character classes of Python's re module on str patterns */
+static inline int re_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
+/* [^\W\d_]: a word character that is not a digit or an underscore */
+static inline int re_letter(Py_UCS4 c) { return c != '_' && Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c); }
+
+static inline int is_close(Py_UCS4 c)  /* "'”’»)] */
+{ return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == 0xBB || c == ')' || c == ']'; }
+
+static inline int is_separator(Py_UCS4 c)  /* signals.SEPARATORS: |•·»›→←▶► */
+{
+    return c == '|' || c == 0x2022 || c == 0xB7 || c == 0xBB || c == 0x203A || c == 0x2192 || c == 0x2190
+        || c == 0x25B6 || c == 0x25BA;
+}
+
+static inline int is_emoji(Py_UCS4 c)  /* signals.EMOJI */
+{ return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || (c >= 0x2B00 && c <= 0x2BFF) || c == 0xFE0F; }
+
+#define N_TEXT_SHAPE 30
+/* columns of signals.SHAPE_FEATURE_NAMES left to Python (regular expressions too intricate to
+   restate here: URLs, e-mails, labels and bullets) */
+enum { COL_URLS = 12, COL_EMAILS = 13, COL_BULLET = 18, COL_LABEL = 19 };
+enum { HINT_URL = 1, HINT_AT = 2 };
+
+/* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
+   Returns -1 with an exception set on error. */
+static int
+shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, uint8_t *hint)
+{
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "text_shape: an empty segment text");
+        return -1;
+    }
+    Py_ssize_t letters = 0, alnum = 0, spaces = 0, upper = 0, digits = 0, titles = 0;
+    Py_ssize_t handles = 0, hashtags = 0, emoji = 0, separators = 0;
+    int quotes = 0, copyright = 0, ascii_only = 1, url_hint = 0, at = 0;
+    Py_UCS4 prev = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c > 127)
+            ascii_only = 0;
+        letters += Py_UNICODE_ISALPHA(c) != 0;
+        alnum += Py_UNICODE_ISALNUM(c) != 0;
+        spaces += Py_UNICODE_ISSPACE(c) != 0;
+        upper += Py_UNICODE_ISUPPER(c) != 0;
+        digits += Py_UNICODE_ISDIGIT(c) != 0;
+        /* TITLE_WORD: (?<![\w'’])[^\W\d_a-z][^\W\d_]*, counted at its first letter */
+        if (re_letter(c) && !(c >= 'a' && c <= 'z')
+                && (i == 0 || !(re_word(prev) || prev == '\'' || prev == 0x2019)))
+            titles++;
+        emoji += is_emoji(c);
+        separators += is_separator(c);
+        quotes |= c == '"' || c == 0x201C || c == 0x201D;
+        copyright |= c == 0xA9;
+        at |= c == '@';
+        /* signals._URL_HINT: \.\w|://|www\. (any case) */
+        if (!url_hint && i + 1 < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
+            if (c == '.' && re_word(d))
+                url_hint = 1;
+            else if (c == ':' && d == '/' && i + 2 < n && PyUnicode_READ(kind, data, i + 2) == '/')
+                url_hint = 1;
+            else if ((c | 0x20) == 'w' && i + 3 < n && (d | 0x20) == 'w'
+                     && (PyUnicode_READ(kind, data, i + 2) | 0x20) == 'w' && PyUnicode_READ(kind, data, i + 3) == '.')
+                url_hint = 1;
+        }
+        /* HANDLE: (?<![\w@])@\w{2,}   HASHTAG: (?<![\w#&])#[A-Za-z]\w+  (a match runs on to the
+           end of its word characters, where the next cannot start) */
+        if (c == '@' && (i == 0 || !(re_word(prev) || prev == '@'))) {
+            Py_ssize_t j = i + 1;
+            while (j < n && re_word(PyUnicode_READ(kind, data, j)))
+                j++;
+            if (j - i - 1 >= 2)
+                handles++;
+        }
+        if (c == '#' && (i == 0 || !(re_word(prev) || prev == '#' || prev == '&')) && i + 2 < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
+            if (((d | 0x20) >= 'a' && (d | 0x20) <= 'z') && re_word(PyUnicode_READ(kind, data, i + 2)))
+                hashtags++;
+        }
+        prev = c;
+    }
+
+    PyObject *lowered = PyObject_CallMethod(text, "lower", NULL);
+    if (lowered == NULL)
+        return -1;
+    const Py_ssize_t ln = PyUnicode_GET_LENGTH(lowered);
+    const int lkind = PyUnicode_KIND(lowered);
+    const void *ldata = PyUnicode_DATA(lowered);
+    /* WORD: [^\W\d_]+(?:['’][^\W\d_]+)? over the lower-cased text */
+    Py_ssize_t words = 0, counts[5] = {0, 0, 0, 0, 0};  /* cta, stop, second, plural, reporting */
+    int cta_first = 0;
+    for (Py_ssize_t i = 0; i < ln;) {
+        if (!re_letter(PyUnicode_READ(lkind, ldata, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < ln && re_letter(PyUnicode_READ(lkind, ldata, j)))
+            j++;
+        if (j + 1 < ln) {
+            Py_UCS4 q = PyUnicode_READ(lkind, ldata, j);
+            if ((q == '\'' || q == 0x2019) && re_letter(PyUnicode_READ(lkind, ldata, j + 1))) {
+                j += 2;
+                while (j < ln && re_letter(PyUnicode_READ(lkind, ldata, j)))
+                    j++;
+            }
+        }
+        PyObject *word = PyUnicode_Substring(lowered, i, j);
+        if (word == NULL) {
+            Py_DECREF(lowered);
+            return -1;
+        }
+        for (int s = 0; s < 5; s++) {
+            int found = PySet_Contains(sets[s], word);
+            if (found < 0) {
+                Py_DECREF(word);
+                Py_DECREF(lowered);
+                return -1;
+            }
+            counts[s] += found;
+            if (s == 0 && words == 0)
+                cta_first = found;
+        }
+        Py_DECREF(word);
+        words++;
+        i = j;
+    }
+    if (!copyright)
+        for (int k = 0; k < 2 && !copyright; k++) {
+            Py_ssize_t found = PyUnicode_Find(lowered, needles[k], 0, ln, 1);
+            if (found == -2) {
+                Py_DECREF(lowered);
+                return -1;
+            }
+            copyright = found >= 0;
+        }
+    Py_DECREF(lowered);
+
+    /* the text without closing quotes, brackets and asterisks: its last character */
+    Py_ssize_t last = n;
+    while (last > 0) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, last - 1);
+        if (!(is_close(c) || c == '*'))
+            break;
+        last--;
+    }
+    Py_UCS4 last_char = last ? PyUnicode_READ(kind, data, last - 1) : 0;
+    Py_UCS4 end = PyUnicode_READ(kind, data, n - 1), first = PyUnicode_READ(kind, data, 0);
+    const double n_words = words > 0 ? (double)words : 1.0;
+    const double n_letters = letters > 0 ? (double)letters : 1.0;
+    const double n_chars = (double)n;
+    double *r = row;
+    r[0] = log1p(n_chars);
+    r[1] = log1p((double)words);
+    r[2] = last_char == '.';
+    r[3] = last_char == '!';
+    r[4] = last_char == '?';
+    r[5] = last_char == ':';
+    r[6] = Py_UNICODE_ISALNUM(end) != 0;
+    r[7] = is_close(end);
+    r[8] = (double)upper / n_letters;
+    r[9] = (double)titles / n_words;
+    r[10] = (double)digits / n_chars;
+    r[11] = (double)(n - alnum - spaces) / n_chars;
+    r[COL_URLS] = r[COL_EMAILS] = 0.0;
+    r[14] = (double)handles;
+    r[15] = (double)hashtags;
+    r[16] = ascii_only ? 0.0 : (double)emoji;
+    r[17] = (double)separators;
+    r[COL_BULLET] = r[COL_LABEL] = 0.0;
+    r[20] = first == '(' || first == '[' || first == '{';
+    r[21] = Py_UNICODE_ISUPPER(first) != 0;
+    r[22] = cta_first;
+    r[23] = (double)counts[0] / n_words;
+    r[24] = (double)counts[2] / n_words;
+    r[25] = (double)counts[3] / n_words;
+    r[26] = counts[4] > 0;
+    r[27] = quotes;
+    r[28] = (double)counts[1] / n_words;
+    r[29] = copyright;
+    *hint = (uint8_t)((url_hint ? HINT_URL : 0) | (at ? HINT_AT : 0));
+    return 0;
+}
+
+PyDoc_STRVAR(text_shape_doc,
+"text_shape(texts, cta, stop, second, plural, reporting, out, hints)\n\n"
+"The first 30 columns of signals.SHAPE_FEATURE_NAMES for each str of the list `texts` (already\n"
+"through signals._country_us), as signals._text_shape computes them, into `out` (float64,\n"
+"len(texts) x 30), except the URL, e-mail, bullet and label columns (left 0 for Python).\n"
+"`hints` (uint8 [len(texts)]) gets bit 1 where a URL may be in the text, bit 2 where an '@' is.\n"
+"The five sets are the word lists of signals (CTA_VERBS, STOPWORDS, ...).");
+
+static PyObject *
+text_shape(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *sets[5], *o_out, *o_hints;
+    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyList_Type, &texts, &sets[0], &sets[1], &sets[2], &sets[3],
+                          &sets[4], &o_out, &o_hints))
+        return NULL;
+    for (int s = 0; s < 5; s++)
+        if (!PyAnySet_Check(sets[s])) {
+            PyErr_SetString(PyExc_TypeError, "text_shape: the word lists must be sets");
+            return NULL;
+        }
+    Py_buffer out, hints;
+    if (get_buffer(o_out, &out, 8, 1, "out") < 0)
+        return NULL;
+    if (get_buffer(o_hints, &hints, 1, 1, "hints") < 0) {
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *needles[2] = {PyUnicode_FromString("copyright"), PyUnicode_FromString("rights reserved")};
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    if (needles[0] == NULL || needles[1] == NULL)
+        goto done;
+    if (out.len / 8 != n * N_TEXT_SHAPE || hints.len != n) {
+        PyErr_SetString(PyExc_ValueError, "text_shape: out or hints of the wrong size");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "text_shape: texts must be str");
+            goto done;
+        }
+        if (shape_one(text, sets, needles, (double *)out.buf + i * N_TEXT_SHAPE, (uint8_t *)hints.buf + i) < 0)
+            goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(needles[0]);
+    Py_XDECREF(needles[1]);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&hints);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
+    {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {NULL, NULL, 0, NULL},
 };
 

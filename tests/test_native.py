@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promofilter import native
 from promofilter.scoring import NODE_DTYPE
@@ -86,3 +88,25 @@ def test_a_compiled_core_of_another_version_is_not_used(monkeypatch):
 def test_promofilter_native_0_switches_the_compiled_core_off(monkeypatch):
     monkeypatch.setenv("PROMOFILTER_NATIVE", "0")
     assert native.core() is None
+
+
+# characters where the features' regular expressions are easy to restate wrongly: word
+# characters that are not letters, apostrophes, URL and handle marks, case changes that change
+# length, emoji, separators, closing quotes, lone surrogates (undecodable input bytes)
+_TRICKY = ("aZ _1²½٣İßΣς'’.:/wW@#&-|•»›→▶“”\"©)]*!?([{ \t\n\u00a0"
+           "\U0001F525\u2705\uFE0F\u2B50\udcff")
+
+
+@needs_core
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_TRICKY, min_size=1, max_size=40),
+                          st.text(min_size=1, max_size=40),
+                          st.sampled_from(["Follow @promo_news and #Crypto2025 on X!", "www.Example.com/x",
+                                           "© 2025 Acme. All Rights Reserved.", "READ MORE: Don’t miss it…",
+                                           "“Subscribe,” she said. US and U.S. users"])),
+                min_size=1, max_size=8))
+def test_compiled_shape_features_are_the_ones_python_computes(texts):
+    from promofilter.signals import _text_shape, _text_shapes
+
+    expected = np.array([_text_shape(t) for t in texts])
+    np.testing.assert_array_equal(_text_shapes(texts), expected)
