@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define NATIVE_VERSION 2
+#define NATIVE_VERSION 3
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -134,6 +134,24 @@ static inline int re_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_';
 /* [^\W\d_]: a word character that is not a digit or an underscore */
 static inline int re_letter(Py_UCS4 c) { return c != '_' && Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c); }
 
+/* WORD (signals.WORD: [^\W\d_]+(?:['’][^\W\d_]+)?) matched at i, where a letter is: its end */
+static Py_ssize_t
+word_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    while (j < n && re_letter(PyUnicode_READ(kind, data, j)))
+        j++;
+    if (j + 1 < n) {
+        Py_UCS4 q = PyUnicode_READ(kind, data, j);
+        if ((q == '\'' || q == 0x2019) && re_letter(PyUnicode_READ(kind, data, j + 1))) {
+            j += 2;
+            while (j < n && re_letter(PyUnicode_READ(kind, data, j)))
+                j++;
+        }
+    }
+    return j;
+}
+
 static inline int is_close(Py_UCS4 c)  /* "'”’»)] */
 { return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == 0xBB || c == ')' || c == ']'; }
 
@@ -228,17 +246,7 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
             i++;
             continue;
         }
-        Py_ssize_t j = i + 1;
-        while (j < ln && re_letter(PyUnicode_READ(lkind, ldata, j)))
-            j++;
-        if (j + 1 < ln) {
-            Py_UCS4 q = PyUnicode_READ(lkind, ldata, j);
-            if ((q == '\'' || q == 0x2019) && re_letter(PyUnicode_READ(lkind, ldata, j + 1))) {
-                j += 2;
-                while (j < ln && re_letter(PyUnicode_READ(lkind, ldata, j)))
-                    j++;
-            }
-        }
+        Py_ssize_t j = word_end(lkind, ldata, ln, i);
         PyObject *word = PyUnicode_Substring(lowered, i, j);
         if (word == NULL) {
             Py_DECREF(lowered);
@@ -370,9 +378,153 @@ done:
     return result;
 }
 
+/* -- the end of signals.mask_text ------------------------------------------------------------- */
+
+/* a growing UCS4 buffer */
+typedef struct { Py_UCS4 *buf; Py_ssize_t len, cap; } ubuf;
+
+static int
+ubuf_put(ubuf *b, Py_UCS4 c)
+{
+    if (b->len == b->cap) {
+        Py_ssize_t cap = b->cap ? 2 * b->cap : 256;
+        Py_UCS4 *grown = PyMem_Realloc(b->buf, cap * sizeof(Py_UCS4));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->buf = grown;
+        b->cap = cap;
+    }
+    b->buf[b->len++] = c;
+    return 0;
+}
+
+static int
+ubuf_puts(ubuf *b, const char *s)
+{
+    for (; *s; s++)
+        if (ubuf_put(b, (Py_UCS4)(unsigned char)*s) < 0)
+            return -1;
+    return 0;
+}
+
+/* EMOJI -> " xemoji " (non-ASCII text only), DIGITS (\d+(?:[.,]\d+)*) -> " xnum ", lower-cased,
+   with first- and last-word markers: the steps of signals.mask_text after the URL, e-mail,
+   handle and hashtag placeholders. */
+static PyObject *
+mask_tail_one(PyObject *text, ubuf *b)
+{
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const int ascii_only = PyUnicode_IS_ASCII(text);
+    b->len = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!ascii_only && is_emoji(c)) {
+            if (ubuf_puts(b, " xemoji ") < 0)
+                return NULL;
+            i++;
+        } else if (Py_UNICODE_ISDECIMAL(c)) {
+            Py_ssize_t j = i + 1;
+            for (;;) {
+                while (j < n && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+                    j++;
+                if (j + 1 < n && (PyUnicode_READ(kind, data, j) == '.' || PyUnicode_READ(kind, data, j) == ',')
+                        && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1)))
+                    j += 2;
+                else
+                    break;
+            }
+            if (ubuf_puts(b, " xnum ") < 0)
+                return NULL;
+            i = j;
+        } else {
+            if (ubuf_put(b, c) < 0)
+                return NULL;
+            i++;
+        }
+    }
+    PyObject *replaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
+    if (replaced == NULL)
+        return NULL;
+    PyObject *lowered = PyObject_CallMethod(replaced, "lower", NULL);
+    Py_DECREF(replaced);
+    if (lowered == NULL)
+        return NULL;
+    const Py_ssize_t ln = PyUnicode_GET_LENGTH(lowered);
+    const int lkind = PyUnicode_KIND(lowered);
+    const void *ldata = PyUnicode_DATA(lowered);
+    Py_ssize_t first_start = -1, first_end = -1, last_start = -1, last_end = -1;
+    for (Py_ssize_t i = 0; i < ln;) {  /* left to right, as findall: the last match is findall's */
+        if (!re_letter(PyUnicode_READ(lkind, ldata, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = word_end(lkind, ldata, ln, i);
+        if (first_start < 0) {
+            first_start = i;
+            first_end = j;
+        }
+        last_start = i;
+        last_end = j;
+        i = j;
+    }
+    PyObject *result;
+    if (first_start < 0) {
+        result = PyUnicode_FromString("xempty");
+    } else {
+        PyObject *first = PyUnicode_Substring(lowered, first_start, first_end);
+        PyObject *last = PyUnicode_Substring(lowered, last_start, last_end);
+        result = (first && last) ? PyUnicode_FromFormat("xfirst%U %U xlast%U", first, lowered, last) : NULL;
+        Py_XDECREF(first);
+        Py_XDECREF(last);
+    }
+    Py_DECREF(lowered);
+    return result;
+}
+
+PyDoc_STRVAR(mask_tails_doc,
+"mask_tails(texts) -> list\n\n"
+"The last steps of signals.mask_text for each str of the list `texts`: emoji and numbers\n"
+"replaced by placeholders, lower-cased, with first- and last-word markers (\"xempty\" when no\n"
+"word is left).");
+
+static PyObject *
+mask_tails(PyObject *self, PyObject *args)
+{
+    PyObject *texts;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &texts))
+        return NULL;
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    ubuf b = {NULL, 0, 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "mask_tails: texts must be str");
+            goto fail;
+        }
+        PyObject *masked = mask_tail_one(text, &b);
+        if (masked == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, i, masked);
+    }
+    PyMem_Free(b.buf);
+    return out;
+fail:
+    PyMem_Free(b.buf);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
+    {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .signals import (  # noqa: F401 (re-exported: older imports name them here)
     EMAIL, EMOJI, HANDLE, HASHTAG, SHAPE_FEATURE_NAMES, URL, WORD, _maybe_url, build_table,
-    mask_text, shape_features,
+    mask_text, mask_texts, shape_features,
 )
 
 __all__ = ["build_table", "TextMasker", "ShapeFeatures", "SHAPE_FEATURE_NAMES"]
@@ -31,7 +31,7 @@ class TextMasker(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> list[str]:
         check_is_fitted(self)
-        return [mask_text(t) for t in X["text"]]
+        return mask_texts(list(X["text"]))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

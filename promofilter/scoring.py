@@ -24,7 +24,7 @@ from . import native
 from .modelfile import ObjectState
 from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
-from .signals import mask_text, shape_features
+from .signals import mask_texts, shape_features
 
 __all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
 
@@ -444,7 +444,7 @@ class CompiledClassifier:
         texts = list(X["text"])
         shape = shape_features(X, self.max_distance)
         scaled = (shape - self.mean) / self.scale
-        words = self.words.transform([mask_text(t) for t in texts])
+        words = self.words.transform(mask_texts(texts))
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
         if self.kinds is None:
             kinds = [self.kind_classes[0]] * n

@@ -22,7 +22,7 @@ from .policy import _breaks
 from .results import Segment
 from .reuse import segments_of
 
-__all__ = ["segment_columns", "as_frame", "build_table", "mask_text", "shape_features", "SHAPE_FEATURE_NAMES"]
+__all__ = ["segment_columns", "as_frame", "build_table", "mask_text", "mask_texts", "shape_features", "SHAPE_FEATURE_NAMES"]
 
 URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|news|xyz|app|ai|me|tv|us|ca|au|in|biz)\b(?:/\S*)?", re.I)
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
@@ -147,15 +147,28 @@ def _country_us(text: str) -> str:
     return COUNTRY_US.sub("USA", text) if "U" in text else text
 
 
-def mask_text(text: str) -> str:
-    """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
-    plus first/last-word markers (labels such as "Related:" live at the start)."""
+def _mask_links(text: str) -> str:
+    """mask_text's first steps: title runs, e-mails, URLs, handles and hashtags as placeholders."""
     text = TITLE_RUN.sub(" xtitle ", _country_us(text))
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
     t = URL.sub(" xurl ", t) if _maybe_url(t) else t
     t = HANDLE.sub(" xhandle ", t) if "@" in t else t
-    t = HASHTAG.sub(" xhashtag ", t) if "#" in t else t
+    return HASHTAG.sub(" xhashtag ", t) if "#" in t else t
+
+
+def mask_texts(texts: Iterable[str]) -> list[str]:
+    """``mask_text`` of each text; its last steps by the compiled core when it is built."""
+    compiled = native.core()
+    if compiled is None:
+        return [mask_text(t) for t in texts]
+    return compiled.mask_tails([_mask_links(t) for t in texts])
+
+
+def mask_text(text: str) -> str:
+    """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
+    plus first/last-word markers (labels such as "Related:" live at the start)."""
+    t = _mask_links(text)
     t = t if t.isascii() else EMOJI.sub(" xemoji ", t)
     t = DIGITS.sub(" xnum ", t).lower()
     words = WORD.findall(t)

@@ -110,3 +110,15 @@ def test_compiled_shape_features_are_the_ones_python_computes(texts):
 
     expected = np.array([_text_shape(t) for t in texts])
     np.testing.assert_array_equal(_text_shapes(texts), expected)
+
+
+@needs_core
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40),
+                          st.sampled_from(["Up 1,234.56% on 3.4.2025", "Read More At The Daily Planet Today 5",
+                                           "@Handle #Tag mail@site.com https://x.io/a 🔥🔥 İ"])),
+                max_size=8))
+def test_compiled_masking_masks_as_python_does(texts):
+    from promofilter.signals import mask_text, mask_texts
+
+    assert mask_texts(texts) == [mask_text(t) for t in texts]
