@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define NATIVE_VERSION 3
+#define NATIVE_VERSION 4
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -521,10 +521,230 @@ fail:
     return NULL;
 }
 
+/* -- segmentation (segment._pieces) ----------------------------------------------------------- */
+
+static inline int is_line_break(Py_UCS4 c) { return c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029; }
+static inline int is_latin_term(Py_UCS4 c) { return c == '.' || c == '!' || c == '?' || c == 0x2026; }
+static inline int is_latin_close(Py_UCS4 c)  /* "'”’»)] */
+{ return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == 0xBB || c == ')' || c == ']'; }
+static inline int is_cjk_term(Py_UCS4 c) { return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == '!' || c == '?'; }
+static inline int is_cjk_close(Py_UCS4 c)  /* 」』”’)） */
+{ return c == 0x300D || c == 0x300F || c == 0x201D || c == 0x2019 || c == ')' || c == 0xFF09; }
+static inline int is_lower_ascii(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
+static inline int is_upper_ascii(Py_UCS4 c) { return c >= 'A' && c <= 'Z'; }
+
+/* a sorted set of sentence ends, small */
+typedef struct { Py_ssize_t *v; Py_ssize_t len, cap; } ends_t;
+
+static int
+ends_add(ends_t *e, Py_ssize_t x)
+{
+    for (Py_ssize_t i = 0; i < e->len; i++)
+        if (e->v[i] == x)
+            return 0;
+    if (e->len == e->cap) {
+        Py_ssize_t cap = e->cap ? 2 * e->cap : 16;
+        Py_ssize_t *grown = PyMem_Realloc(e->v, cap * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->v = grown;
+        e->cap = cap;
+    }
+    Py_ssize_t i = e->len++;
+    while (i > 0 && e->v[i - 1] > x) {
+        e->v[i] = e->v[i - 1];
+        i--;
+    }
+    e->v[i] = x;
+    return 0;
+}
+
+/* segment._is_abbreviation(line, end), called back (only where a period precedes `end`) */
+static int
+abbreviation(PyObject *is_abbreviation, PyObject **line, PyObject *text, Py_ssize_t a, Py_ssize_t b, Py_ssize_t end)
+{
+    if (*line == NULL && (*line = PyUnicode_Substring(text, a, b)) == NULL)
+        return -1;
+    PyObject *r = PyObject_CallFunction(is_abbreviation, "On", *line, end);
+    if (r == NULL)
+        return -1;
+    int truth = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return truth;
+}
+
+/* segment._sentence_ends of the stripped line text[a:b], as offsets within it */
+static int
+sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize_t b,
+              PyObject *is_abbreviation, ends_t *ends)
+{
+    const Py_ssize_t n = b - a;
+    PyObject *line = NULL;
+    int status = -1;
+#define AT(i) PyUnicode_READ(kind, data, a + (i))
+    ends->len = 0;
+    /* _LATIN_END: [.!?…]+["'”’»)\]]*(?=\s+[^\s\-a-z,;:)\]}%]) -- a run matches as a whole or not
+       at all (a shorter run is followed by punctuation, not space) */
+    for (Py_ssize_t i = 0; i < n;) {
+        if (!is_latin_term(AT(i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t r = i;
+        while (r < n && is_latin_term(AT(r)))
+            r++;
+        Py_ssize_t c = r;
+        while (c < n && is_latin_close(AT(c)))
+            c++;
+        Py_ssize_t s = c;
+        while (s < n && Py_UNICODE_ISSPACE(AT(s)))
+            s++;
+        if (s > c && s < n) {
+            Py_UCS4 d = AT(s);
+            if (!(d == '-' || is_lower_ascii(d) || d == ',' || d == ';' || d == ':' || d == ')' || d == ']'
+                  || d == '}' || d == '%')) {
+                int abbr = 0;
+                if (AT(c - 1) == '.' && (abbr = abbreviation(is_abbreviation, &line, text, a, b, c)) < 0)
+                    goto done;
+                if (!abbr && ends_add(ends, c) < 0)
+                    goto done;
+            }
+            i = c;  /* matched or not, the next match cannot start inside this run */
+        } else {
+            i = c > r ? c : r;
+        }
+    }
+    /* _CJK_END: [。！？!?]+[」』”’)）]*(?=\S), with the regex engine's backtracking: when the
+       longest match is not followed by a non-space, it gives back one closer, or else one
+       terminator, whichever is last (that character is itself a non-space) */
+    for (Py_ssize_t i = 0; i < n;) {
+        if (!is_cjk_term(AT(i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t r = i;
+        while (r < n && is_cjk_term(AT(r)))
+            r++;
+        Py_ssize_t c = r;
+        while (c < n && is_cjk_close(AT(c)))
+            c++;
+        Py_ssize_t end;
+        if (c < n && !Py_UNICODE_ISSPACE(AT(c)))
+            end = c;
+        else if (c > r)
+            end = c - 1;
+        else if (r - i >= 2)
+            end = r - 1;
+        else {
+            i++;
+            continue;
+        }
+        if (ends_add(ends, end) < 0)
+            goto done;
+        i = end;
+    }
+    /* _GLUED_END: (?<=[a-z]{2}[.!?])(?=[A-Z][a-z]) */
+    for (Py_ssize_t p = 3; p + 1 < n; p++) {
+        Py_UCS4 t = AT(p - 1);
+        if ((t == '.' || t == '!' || t == '?') && is_lower_ascii(AT(p - 3)) && is_lower_ascii(AT(p - 2))
+                && is_upper_ascii(AT(p)) && is_lower_ascii(AT(p + 1))) {
+            int abbr = 0;
+            if (t == '.' && (abbr = abbreviation(is_abbreviation, &line, text, a, b, p)) < 0)
+                goto done;
+            if (!abbr && ends_add(ends, p) < 0)
+                goto done;
+        }
+    }
+    /* only ends strictly inside the line */
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < ends->len; i++)
+        if (ends->v[i] > 0 && ends->v[i] < n)
+            ends->v[kept++] = ends->v[i];
+    ends->len = kept;
+    status = 0;
+done:
+    Py_XDECREF(line);
+    return status;
+#undef AT
+}
+
+static int
+append_piece(PyObject *out, Py_ssize_t start, Py_ssize_t end, int line_start, int line_end)
+{
+    PyObject *piece = Py_BuildValue("(nnOO)", start, end, line_start ? Py_True : Py_False,
+                                    line_end ? Py_True : Py_False);
+    if (piece == NULL)
+        return -1;
+    int status = PyList_Append(out, piece);
+    Py_DECREF(piece);
+    return status;
+}
+
+PyDoc_STRVAR(pieces_doc,
+"pieces(text, is_abbreviation) -> list\n\n"
+"segment._pieces(text) as a list: (content_start, content_end, line_start, line_end) of every\n"
+"non-blank line or sentence. is_abbreviation(line, end) is segment._is_abbreviation.");
+
+static PyObject *
+pieces(PyObject *self, PyObject *args)
+{
+    PyObject *text, *is_abbreviation;
+    if (!PyArg_ParseTuple(args, "UO", &text, &is_abbreviation))
+        return NULL;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    ends_t ends = {NULL, 0, 0};
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (is_line_break(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t line_end = i;  /* _LINE_BODY: a run of anything but line breaks */
+        while (line_end < n && !is_line_break(PyUnicode_READ(kind, data, line_end)))
+            line_end++;
+        Py_ssize_t a = i, b = line_end;  /* body.strip() */
+        while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a)))
+            a++;
+        while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1)))
+            b--;
+        i = line_end;
+        if (a == b)
+            continue;
+        if (sentence_ends(text, kind, data, a, b, is_abbreviation, &ends) < 0)
+            goto fail;
+        Py_ssize_t n_cuts = ends.len + 2;
+        for (Py_ssize_t k = 0; k + 1 < n_cuts; k++) {
+            Py_ssize_t from = a + (k == 0 ? 0 : ends.v[k - 1]);
+            Py_ssize_t to = a + (k + 1 == n_cuts - 1 ? b - a : ends.v[k]);
+            while (from < to && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, from)))
+                from++;
+            while (to > from && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, to - 1)))
+                to--;
+            if (from == to)
+                continue;
+            if (append_piece(out, from, to, k == 0, k == n_cuts - 2) < 0)
+                goto fail;
+        }
+    }
+    PyMem_Free(ends.v);
+    return out;
+fail:
+    PyMem_Free(ends.v);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
+    {"pieces", pieces, METH_VARARGS, pieces_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from . import native
 from .results import Segment
 
 __all__ = ["segment", "LINE_BREAK"]
@@ -94,7 +95,8 @@ def segment(text: str) -> list[Segment]:
     """
     if not text:
         return []
-    pieces = list(_pieces(text))
+    compiled = native.core()
+    pieces = compiled.pieces(text, _is_abbreviation) if compiled is not None else list(_pieces(text))
     if not pieces:
         return [Segment(0, len(text), 0, 0, True, True)]
     segments = []

@@ -122,3 +122,19 @@ def test_compiled_masking_masks_as_python_does(texts):
     from promofilter.signals import mask_text, mask_texts
 
     assert mask_texts(texts) == [mask_text(t) for t in texts]
+
+
+_SENTENCE_TRICKY = "aZ .!?…\"'”’»)]。！？」』）-,;:}% \t\n\r\u2028\u00a0Mr.U.S.e.g.J.Smith"
+
+
+@needs_core
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(st.text(alphabet=_SENTENCE_TRICKY, max_size=80), st.text(max_size=60),
+                 st.lists(st.sampled_from(["He left.", "Mr.", "U.S.", "Then", "ok!)", "?!", "。", "」", " ",
+                                           "\n", "\r\n", "went.Then", "no. 5", "Wow…", "(a)", "Jan. 3"]),
+                          max_size=20).map("".join)))
+def test_compiled_segmentation_cuts_where_python_cuts(text):
+    import importlib
+
+    segmentation = importlib.import_module("promofilter.segment")
+    assert native.core().pieces(text, segmentation._is_abbreviation) == list(segmentation._pieces(text))
