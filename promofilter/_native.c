@@ -11,8 +11,9 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
-#define NATIVE_VERSION 4
+#define NATIVE_VERSION 5
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -740,11 +741,194 @@ fail:
     return NULL;
 }
 
+/* -- hashed word n-grams (scoring._HashedWords) ------------------------------------------------ */
+
+/* MurmurHash3 x86 32-bit, seed 0, as a signed int: scikit-learn's murmurhash3_32 of bytes */
+static int32_t
+murmur3_32(const uint8_t *key, Py_ssize_t len)
+{
+    const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+    uint32_t h = 0;
+    Py_ssize_t blocks = len / 4;
+    for (Py_ssize_t i = 0; i < blocks; i++) {
+        uint32_t k = (uint32_t)key[4 * i] | (uint32_t)key[4 * i + 1] << 8 | (uint32_t)key[4 * i + 2] << 16
+                     | (uint32_t)key[4 * i + 3] << 24;
+        k *= c1;
+        k = (k << 15) | (k >> 17);
+        k *= c2;
+        h ^= k;
+        h = (h << 13) | (h >> 19);
+        h = h * 5 + 0xe6546b64;
+    }
+    const uint8_t *tail = key + 4 * blocks;
+    uint32_t k = 0;
+    switch (len & 3) {
+    case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
+    case 2: k ^= (uint32_t)tail[1] << 8;  /* fall through */
+    case 1: k ^= tail[0];
+        k *= c1;
+        k = (k << 15) | (k >> 17);
+        k *= c2;
+        h ^= k;
+    }
+    h ^= (uint32_t)len;
+    h ^= h >> 16;
+    h *= 0x85ebca6b;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >> 16;
+    return (int32_t)h;
+}
+
+typedef struct { uint8_t *buf; Py_ssize_t len, cap; } bbuf;
+
+static int
+bbuf_reserve(bbuf *b, Py_ssize_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + more)
+        cap *= 2;
+    uint8_t *grown = PyMem_Realloc(b->buf, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->buf = grown;
+    b->cap = cap;
+    return 0;
+}
+
+/* UTF-8 of one code point (never a surrogate here: tokens are word characters) */
+static int
+bbuf_utf8(bbuf *b, Py_UCS4 c)
+{
+    if (bbuf_reserve(b, 4) < 0)
+        return -1;
+    uint8_t *o = b->buf + b->len;
+    if (c < 0x80) {
+        o[0] = (uint8_t)c;
+        b->len += 1;
+    } else if (c < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (c >> 6));
+        o[1] = (uint8_t)(0x80 | (c & 0x3F));
+        b->len += 2;
+    } else if (c < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (c >> 12));
+        o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (c & 0x3F));
+        b->len += 3;
+    } else {
+        o[0] = (uint8_t)(0xF0 | (c >> 18));
+        o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+        o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        o[3] = (uint8_t)(0x80 | (c & 0x3F));
+        b->len += 4;
+    }
+    return 0;
+}
+
+static int
+bbuf_int64(bbuf *b, int64_t v)
+{
+    if (bbuf_reserve(b, 8) < 0)
+        return -1;
+    memcpy(b->buf + b->len, &v, 8);
+    b->len += 8;
+    return 0;
+}
+
+PyDoc_STRVAR(hashed_grams_doc,
+"hashed_grams(texts, min_token, max_n, n_features) -> (rows, columns)\n\n"
+"HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
+"tokens being runs of at least `min_token` word characters (token pattern (?u)\\b\\w\\w+\\b for 2,\n"
+"(?u)\\b\\w+\\b for 1): one (row, column) per n-gram occurrence, as bytes of int64.");
+
+static PyObject *
+hashed_grams(PyObject *self, PyObject *args)
+{
+    PyObject *texts;
+    Py_ssize_t min_token, max_n, n_features;
+    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features))
+        return NULL;
+    if (min_token < 1 || max_n < 1 || n_features < 1) {
+        PyErr_SetString(PyExc_ValueError, "hashed_grams: min_token, max_n and n_features must be positive");
+        return NULL;
+    }
+    bbuf rows = {NULL, 0, 0}, cols = {NULL, 0, 0}, utf8 = {NULL, 0, 0};
+    Py_ssize_t *tok = NULL, tok_cap = 0;  /* each token's start and end in utf8 (pairs) */
+    PyObject *result = NULL;
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    for (Py_ssize_t row = 0; row < n; row++) {
+        PyObject *text = PyList_GET_ITEM(texts, row);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "hashed_grams: texts must be str");
+            goto done;
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        const int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        /* tokens: maximal runs of word characters, long enough; their UTF-8, space-separated */
+        utf8.len = 0;
+        Py_ssize_t n_tok = 0;
+        for (Py_ssize_t i = 0; i < len;) {
+            if (!re_word(PyUnicode_READ(kind, data, i))) {
+                i++;
+                continue;
+            }
+            Py_ssize_t j = i;
+            while (j < len && re_word(PyUnicode_READ(kind, data, j)))
+                j++;
+            if (j - i >= min_token) {
+                if (n_tok == tok_cap) {
+                    tok_cap = tok_cap ? 2 * tok_cap : 64;
+                    Py_ssize_t *grown = PyMem_Realloc(tok, 2 * tok_cap * sizeof(Py_ssize_t));
+                    if (grown == NULL) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    tok = grown;
+                }
+                if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
+                    goto done;
+                tok[2 * n_tok] = utf8.len;
+                for (Py_ssize_t k = i; k < j; k++)
+                    if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
+                        goto done;
+                tok[2 * n_tok + 1] = utf8.len;
+                n_tok++;
+            }
+            i = j;
+        }
+        /* an n-gram is the bytes from its first token's start to its last token's end: the
+           tokens joined by single spaces, as scikit-learn joins them */
+        for (Py_ssize_t g = 1; g <= max_n; g++)
+            for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
+                Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
+                int32_t h = murmur3_32(utf8.buf + a, b - a);
+                int64_t column = h == INT32_MIN ? (int64_t)(2147483647 - (n_features - 1)) % n_features
+                                                : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
+                if (bbuf_int64(&rows, row) < 0 || bbuf_int64(&cols, column) < 0)
+                    goto done;
+            }
+    }
+    result = Py_BuildValue("(y#y#)", rows.buf ? (const char *)rows.buf : "", rows.len,
+                           cols.buf ? (const char *)cols.buf : "", cols.len);
+done:
+    PyMem_Free(rows.buf);
+    PyMem_Free(cols.buf);
+    PyMem_Free(utf8.buf);
+    PyMem_Free(tok);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
+    {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {NULL, NULL, 0, NULL},
 };
 

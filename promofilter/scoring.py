@@ -135,6 +135,8 @@ def murmurhash3_32(keys: Sequence[bytes], seed: int = 0) -> np.ndarray:
 
 # token patterns that never match a line feed (scikit-learn's default and the one trained here)
 _NEWLINE_FREE_TOKENS = frozenset({r"(?u)\b\w\w+\b", r"(?u)\b\w+\b"})
+# the token patterns the compiled core knows: runs of at least this many word characters
+_COMPILED_TOKENS = {r"(?u)\b\w\w+\b": 2, r"(?u)\b\w+\b": 1}
 
 
 class _HashedWords:
@@ -205,9 +207,18 @@ class _HashedWords:
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
 
+    def _compiled(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The n-grams of all texts by the compiled core (None: not built, or another token pattern)."""
+        compiled = native.core()
+        min_token = _COMPILED_TOKENS.get(self.tokens.pattern)
+        if compiled is None or min_token is None:
+            return None
+        rows, columns = compiled.hashed_grams(list(texts), min_token, self.max_n, self.n_features)
+        return np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64)
+
     def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
-        rows, columns = self._joined(texts) or self._text_by_text(texts)
+        rows, columns = self._compiled(texts) or self._joined(texts) or self._text_by_text(texts)
         keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
         rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
         if self.norm == "l2":

@@ -138,3 +138,20 @@ def test_compiled_segmentation_cuts_where_python_cuts(text):
 
     segmentation = importlib.import_module("promofilter.segment")
     assert native.core().pieces(text, segmentation._is_abbreviation) == list(segmentation._pieces(text))
+
+
+@needs_core
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "xyz\U00010400\u4e2d", max_size=40), st.text(max_size=30)),
+                max_size=8),
+       st.sampled_from([1, 2, 3]), st.sampled_from([r"(?u)\b\w\w+\b", r"(?u)\b\w+\b"]))
+def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_pattern):
+    from promofilter.scoring import _HashedWords
+
+    words = _HashedWords(2**18, token_pattern, max_n, "l2")
+    compiled = [a.tolist() for a in words.transform(texts)]
+    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
+    try:
+        assert [a.tolist() for a in words.transform(texts)] == compiled
+    finally:
+        del os.environ["PROMOFILTER_NATIVE"]
