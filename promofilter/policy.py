@@ -78,8 +78,10 @@ def choose_removals(
     site: str | None = None,
     scores_alone: Sequence[float] | None = None,
     learned: Sequence[bool] | None = None,
+    kept: bool = True,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
+    Without ``kept``, only the removed ones (what stripping needs, without a span per sentence).
 
     Allow rules keep what they match, block rules remove it (with the rule's kind; rules limited
     to some sites apply only when ``site`` is one of them); the model's
@@ -108,6 +110,9 @@ def choose_removals(
     i = 0
     n = len(segments)
     while i < n:
+        if not remove[i] and not kept:
+            i += 1
+            continue
         if not remove[i]:
             seg = segments[i]
             rule = decided_by[i]

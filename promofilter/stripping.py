@@ -138,12 +138,12 @@ class PromoFilter:
         return out
 
     def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
-                       repetition: RepetitionCounts | None = None) -> list[list[Span]]:
+                       repetition: RepetitionCounts | None = None, kept: bool = True) -> list[list[Span]]:
         threshold = self._threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
         return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
-                                scores_alone=s.alone, learned=s.learned)
+                                scores_alone=s.alone, learned=s.learned, kept=kept)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
@@ -163,9 +163,8 @@ class PromoFilter:
         """``Stripped`` results for each text, lazily; memory stays bounded by one batch."""
         config = config or StripConfig()
         for batch in _batched(_with_sites(texts, sites), BATCH_DOCS):
-            for (text, _), spans in zip(batch, self._explain_batch(batch, config, repetition)):
-                removed = tuple(s for s in spans if s.removed)
-                yield Stripped(remove_spans(text, removed), removed)
+            for (text, _), removed in zip(batch, self._explain_batch(batch, config, repetition, kept=False)):
+                yield Stripped(remove_spans(text, removed), tuple(removed))
 
     def strip_many(self, texts: Iterable[str], config: StripConfig | None = None,
                    sites: Iterable[str | None] | None = None, batch: bool = True) -> list[str]:

@@ -107,3 +107,14 @@ def test_editorial_sentences_about_a_post_are_not_feed_footers(sentence):
     # the model's score under its threshold, as high as real footers score (0.6)
     spans = choose_removals(text, segs, [0.6] * len(segs), [Kind.CROSSPROMO] * len(segs), StripConfig(), 0.9)
     assert not any(s.removed for s in spans)
+
+
+@pytest.mark.parametrize("text", ["Story.\nPROMO one\nPROMO two\n", "One. PROMO here. Two.\nPROMO end",
+                                  "Clean text.\n", "PROMO only", ""])
+def test_stripping_asks_only_for_the_removed_spans_and_gets_the_same_ones(text):
+    segs = segment(text)
+    scores = [0.9 if text[s.content_start:s.content_end].startswith("PROMO") else 0.1 for s in segs]
+    args = (text, segs, scores, [Kind.CTA] * len(segs), StripConfig(), 0.5)
+    every = choose_removals(*args)
+    assert len(every) == len(segs)
+    assert choose_removals(*args, kept=False) == [s for s in every if s.removed]
