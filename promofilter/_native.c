@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 5
+#define NATIVE_VERSION 6
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -923,12 +923,142 @@ done:
     return result;
 }
 
+/* -- repetition keys (repetition._hash: pandas.util.hash_array of str objects) ------------------ */
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                  \
+    do {                                                                          \
+        v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);             \
+        v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;                                  \
+        v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;                                  \
+        v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);             \
+    } while (0)
+
+static uint64_t
+load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* SipHash-2-4 of `in` under the 16-byte key k (pandas' hash of a string's bytes) */
+static uint64_t
+siphash24(const uint8_t *in, Py_ssize_t len, const uint8_t k[16])
+{
+    uint64_t k0 = load_le64(k), k1 = load_le64(k + 8);
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t b = ((uint64_t)len) << 56;
+    const uint8_t *end = in + len - (len % 8);
+    for (; in != end; in += 8) {
+        uint64_t m = load_le64(in);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    switch (len & 7) {
+    case 7: b |= ((uint64_t)in[6]) << 48; /* fall through */
+    case 6: b |= ((uint64_t)in[5]) << 40; /* fall through */
+    case 5: b |= ((uint64_t)in[4]) << 32; /* fall through */
+    case 4: b |= ((uint64_t)in[3]) << 24; /* fall through */
+    case 3: b |= ((uint64_t)in[2]) << 16; /* fall through */
+    case 2: b |= ((uint64_t)in[1]) << 8;  /* fall through */
+    case 1: b |= ((uint64_t)in[0]);
+    }
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+PyDoc_STRVAR(hash_keys_doc,
+"hash_keys(strings, key, out)\n\n"
+"pandas.util.hash_array(np.array(strings, dtype=object), categorize=False) with hash_key `key`\n"
+"(16 bytes) into `out` (uint64 [len(strings)]): SipHash-2-4 of each string's UTF-8, then\n"
+"pandas' mixing step. A string holding lone surrogates (undecodable input bytes) is hashed as\n"
+"repetition._hash passes it: its surrogatepass UTF-8 bytes read as Latin-1, encoded as UTF-8.");
+
+static PyObject *
+hash_keys(PyObject *self, PyObject *args)
+{
+    PyObject *strings, *o_out;
+    const char *key;
+    Py_ssize_t key_len;
+    if (!PyArg_ParseTuple(args, "O!y#O", &PyList_Type, &strings, &key, &key_len, &o_out))
+        return NULL;
+    if (key_len != 16) {
+        PyErr_SetString(PyExc_ValueError, "hash_keys: the key must be 16 bytes");
+        return NULL;
+    }
+    Py_buffer out;
+    if (get_buffer(o_out, &out, 8, 1, "out") < 0)
+        return NULL;
+    PyObject *result = NULL;
+    bbuf raw = {NULL, 0, 0};
+    const Py_ssize_t n = PyList_GET_SIZE(strings);
+    if (out.len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "hash_keys: out of the wrong size");
+        goto done;
+    }
+    uint64_t *o = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(strings, i);
+        if (!PyUnicode_Check(s)) {
+            PyErr_SetString(PyExc_TypeError, "hash_keys: strings must be str");
+            goto done;
+        }
+        Py_ssize_t len;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
+        uint64_t h;
+        if (utf8 != NULL) {
+            h = siphash24((const uint8_t *)utf8, len, (const uint8_t *)key);
+        } else {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                goto done;
+            PyErr_Clear();
+            PyObject *bytes = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+            if (bytes == NULL)
+                goto done;
+            const uint8_t *bs = (const uint8_t *)PyBytes_AS_STRING(bytes);
+            raw.len = 0;
+            for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(bytes); j++)
+                if (bbuf_utf8(&raw, bs[j]) < 0) {
+                    Py_DECREF(bytes);
+                    goto done;
+                }
+            Py_DECREF(bytes);
+            h = siphash24(raw.buf, raw.len, (const uint8_t *)key);
+        }
+        h ^= h >> 30;
+        h *= 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 27;
+        h *= 0x94D049BB133111EBULL;
+        h ^= h >> 31;
+        o[i] = h;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(raw.buf);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
+    {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import native
 from .mining import template_of
 from .reuse import keys_of, segments_of
 
@@ -90,10 +91,20 @@ def _encodable(s: str) -> bool:
         return False
 
 
+# the key of pandas' string hash (pandas.core.util.hashing._default_hash_key)
+_HASH_KEY = b"0123456789123456"
+
+
 def _hash(strings: list[str]) -> np.ndarray:
     # pandas' hash is a keyed SipHash with a fixed key: stable across processes and runs, unlike
     # Python's hash(); a string holding undecodable input bytes (lone surrogates) is hashed as its
-    # raw bytes, so different bytes stay different keys
+    # raw bytes, so different bytes stay different keys. The compiled core computes the same
+    # numbers (workers with and without it count the same keys).
+    compiled = native.core()
+    if compiled is not None:
+        out = np.empty(len(strings), dtype=np.uint64)
+        compiled.hash_keys(strings, _HASH_KEY, out)
+        return out
     values = np.array([s if s.isascii() or _encodable(s) else s.encode("utf-8", "surrogatepass").decode("latin-1")
                        for s in strings], dtype=object)
     import pandas as pd  # only batch mode hashes: a single text is stripped without pandas

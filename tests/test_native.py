@@ -155,3 +155,19 @@ def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_p
         assert [a.tolist() for a in words.transform(texts)] == compiled
     finally:
         del os.environ["PROMOFILTER_NATIVE"]
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=40), st.text(alphabet=_TRICKY + "\x1f\udc80\ud800", max_size=30)),
+                max_size=12))
+def test_compiled_repetition_keys_hash_as_pandas_does(strings):
+    # workers with and without the compiled core must count the same keys
+    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
+    try:
+        from promofilter.repetition import _hash
+
+        expected = _hash(strings).tolist()
+    finally:
+        del os.environ["PROMOFILTER_NATIVE"]
+    assert _hash(strings).tolist() == expected
