@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 6
+#define NATIVE_VERSION 7
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -1052,6 +1052,145 @@ done:
     return result;
 }
 
+/* -- the segment table (signals.segment_columns) ---------------------------------------------- */
+
+/* policy._breaks: line breaks in text[a:b] (\r\n counts once) */
+static Py_ssize_t
+count_breaks(int kind, const void *data, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t breaks = 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\n' || c == 0x2028 || c == 0x2029)
+            breaks++;
+        else if (c == '\r')
+            breaks += !(i + 1 < b && PyUnicode_READ(kind, data, i + 1) == '\n');
+    }
+    return breaks;
+}
+
+static int
+segment_field(PyObject *seg, PyObject *name, Py_ssize_t *value)
+{
+    PyObject *v = PyObject_GetAttr(seg, name);
+    if (v == NULL)
+        return -1;
+    *value = PyNumber_AsSsize_t(v, PyExc_OverflowError);
+    Py_DECREF(v);
+    return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+PyDoc_STRVAR(segment_rows_doc,
+"segment_rows(texts, segments, columns) -> list\n\n"
+"The segment table of signals.segment_columns: `segments` holds each text's segments (Segment\n"
+"objects with content, all non-empty); `columns` is a dict of int64 arrays doc, idx, n,\n"
+"breaks_before, breaks_after, segs_in_line, chars_after, doc_chars and bool arrays line_start,\n"
+"line_end, one entry per segment, filled here. Returns the segments' content texts.");
+
+static PyObject *
+segment_rows(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *segments, *columns;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &texts, &PyList_Type, &segments, &PyDict_Type, &columns))
+        return NULL;
+    static const char *int_names[8] = {"doc", "idx", "n", "breaks_before", "breaks_after", "segs_in_line",
+                                       "chars_after", "doc_chars"};
+    static const char *bool_names[2] = {"line_start", "line_end"};
+    Py_buffer cols[10];
+    int got = 0;
+    PyObject *out = NULL, *names[4] = {NULL, NULL, NULL, NULL};
+    const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
+    for (; got < 10; got++) {
+        const char *name = got < 8 ? int_names[got] : bool_names[got - 8];
+        PyObject *column = PyDict_GetItemString(columns, name);
+        if (column == NULL) {
+            PyErr_Format(PyExc_KeyError, "segment_rows: no column %s", name);
+            goto done;
+        }
+        if (get_buffer(column, &cols[got], got < 8 ? 8 : 1, 1, name) < 0)
+            goto done;
+    }
+    for (int k = 0; k < 4; k++)
+        if ((names[k] = PyUnicode_InternFromString(attr[k])) == NULL)
+            goto done;
+    if (PyList_GET_SIZE(texts) != PyList_GET_SIZE(segments)) {
+        PyErr_SetString(PyExc_ValueError, "segment_rows: one list of segments per text");
+        goto done;
+    }
+    out = PyList_New(0);
+    if (out == NULL)
+        goto done;
+    int64_t *doc = cols[0].buf, *idx = cols[1].buf, *nseg = cols[2].buf, *before = cols[3].buf,
+            *after = cols[4].buf, *in_line = cols[5].buf, *chars_after = cols[6].buf, *doc_chars = cols[7].buf;
+    uint8_t *line_start = cols[8].buf, *line_end = cols[9].buf;
+    const Py_ssize_t rows = cols[0].len / 8;
+    Py_ssize_t row = 0;
+    for (Py_ssize_t d = 0; d < PyList_GET_SIZE(texts); d++) {
+        PyObject *text = PyList_GET_ITEM(texts, d), *segs = PyList_GET_ITEM(segments, d);
+        if (!PyUnicode_Check(text) || !PyList_Check(segs)) {
+            PyErr_SetString(PyExc_TypeError, "segment_rows: texts are str, segments lists");
+            goto fail;
+        }
+        const Py_ssize_t n = PyList_GET_SIZE(segs), len = PyUnicode_GET_LENGTH(text);
+        const int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        if (row + n > rows) {
+            PyErr_SetString(PyExc_ValueError, "segment_rows: columns shorter than the segments");
+            goto fail;
+        }
+        Py_ssize_t line_first = row;  /* the first row of the current line */
+        for (Py_ssize_t i = 0; i < n; i++, row++) {
+            Py_ssize_t v[4];
+            for (int k = 0; k < 4; k++)
+                if (segment_field(PyList_GET_ITEM(segs, i), names[k], &v[k]) < 0)
+                    goto fail;
+            if (!(0 <= v[0] && v[0] < v[1] && v[1] <= len)) {
+                PyErr_SetString(PyExc_ValueError, "segment_rows: a segment outside its text or empty");
+                goto fail;
+            }
+            PyObject *content = PyUnicode_Substring(text, v[0], v[1]);
+            if (content == NULL || PyList_Append(out, content) < 0) {
+                Py_XDECREF(content);
+                goto fail;
+            }
+            Py_DECREF(content);
+            doc[row] = d;
+            idx[row] = i;
+            nseg[row] = n;
+            line_start[row] = v[2] != 0;
+            line_end[row] = v[3] != 0;
+            chars_after[row] = len - v[1];
+            doc_chars[row] = len;
+            /* breaks between the previous segment's content and this one's (2 for the first) */
+            before[row] = 2;
+            if (i) {
+                Py_ssize_t prev_end = len - chars_after[row - 1];
+                before[row] = count_breaks(kind, data, prev_end, v[0]);
+                after[row - 1] = before[row];
+            }
+            after[row] = 2;  /* the last segment's; the next one overwrites it */
+            if (v[3] || i + 1 == n) {  /* a line ends here: its segments learn how many it has */
+                for (Py_ssize_t r = line_first; r <= row; r++)
+                    in_line[r] = row - line_first + 1;
+                line_first = row + 1;
+            }
+        }
+    }
+    if (row != rows) {
+        PyErr_SetString(PyExc_ValueError, "segment_rows: columns longer than the segments");
+        goto fail;
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    for (int k = 0; k < 4; k++)
+        Py_XDECREF(names[k]);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&cols[i]);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
@@ -1059,6 +1198,7 @@ static PyMethodDef methods[] = {
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
+    {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

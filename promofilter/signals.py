@@ -85,12 +85,24 @@ SHAPE_FEATURE_NAMES = (
 N_CONTEXT_FEATURES = len(SHAPE_FEATURE_NAMES) - SHAPE_FEATURE_NAMES.index("rel_pos")
 
 
+_COLUMNS = ("doc", "idx", "n", "text", "line_start", "line_end", "breaks_before", "breaks_after", "segs_in_line",
+            "chars_after", "doc_chars")
+_BOOL_COLUMNS = ("line_start", "line_end")
+
+
 def segment_columns(texts: Iterable[str]) -> tuple[dict, list[list[Segment]]]:
     """Segment every text: (the segment table as a dict of columns, segments per text). The
     columns are NumPy arrays, ``text`` a list; ``as_frame`` makes a DataFrame of them."""
-    rows: dict[str, list] = {k: [] for k in ("doc", "idx", "n", "text", "line_start", "line_end",
-                                              "breaks_before", "breaks_after", "segs_in_line",
-                                              "chars_after", "doc_chars")}
+    compiled = native.core()
+    if compiled is not None:
+        texts = list(texts)
+        all_segments = [[s for s in segments_of(text) if s.content_end > s.content_start] for text in texts]
+        total = sum(map(len, all_segments))
+        columns = {k: None if k == "text" else np.zeros(total, dtype=bool if k in _BOOL_COLUMNS else np.int64)
+                   for k in _COLUMNS}
+        columns["text"] = compiled.segment_rows(texts, all_segments, columns)
+        return columns, all_segments
+    rows: dict[str, list] = {k: [] for k in _COLUMNS}
     all_segments = []
     for d, text in enumerate(texts):
         segs = [s for s in segments_of(text) if s.content_end > s.content_start]
@@ -119,7 +131,7 @@ def segment_columns(texts: Iterable[str]) -> tuple[dict, list[list[Segment]]]:
             rows["chars_after"].append(len(text) - s.content_end)
             rows["doc_chars"].append(len(text))
             prev_end = s.content_end
-    columns = {k: (v if k == "text" else np.asarray(v, dtype=bool if k in ("line_start", "line_end") else np.int64))
+    columns = {k: (v if k == "text" else np.asarray(v, dtype=bool if k in _BOOL_COLUMNS else np.int64))
                for k, v in rows.items()}
     return columns, all_segments
 

@@ -171,3 +171,23 @@ def test_compiled_repetition_keys_hash_as_pandas_does(strings):
     finally:
         del os.environ["PROMOFILTER_NATIVE"]
     assert _hash(strings).tolist() == expected
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_SENTENCE_TRICKY, max_size=60), st.text(max_size=40)), max_size=6))
+def test_compiled_segment_table_is_the_one_python_builds(texts):
+    from promofilter.signals import segment_columns
+
+    compiled, compiled_segments = segment_columns(texts)
+    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
+    try:
+        expected, expected_segments = segment_columns(texts)
+    finally:
+        del os.environ["PROMOFILTER_NATIVE"]
+    assert compiled_segments == expected_segments
+    assert list(compiled) == list(expected)  # the order of a DataFrame's columns
+    for name, column in expected.items():
+        got = compiled[name]
+        assert (got == column if name == "text" else np.array_equal(got, column)
+                and got.dtype == column.dtype), name
