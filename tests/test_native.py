@@ -23,7 +23,7 @@ def test_an_install_with_a_c_compiler_builds_the_compiled_core():
 def test_compiled_trees_score_exactly_as_numpy_walks_them(shipped_model, with_missing):
     trees = shipped_model.classifier.stage2
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(1000, trees.n_features)) * 3
+    X = rng.normal(size=(1003, trees.n_features)) * 3  # (not a multiple of the rows walked together)
     if with_missing:  # missing values go where training sent them
         X[rng.random(X.shape) < 0.05] = np.nan
     assert np.array_equal(trees.predict_proba(X), trees.predict_proba_numpy(X))
