@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 7
+#define NATIVE_VERSION 9
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -173,10 +173,32 @@ done:
 
 /* -- shape and voice features of segment texts (signals._text_shape) -------------------------- */
 
+/* Python's character predicates, tabulated for ASCII at import (from the same functions, so
+   the same answers) and asked of Python beyond it */
+enum { C_ALPHA = 1, C_ALNUM = 2, C_SPACE = 4, C_UPPER = 8, C_DIGIT = 16, C_DECIMAL = 32 };
+static uint8_t ascii_class[128];
+
+static void
+ascii_class_init(void)
+{
+    for (Py_UCS4 c = 0; c < 128; c++)
+        ascii_class[c] = (uint8_t)((Py_UNICODE_ISALPHA(c) ? C_ALPHA : 0) | (Py_UNICODE_ISALNUM(c) ? C_ALNUM : 0)
+                                   | (Py_UNICODE_ISSPACE(c) ? C_SPACE : 0) | (Py_UNICODE_ISUPPER(c) ? C_UPPER : 0)
+                                   | (Py_UNICODE_ISDIGIT(c) ? C_DIGIT : 0) | (Py_UNICODE_ISDECIMAL(c) ? C_DECIMAL : 0));
+}
+
+static inline int is_alpha(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_ALPHA) != 0 : Py_UNICODE_ISALPHA(c) != 0; }
+static inline int is_alnum(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_ALNUM) != 0 : Py_UNICODE_ISALNUM(c) != 0; }
+static inline int is_space(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_SPACE) != 0 : Py_UNICODE_ISSPACE(c) != 0; }
+static inline int is_upper(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_UPPER) != 0 : Py_UNICODE_ISUPPER(c) != 0; }
+static inline int is_digit(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_DIGIT) != 0 : Py_UNICODE_ISDIGIT(c) != 0; }
+static inline int is_decimal(Py_UCS4 c)
+{ return c < 128 ? (ascii_class[c] & C_DECIMAL) != 0 : Py_UNICODE_ISDECIMAL(c) != 0; }
+
 /* the character classes of Python's re module on str patterns */
-static inline int re_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
+static inline int re_word(Py_UCS4 c) { return is_alnum(c) || c == '_'; }
 /* [^\W\d_]: a word character that is not a digit or an underscore */
-static inline int re_letter(Py_UCS4 c) { return c != '_' && Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c); }
+static inline int re_letter(Py_UCS4 c) { return c != '_' && is_alnum(c) && !is_decimal(c); }
 
 /* WORD (signals.WORD: [^\W\d_]+(?:['’][^\W\d_]+)?) matched at i, where a letter is: its end */
 static Py_ssize_t
@@ -208,6 +230,95 @@ static inline int is_separator(Py_UCS4 c)  /* signals.SEPARATORS: |•·»›→
 static inline int is_emoji(Py_UCS4 c)  /* signals.EMOJI */
 { return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) || (c >= 0x2B00 && c <= 0x2BFF) || c == 0xFE0F; }
 
+/* The word lists (signals.CTA_VERBS, ...) as a small open-addressing table of ASCII words with
+   the lists each is in: a lookup without making a str of each word. Built per call from the
+   sets; when a list holds a non-ASCII word the sets themselves are asked instead. */
+#define WT_SLOTS 2048
+typedef struct {
+    const char *word[WT_SLOTS];
+    Py_ssize_t len[WT_SLOTS];
+    uint8_t mask[WT_SLOTS];
+    int usable;
+} word_table;
+
+static uint32_t
+fnv1a(const uint8_t *s, Py_ssize_t n)
+{
+    uint32_t h = 2166136261u;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
+static int
+word_table_build(word_table *wt, PyObject *sets[5])
+{
+    memset(wt, 0, sizeof(*wt));
+    wt->usable = 1;
+    Py_ssize_t filled = 0;
+    for (int s = 0; s < 5; s++) {
+        PyObject *it = PyObject_GetIter(sets[s]), *item;
+        if (it == NULL)
+            return -1;
+        while ((item = PyIter_Next(it)) != NULL) {
+            /* the table borrows the word's bytes: the set holds the word for the whole call */
+            if (!PyUnicode_Check(item) || !PyUnicode_IS_ASCII(item) || filled >= WT_SLOTS / 2) {
+                wt->usable = 0;
+            } else {
+                const char *w = (const char *)PyUnicode_DATA(item);
+                Py_ssize_t len = PyUnicode_GET_LENGTH(item);
+                uint32_t h = fnv1a((const uint8_t *)w, len) & (WT_SLOTS - 1);
+                while (wt->word[h] != NULL && !(wt->len[h] == len && memcmp(wt->word[h], w, len) == 0))
+                    h = (h + 1) & (WT_SLOTS - 1);
+                if (wt->word[h] == NULL) {
+                    wt->word[h] = w;
+                    wt->len[h] = len;
+                    filled++;
+                }
+                wt->mask[h] |= (uint8_t)(1 << s);
+            }
+            Py_DECREF(item);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+/* the lists holding the word data[i:j] (a word with a non-ASCII character is in none) */
+static uint8_t
+word_table_mask(const word_table *wt, int kind, const void *data, Py_ssize_t i, Py_ssize_t j)
+{
+    uint8_t w[64];
+    if (j - i > 64)
+        return 0;  /* longer than any listed word */
+    for (Py_ssize_t k = i; k < j; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        if (c > 127)
+            return 0;
+        w[k - i] = (uint8_t)c;
+    }
+    uint32_t h = fnv1a(w, j - i) & (WT_SLOTS - 1);
+    while (wt->word[h] != NULL) {
+        if (wt->len[h] == j - i && memcmp(wt->word[h], w, j - i) == 0)
+            return wt->mask[h];
+        h = (h + 1) & (WT_SLOTS - 1);
+    }
+    return 0;
+}
+
+/* whether the ASCII needle occurs in buf[0:n] */
+static int
+contains_ascii(const uint8_t *buf, Py_ssize_t n, const char *needle)
+{
+    Py_ssize_t m = (Py_ssize_t)strlen(needle);
+    for (Py_ssize_t i = 0; i + m <= n; i++)
+        if (buf[i] == (uint8_t)needle[0] && memcmp(buf + i, needle, m) == 0)
+            return 1;
+    return 0;
+}
+
 #define N_TEXT_SHAPE 30
 /* columns of signals.SHAPE_FEATURE_NAMES left to Python (regular expressions too intricate to
    restate here: URLs, e-mails, labels and bullets) */
@@ -217,7 +328,8 @@ enum { HINT_URL = 1, HINT_AT = 2 };
 /* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
    Returns -1 with an exception set on error. */
 static int
-shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, uint8_t *hint)
+shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *needles[2], double *row,
+          uint8_t *hint, uint8_t **scratch, Py_ssize_t *scratch_cap)
 {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
@@ -234,11 +346,11 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c > 127)
             ascii_only = 0;
-        letters += Py_UNICODE_ISALPHA(c) != 0;
-        alnum += Py_UNICODE_ISALNUM(c) != 0;
-        spaces += Py_UNICODE_ISSPACE(c) != 0;
-        upper += Py_UNICODE_ISUPPER(c) != 0;
-        digits += Py_UNICODE_ISDIGIT(c) != 0;
+        letters += is_alpha(c) != 0;
+        alnum += is_alnum(c) != 0;
+        spaces += is_space(c) != 0;
+        upper += is_upper(c) != 0;
+        digits += is_digit(c) != 0;
         /* TITLE_WORD: (?<![\w'’])[^\W\d_a-z][^\W\d_]*, counted at its first letter */
         if (re_letter(c) && !(c >= 'a' && c <= 'z')
                 && (i == 0 || !(re_word(prev) || prev == '\'' || prev == 0x2019)))
@@ -276,12 +388,36 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
         prev = c;
     }
 
-    PyObject *lowered = PyObject_CallMethod(text, "lower", NULL);
-    if (lowered == NULL)
-        return -1;
-    const Py_ssize_t ln = PyUnicode_GET_LENGTH(lowered);
-    const int lkind = PyUnicode_KIND(lowered);
-    const void *ldata = PyUnicode_DATA(lowered);
+    /* the lower-cased text: ASCII lower-cased here, anything else by str.lower (its length may
+       change: "İ" lower-cases to two characters) */
+    PyObject *lowered = NULL;
+    Py_ssize_t ln;
+    int lkind;
+    const void *ldata;
+    if (ascii_only) {
+        if (*scratch_cap < n) {
+            uint8_t *grown = PyMem_Realloc(*scratch, n);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            *scratch = grown;
+            *scratch_cap = n;
+        }
+        const uint8_t *src = (const uint8_t *)data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            (*scratch)[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (uint8_t)(src[i] | 0x20) : src[i];
+        ln = n;
+        lkind = PyUnicode_1BYTE_KIND;
+        ldata = *scratch;
+    } else {
+        lowered = PyObject_CallMethod(text, "lower", NULL);
+        if (lowered == NULL)
+            return -1;
+        ln = PyUnicode_GET_LENGTH(lowered);
+        lkind = PyUnicode_KIND(lowered);
+        ldata = PyUnicode_DATA(lowered);
+    }
     /* WORD: [^\W\d_]+(?:['’][^\W\d_]+)? over the lower-cased text */
     Py_ssize_t words = 0, counts[5] = {0, 0, 0, 0, 0};  /* cta, stop, second, plural, reporting */
     int cta_first = 0;
@@ -291,36 +427,44 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
             continue;
         }
         Py_ssize_t j = word_end(lkind, ldata, ln, i);
-        PyObject *word = PyUnicode_Substring(lowered, i, j);
-        if (word == NULL) {
-            Py_DECREF(lowered);
-            return -1;
-        }
-        for (int s = 0; s < 5; s++) {
-            int found = PySet_Contains(sets[s], word);
-            if (found < 0) {
-                Py_DECREF(word);
-                Py_DECREF(lowered);
-                return -1;
+        uint8_t mask = 0;
+        if (wt->usable) {
+            mask = word_table_mask(wt, lkind, ldata, i, j);
+        } else {
+            PyObject *word = lowered ? PyUnicode_Substring(lowered, i, j)
+                                     : PyUnicode_FromStringAndSize((const char *)ldata + i, j - i);
+            if (word == NULL)
+                goto fail;
+            for (int s = 0; s < 5; s++) {
+                int found = PySet_Contains(sets[s], word);
+                if (found < 0) {
+                    Py_DECREF(word);
+                    goto fail;
+                }
+                mask |= (uint8_t)(found << s);
             }
-            counts[s] += found;
-            if (s == 0 && words == 0)
-                cta_first = found;
+            Py_DECREF(word);
         }
-        Py_DECREF(word);
+        for (int s = 0; s < 5; s++)
+            counts[s] += (mask >> s) & 1;
+        if (words == 0)
+            cta_first = mask & 1;
         words++;
         i = j;
     }
-    if (!copyright)
-        for (int k = 0; k < 2 && !copyright; k++) {
-            Py_ssize_t found = PyUnicode_Find(lowered, needles[k], 0, ln, 1);
-            if (found == -2) {
-                Py_DECREF(lowered);
-                return -1;
+    if (!copyright) {
+        if (lowered == NULL) {
+            copyright = contains_ascii(ldata, ln, "copyright") || contains_ascii(ldata, ln, "rights reserved");
+        } else {
+            for (int k = 0; k < 2 && !copyright; k++) {
+                Py_ssize_t found = PyUnicode_Find(lowered, needles[k], 0, ln, 1);
+                if (found == -2)
+                    goto fail;
+                copyright = found >= 0;
             }
-            copyright = found >= 0;
         }
-    Py_DECREF(lowered);
+    }
+    Py_XDECREF(lowered);
 
     /* the text without closing quotes, brackets and asterisks: its last character */
     Py_ssize_t last = n;
@@ -342,7 +486,7 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
     r[3] = last_char == '!';
     r[4] = last_char == '?';
     r[5] = last_char == ':';
-    r[6] = Py_UNICODE_ISALNUM(end) != 0;
+    r[6] = is_alnum(end) != 0;
     r[7] = is_close(end);
     r[8] = (double)upper / n_letters;
     r[9] = (double)titles / n_words;
@@ -355,7 +499,7 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
     r[17] = (double)separators;
     r[COL_BULLET] = r[COL_LABEL] = 0.0;
     r[20] = first == '(' || first == '[' || first == '{';
-    r[21] = Py_UNICODE_ISUPPER(first) != 0;
+    r[21] = is_upper(first) != 0;
     r[22] = cta_first;
     r[23] = (double)counts[0] / n_words;
     r[24] = (double)counts[2] / n_words;
@@ -366,6 +510,9 @@ shape_one(PyObject *text, PyObject *sets[5], PyObject *needles[2], double *row, 
     r[29] = copyright;
     *hint = (uint8_t)((url_hint ? HINT_URL : 0) | (at ? HINT_AT : 0));
     return 0;
+fail:
+    Py_XDECREF(lowered);
+    return -1;
 }
 
 PyDoc_STRVAR(text_shape_doc,
@@ -396,6 +543,9 @@ text_shape(PyObject *self, PyObject *args)
         return NULL;
     }
     PyObject *result = NULL;
+    word_table *wt = NULL;
+    uint8_t *scratch = NULL;
+    Py_ssize_t scratch_cap = 0;
     PyObject *needles[2] = {PyUnicode_FromString("copyright"), PyUnicode_FromString("rights reserved")};
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     if (needles[0] == NULL || needles[1] == NULL)
@@ -404,17 +554,26 @@ text_shape(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "text_shape: out or hints of the wrong size");
         goto done;
     }
+    if ((wt = PyMem_Malloc(sizeof(word_table))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (word_table_build(wt, sets) < 0)
+        goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *text = PyList_GET_ITEM(texts, i);
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "text_shape: texts must be str");
             goto done;
         }
-        if (shape_one(text, sets, needles, (double *)out.buf + i * N_TEXT_SHAPE, (uint8_t *)hints.buf + i) < 0)
+        if (shape_one(text, sets, wt, needles, (double *)out.buf + i * N_TEXT_SHAPE, (uint8_t *)hints.buf + i,
+                      &scratch, &scratch_cap) < 0)
             goto done;
     }
     result = Py_NewRef(Py_None);
 done:
+    PyMem_Free(wt);
+    PyMem_Free(scratch);
     Py_XDECREF(needles[0]);
     Py_XDECREF(needles[1]);
     PyBuffer_Release(&out);
@@ -470,13 +629,13 @@ mask_tail_one(PyObject *text, ubuf *b)
             if (ubuf_puts(b, " xemoji ") < 0)
                 return NULL;
             i++;
-        } else if (Py_UNICODE_ISDECIMAL(c)) {
+        } else if (is_decimal(c)) {
             Py_ssize_t j = i + 1;
             for (;;) {
-                while (j < n && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+                while (j < n && is_decimal(PyUnicode_READ(kind, data, j)))
                     j++;
                 if (j + 1 < n && (PyUnicode_READ(kind, data, j) == '.' || PyUnicode_READ(kind, data, j) == ',')
-                        && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1)))
+                        && is_decimal(PyUnicode_READ(kind, data, j + 1)))
                     j += 2;
                 else
                     break;
@@ -643,7 +802,7 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
         while (c < n && is_latin_close(AT(c)))
             c++;
         Py_ssize_t s = c;
-        while (s < n && Py_UNICODE_ISSPACE(AT(s)))
+        while (s < n && is_space(AT(s)))
             s++;
         if (s > c && s < n) {
             Py_UCS4 d = AT(s);
@@ -675,7 +834,7 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
         while (c < n && is_cjk_close(AT(c)))
             c++;
         Py_ssize_t end;
-        if (c < n && !Py_UNICODE_ISSPACE(AT(c)))
+        if (c < n && !is_space(AT(c)))
             end = c;
         else if (c > r)
             end = c - 1;
@@ -753,9 +912,9 @@ pieces(PyObject *self, PyObject *args)
         while (line_end < n && !is_line_break(PyUnicode_READ(kind, data, line_end)))
             line_end++;
         Py_ssize_t a = i, b = line_end;  /* body.strip() */
-        while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a)))
+        while (a < b && is_space(PyUnicode_READ(kind, data, a)))
             a++;
-        while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1)))
+        while (b > a && is_space(PyUnicode_READ(kind, data, b - 1)))
             b--;
         i = line_end;
         if (a == b)
@@ -766,9 +925,9 @@ pieces(PyObject *self, PyObject *args)
         for (Py_ssize_t k = 0; k + 1 < n_cuts; k++) {
             Py_ssize_t from = a + (k == 0 ? 0 : ends.v[k - 1]);
             Py_ssize_t to = a + (k + 1 == n_cuts - 1 ? b - a : ends.v[k]);
-            while (from < to && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, from)))
+            while (from < to && is_space(PyUnicode_READ(kind, data, from)))
                 from++;
-            while (to > from && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, to - 1)))
+            while (to > from && is_space(PyUnicode_READ(kind, data, to - 1)))
                 to--;
             if (from == to)
                 continue;
@@ -1253,6 +1412,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
+    ascii_class_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "NATIVE_VERSION", NATIVE_VERSION) < 0) {
         Py_DECREF(m);
