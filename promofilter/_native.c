@@ -1,11 +1,20 @@
-/* promofilter's optional compiled core: the inner loops of scoring, in C.
+/* promofilter's optional compiled core: the per-segment inner loops of stripping, in C.
  *
- * Built at install by hatch_build.py when a C compiler is there; without it promofilter uses the
- * NumPy code of promofilter/scoring.py, which gives the same numbers (tests/test_native.py
- * compares them). Arrays come in through the buffer protocol, so building needs no NumPy headers.
+ * Each function restates a Python (or NumPy) function of the package and returns the same
+ * result, bit for bit; the Python one stays the reference and the fallback:
+ *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees)
+ *   text_shape    signals._text_shape                  (all but four regex-made columns)
+ *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
+ *   pieces        segment._pieces                      (lines and sentence cuts)
+ *   hashed_grams  scoring._HashedWords                 (hashed word n-grams)
+ *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
+ *   segment_rows  signals.segment_columns              (the segment table)
+ * tests/test_native.py compares each pair on generated text chosen to be awkward.
  *
- * NATIVE_VERSION changes whenever a function here changes meaning: promofilter ignores a
- * compiled module of another version (a stale build left in a source tree).
+ * Built at install by hatch_build.py when a C compiler is there; without it promofilter runs the
+ * Python code, with the same results. Arrays come in through the buffer protocol, so building
+ * needs no NumPy headers. NATIVE_VERSION changes whenever a function here changes meaning:
+ * promofilter ignores a compiled module of another version (a stale build in a source tree).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

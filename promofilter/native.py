@@ -1,6 +1,8 @@
 """The optional compiled core (``promofilter/_native.c``), when it was built and matches.
 
-The C functions compute exactly what the NumPy code of ``promofilter.scoring`` computes, faster.
+Its C functions compute exactly what the Python functions they restate compute (segmentation,
+the segment table, shape features, masking, hashed n-grams, the tree walk, repetition-key
+hashes; the list is at the top of ``_native.c``), several times faster.
 ``core()`` returns the compiled module, or ``None`` when there is none (built without a
 compiler), when it was compiled from another version of the source (a stale build in a source
 tree), or when ``PROMOFILTER_NATIVE=0`` is set (to measure or debug the NumPy path).
