@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 9
+#define NATIVE_VERSION 10
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -773,10 +773,51 @@ ends_add(ends_t *e, Py_ssize_t x)
     return 0;
 }
 
-/* segment._is_abbreviation(line, end), called back (only where a period precedes `end`) */
+/* segment._is_abbreviation(line, end) for the stripped line text[a:b]: whether the period
+   before `end` closes an abbreviation or an initial. The token before it is the run of word
+   characters and periods reaching back at most 24 characters, without its trailing periods. An
+   ASCII token is judged here; any other is handed to the Python function. */
 static int
-abbreviation(PyObject *is_abbreviation, PyObject **line, PyObject *text, Py_ssize_t a, Py_ssize_t b, Py_ssize_t end)
+abbreviation(PyObject *is_abbreviation, PyObject *abbreviations, PyObject **line, PyObject *text, int kind,
+             const void *data, Py_ssize_t a, Py_ssize_t b, Py_ssize_t end)
 {
+    Py_ssize_t from = end, floor = end - 24 > 0 ? end - 24 : 0;
+    int ascii = 1;
+    while (from > floor) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, a + from - 1);
+        if (!(re_word(c) || c == '.'))
+            break;
+        ascii &= c < 128;
+        from--;
+    }
+    if (ascii) {
+        Py_ssize_t to = end;
+        while (to > from && PyUnicode_READ(kind, data, a + to - 1) == '.')
+            to--;
+        char token[32];
+        Py_ssize_t len = to - from;  /* at most 24 */
+        for (Py_ssize_t i = 0; i < len; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, a + from + i);
+            token[i] = (char)((c >= 'A' && c <= 'Z') ? c | 0x20 : c);
+        }
+        PyObject *word = PyUnicode_FromStringAndSize(token, len);
+        if (word == NULL)
+            return -1;
+        int listed = PySet_Contains(abbreviations, word);
+        Py_DECREF(word);
+        if (listed != 0)
+            return listed;  /* 1, or -1 on error */
+        if (len == 1)  /* a single initial: a letter (a digit or "_" is not one) */
+            return (token[0] >= 'a' && token[0] <= 'z');
+        /* a dotted acronym, (?:[a-z]\.)+[a-z]: "u.s", "n.y" */
+        if (len >= 3 && len % 2 == 1) {
+            for (Py_ssize_t i = 0; i < len; i++)
+                if (i % 2 ? token[i] != '.' : !(token[i] >= 'a' && token[i] <= 'z'))
+                    return 0;
+            return 1;
+        }
+        return 0;
+    }
     if (*line == NULL && (*line = PyUnicode_Substring(text, a, b)) == NULL)
         return -1;
     PyObject *r = PyObject_CallFunction(is_abbreviation, "On", *line, end);
@@ -790,7 +831,7 @@ abbreviation(PyObject *is_abbreviation, PyObject **line, PyObject *text, Py_ssiz
 /* segment._sentence_ends of the stripped line text[a:b], as offsets within it */
 static int
 sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize_t b,
-              PyObject *is_abbreviation, ends_t *ends)
+              PyObject *is_abbreviation, PyObject *abbreviations, ends_t *ends)
 {
     const Py_ssize_t n = b - a;
     PyObject *line = NULL;
@@ -818,7 +859,7 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
             if (!(d == '-' || is_lower_ascii(d) || d == ',' || d == ';' || d == ':' || d == ')' || d == ']'
                   || d == '}' || d == '%')) {
                 int abbr = 0;
-                if (AT(c - 1) == '.' && (abbr = abbreviation(is_abbreviation, &line, text, a, b, c)) < 0)
+                if (AT(c - 1) == '.' && (abbr = abbreviation(is_abbreviation, abbreviations, &line, text, kind, data, a, b, c)) < 0)
                     goto done;
                 if (!abbr && ends_add(ends, c) < 0)
                     goto done;
@@ -863,7 +904,7 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
         if ((t == '.' || t == '!' || t == '?') && is_lower_ascii(AT(p - 3)) && is_lower_ascii(AT(p - 2))
                 && is_upper_ascii(AT(p)) && is_lower_ascii(AT(p + 1))) {
             int abbr = 0;
-            if (t == '.' && (abbr = abbreviation(is_abbreviation, &line, text, a, b, p)) < 0)
+            if (t == '.' && (abbr = abbreviation(is_abbreviation, abbreviations, &line, text, kind, data, a, b, p)) < 0)
                 goto done;
             if (!abbr && ends_add(ends, p) < 0)
                 goto done;
@@ -895,15 +936,16 @@ append_piece(PyObject *out, Py_ssize_t start, Py_ssize_t end, int line_start, in
 }
 
 PyDoc_STRVAR(pieces_doc,
-"pieces(text, is_abbreviation) -> list\n\n"
+"pieces(text, is_abbreviation, abbreviations) -> list\n\n"
 "segment._pieces(text) as a list: (content_start, content_end, line_start, line_end) of every\n"
-"non-blank line or sentence. is_abbreviation(line, end) is segment._is_abbreviation.");
+"non-blank line or sentence. is_abbreviation(line, end) is segment._is_abbreviation (asked about\n"
+"non-ASCII tokens), abbreviations its set segment._ABBREVIATIONS.");
 
 static PyObject *
 pieces(PyObject *self, PyObject *args)
 {
-    PyObject *text, *is_abbreviation;
-    if (!PyArg_ParseTuple(args, "UO", &text, &is_abbreviation))
+    PyObject *text, *is_abbreviation, *abbreviations;
+    if (!PyArg_ParseTuple(args, "UOO", &text, &is_abbreviation, &abbreviations))
         return NULL;
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
@@ -928,7 +970,7 @@ pieces(PyObject *self, PyObject *args)
         i = line_end;
         if (a == b)
             continue;
-        if (sentence_ends(text, kind, data, a, b, is_abbreviation, &ends) < 0)
+        if (sentence_ends(text, kind, data, a, b, is_abbreviation, abbreviations, &ends) < 0)
             goto fail;
         Py_ssize_t n_cuts = ends.len + 2;
         for (Py_ssize_t k = 0; k + 1 < n_cuts; k++) {
