@@ -4,6 +4,7 @@
  * result, bit for bit; the Python one stays the reference and the fallback:
  *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees)
  *   text_shape    signals._text_shape                  (all but four regex-made columns)
+ *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces        segment._pieces                      (lines and sentence cuts)
  *   hashed_grams  scoring._HashedWords                 (hashed word n-grams)
@@ -22,7 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 10
+#define NATIVE_VERSION 11
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -208,6 +209,8 @@ static inline int is_decimal(Py_UCS4 c)
 static inline int re_word(Py_UCS4 c) { return is_alnum(c) || c == '_'; }
 /* [^\W\d_]: a word character that is not a digit or an underscore */
 static inline int re_letter(Py_UCS4 c) { return c != '_' && is_alnum(c) && !is_decimal(c); }
+static inline int is_lower_ascii(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
+static inline int is_upper_ascii(Py_UCS4 c) { return c >= 'A' && c <= 'Z'; }
 
 /* WORD (signals.WORD: [^\W\d_]+(?:['’][^\W\d_]+)?) matched at i, where a letter is: its end */
 static Py_ssize_t
@@ -697,6 +700,136 @@ mask_tail_one(PyObject *text, ubuf *b)
     return result;
 }
 
+/* -- signals.TITLE_RUN: runs of three or more Title Case words or figures -> " xtitle " --------- */
+
+static const char *const title_connectors[] = {"of", "for", "the", "a", "an", "and", "in", "on", "to", "as",
+                                               "at", "by", "is", "with", "vs"};
+
+static inline int is_title_tail(Py_UCS4 c)  /* [\w'’.,-] */
+{ return re_word(c) || c == '\'' || c == 0x2019 || c == '.' || c == ',' || c == '-'; }
+static inline int is_figure_tail(Py_UCS4 c)  /* [\w$.,%-] */
+{ return re_word(c) || c == '$' || c == '.' || c == ',' || c == '%' || c == '-'; }
+
+/* One word of a run at i: [A-Z][a-z][\w'’.,-]* or [$\d][\w$.,%-]*; its end, or -1 */
+static Py_ssize_t
+title_word(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i >= n)
+        return -1;
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    if (c >= 'A' && c <= 'Z') {
+        if (i + 1 >= n || !is_lower_ascii(PyUnicode_READ(kind, data, i + 1)))
+            return -1;
+        Py_ssize_t j = i + 2;
+        while (j < n && is_title_tail(PyUnicode_READ(kind, data, j)))
+            j++;
+        return j;
+    }
+    if (c == '$' || is_decimal(c)) {
+        Py_ssize_t j = i + 1;
+        while (j < n && is_figure_tail(PyUnicode_READ(kind, data, j)))
+            j++;
+        return j;
+    }
+    return -1;
+}
+
+/* The end of a title run starting at p, or -1: TITLE_RUN without its look-behind. Each further
+   word follows whitespace and, maybe, one connector word and whitespace; the regex engine's
+   choices are forced (a connector is lower case and must be followed by whitespace, a word
+   starts with a capital or a figure), so the longest chain of words is its match. */
+static Py_ssize_t
+title_run_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t p)
+{
+    if (!(is_upper_ascii(PyUnicode_READ(kind, data, p)) && p + 1 < n && is_lower_ascii(PyUnicode_READ(kind, data, p + 1))))
+        return -1;
+    Py_ssize_t end = title_word(kind, data, n, p);
+    int more = 0;
+    for (;;) {
+        Py_ssize_t q = end;
+        while (q < n && is_space(PyUnicode_READ(kind, data, q)))
+            q++;
+        if (q == end)
+            break;
+        Py_ssize_t word = title_word(kind, data, n, q);
+        if (word < 0) {  /* a connector, then whitespace, then a word */
+            for (size_t k = 0; k < sizeof(title_connectors) / sizeof(*title_connectors) && word < 0; k++) {
+                const char *c = title_connectors[k];
+                Py_ssize_t len = (Py_ssize_t)strlen(c), r = q;
+                while (r - q < len && r < n && PyUnicode_READ(kind, data, r) == (Py_UCS4)(unsigned char)c[r - q])
+                    r++;
+                if (r - q != len || r >= n || !is_space(PyUnicode_READ(kind, data, r)))
+                    continue;
+                while (r < n && is_space(PyUnicode_READ(kind, data, r)))
+                    r++;
+                word = title_word(kind, data, n, r);
+                if (word < 0)
+                    break;  /* only one connector can fit here */
+            }
+        }
+        if (word < 0)
+            break;
+        end = word;
+        more++;
+    }
+    return more >= 2 ? end : -1;
+}
+
+PyDoc_STRVAR(title_runs_doc,
+"title_runs(texts) -> list\n\n"
+"signals.TITLE_RUN.sub(\" xtitle \", text) for each str of the list `texts`.");
+
+static PyObject *
+title_runs(PyObject *self, PyObject *args)
+{
+    PyObject *texts;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &texts))
+        return NULL;
+    const Py_ssize_t count = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        return NULL;
+    ubuf b = {NULL, 0, 0};
+    for (Py_ssize_t t = 0; t < count; t++) {
+        PyObject *text = PyList_GET_ITEM(texts, t);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "title_runs: texts must be str");
+            goto fail;
+        }
+        const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        const int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        int replaced = 0;
+        b.len = 0;
+        for (Py_ssize_t p = 0; p < n;) {
+            Py_ssize_t end = -1;
+            /* (?<=\S ): a space, after something that is not one */
+            if (p >= 2 && PyUnicode_READ(kind, data, p - 1) == ' ' && !is_space(PyUnicode_READ(kind, data, p - 2)))
+                end = title_run_end(kind, data, n, p);
+            if (end > p) {
+                if (ubuf_puts(&b, " xtitle ") < 0)
+                    goto fail;
+                replaced = 1;
+                p = end;
+            } else {
+                if (ubuf_put(&b, PyUnicode_READ(kind, data, p)) < 0)
+                    goto fail;
+                p++;
+            }
+        }
+        PyObject *result = replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b.buf, b.len) : Py_NewRef(text);
+        if (result == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, t, result);
+    }
+    PyMem_Free(b.buf);
+    return out;
+fail:
+    PyMem_Free(b.buf);
+    Py_DECREF(out);
+    return NULL;
+}
+
 PyDoc_STRVAR(mask_tails_doc,
 "mask_tails(texts) -> list\n\n"
 "The last steps of signals.mask_text for each str of the list `texts`: emoji and numbers\n"
@@ -742,8 +875,6 @@ static inline int is_latin_close(Py_UCS4 c)  /* "'”’»)] */
 static inline int is_cjk_term(Py_UCS4 c) { return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == '!' || c == '?'; }
 static inline int is_cjk_close(Py_UCS4 c)  /* 」』”’)） */
 { return c == 0x300D || c == 0x300F || c == 0x201D || c == 0x2019 || c == ')' || c == 0xFF09; }
-static inline int is_lower_ascii(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
-static inline int is_upper_ascii(Py_UCS4 c) { return c >= 'A' && c <= 'Z'; }
 
 /* a sorted set of sentence ends, small */
 typedef struct { Py_ssize_t *v; Py_ssize_t len, cap; } ends_t;
@@ -1448,6 +1579,7 @@ static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
+    {"title_runs", title_runs, METH_VARARGS, title_runs_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},

@@ -159,9 +159,10 @@ def _country_us(text: str) -> str:
     return COUNTRY_US.sub("USA", text) if "U" in text else text
 
 
-def _mask_links(text: str) -> str:
-    """mask_text's first steps: title runs, e-mails, URLs, handles and hashtags as placeholders."""
-    text = TITLE_RUN.sub(" xtitle ", _country_us(text))
+def _mask_links(text: str, titled: bool = False) -> str:
+    """mask_text's first steps: title runs, e-mails, URLs, handles and hashtags as placeholders
+    (``titled``: the title runs are placeholders already)."""
+    text = text if titled else TITLE_RUN.sub(" xtitle ", _country_us(text))
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
     t = URL.sub(" xurl ", t) if _maybe_url(t) else t
@@ -174,7 +175,8 @@ def mask_texts(texts: Iterable[str]) -> list[str]:
     compiled = native.core()
     if compiled is None:
         return [mask_text(t) for t in texts]
-    return compiled.mask_tails([_mask_links(t) for t in texts])
+    titled = compiled.title_runs([_country_us(t) for t in texts])
+    return compiled.mask_tails([_mask_links(t, titled=True) for t in titled])
 
 
 def mask_text(text: str) -> str:

@@ -192,3 +192,16 @@ def test_compiled_segment_table_is_the_one_python_builds(texts):
         got = compiled[name]
         assert (got == column if name == "text" else np.array_equal(got, column)
                 and got.dtype == column.dtype), name
+
+
+@needs_core
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["The", "Daily", "Planet", "of", "the", "a", "an", "and", "vs", "with",
+                                           "into", "$5", "2025", "3.5%", "U.S.", "McDonald's", "O’Brien", "Al-Amin",
+                                           "X", "AB", "é", "Éclair", "٣٤", "-", ",", ":"]),
+                          st.sampled_from([" ", " ", " ", "  ", "\t", "\u00a0", "", ". "])),
+                max_size=14).map(lambda parts: "".join(word + gap for word, gap in parts)))
+def test_compiled_title_runs_are_the_ones_the_regex_finds(text):
+    from promofilter.signals import TITLE_RUN
+
+    assert native.core().title_runs([text]) == [TITLE_RUN.sub(" xtitle ", text)]
