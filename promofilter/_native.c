@@ -10,6 +10,7 @@
  *   hashed_grams  scoring._HashedWords                 (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
+ *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
  *
  * Built at install by hatch_build.py when a C compiler is there; without it promofilter runs the
@@ -23,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 11
+#define NATIVE_VERSION 12
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -1575,11 +1576,272 @@ done:
     return out;
 }
 
+/* -- repetition keys: repetition.normal_form and mining.template_of ---------------------------- */
+
+/* text[a:b] with every whitespace run as one space (the text stripped first): `_SPACE.sub(" ", ...)` */
+static int
+collapse_spaces(int kind, const void *data, Py_ssize_t n, ubuf *out)
+{
+    Py_ssize_t a = 0, b = n;
+    while (a < b && is_space(PyUnicode_READ(kind, data, a)))
+        a++;
+    while (b > a && is_space(PyUnicode_READ(kind, data, b - 1)))
+        b--;
+    out->len = 0;
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (is_space(c)) {
+            while (i + 1 < b && is_space(PyUnicode_READ(kind, data, i + 1)))
+                i++;
+            c = ' ';
+        }
+        if (ubuf_put(out, c) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+ubuf_from(ubuf *dst, const ubuf *src)
+{
+    dst->len = 0;
+    for (Py_ssize_t i = 0; i < src->len; i++)
+        if (ubuf_put(dst, src->buf[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static inline int is_currency(Py_UCS4 c) { return c == '$' || c == 0x20AC || c == 0xA3 || c == 0xA5; }
+/* mining._NAME_RUN's look-behind class [\w,;:)\]’'"»|–—-] */
+static inline int is_name_before(Py_UCS4 c)
+{
+    return re_word(c) || c == ',' || c == ';' || c == ':' || c == ')' || c == ']' || c == 0x2019 || c == '\''
+        || c == '"' || c == 0xBB || c == '|' || c == 0x2013 || c == 0x2014 || c == '-';
+}
+static inline int is_name_tail(Py_UCS4 c) { return re_word(c) || c == '\'' || c == 0x2019 || c == '&' || c == '-'; }
+
+static int
+buf_starts(const ubuf *s, Py_ssize_t i, const char *lit)
+{
+    for (Py_ssize_t k = 0; lit[k]; k++)
+        if (i + k >= s->len || s->buf[i + k] != (Py_UCS4)(unsigned char)lit[k])
+            return 0;
+    return 1;
+}
+
+/* a capitalised word at i ([A-Z][\w'’&-]*): its end, or -1 */
+static Py_ssize_t
+name_word(const ubuf *s, Py_ssize_t i)
+{
+    if (i >= s->len || !is_upper_ascii(s->buf[i]))
+        return -1;
+    Py_ssize_t j = i + 1;
+    while (j < s->len && is_name_tail(s->buf[j]))
+        j++;
+    return j;
+}
+
+static const char *const name_connectors[] = {"of ", "the ", "and ", "& ", "de ", "for ", "in ", "on "};
+
+PyDoc_STRVAR(template_of_doc,
+"template_of(text) -> str or None\n\n"
+"mining.template_of(text) for a text with no e-mail, URL, handle, hashtag or quote to mask (no\n"
+"'@', '#', quotation mark, '://', 'www' or '.' before c, o, n, i or u); None for any other text,\n"
+"which mining.template_of masks itself.");
+
+static PyObject *
+template_of(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "template_of: a str");
+        return NULL;
+    }
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    const int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '@' || c == '#' || c == 0x201C || c == '"' || c == 0x2018)
+            Py_RETURN_NONE;
+        if (c == '.' && i + 1 < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1) | 0x20;
+            if (d == 'c' || d == 'o' || d == 'n' || d == 'i' || d == 'u')
+                Py_RETURN_NONE;
+        }
+        if (c == ':' && i + 2 < n && PyUnicode_READ(kind, data, i + 1) == '/' && PyUnicode_READ(kind, data, i + 2) == '/')
+            Py_RETURN_NONE;
+        if ((c | 0x20) == 'w' && i + 2 < n && (PyUnicode_READ(kind, data, i + 1) | 0x20) == 'w'
+                && (PyUnicode_READ(kind, data, i + 2) | 0x20) == 'w')
+            Py_RETURN_NONE;
+    }
+    ubuf s = {NULL, 0, 0}, t = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (collapse_spaces(kind, data, n, &s) < 0)
+        goto done;
+    /* _NUMBER: [$€£¥]?\d+(?:[,.:/]\d+)*%? -> {number} */
+    for (Py_ssize_t i = 0; i < s.len;) {
+        Py_ssize_t j = i;
+        if (is_currency(s.buf[j]) && j + 1 < s.len && is_decimal(s.buf[j + 1]))
+            j++;
+        if (is_decimal(s.buf[j])) {
+            j++;
+            for (;;) {
+                while (j < s.len && is_decimal(s.buf[j]))
+                    j++;
+                if (j + 1 < s.len && (s.buf[j] == ',' || s.buf[j] == '.' || s.buf[j] == ':' || s.buf[j] == '/')
+                        && is_decimal(s.buf[j + 1]))
+                    j += 2;
+                else
+                    break;
+            }
+            if (j < s.len && s.buf[j] == '%')
+                j++;
+            if (ubuf_puts(&t, "{number}") < 0)
+                goto done;
+            i = j;
+        } else {
+            if (ubuf_put(&t, s.buf[i]) < 0)
+                goto done;
+            i++;
+        }
+    }
+    /* _NAME_RUN -> {name}: capitalised words after a word (or , ; : ) ] quote » | dash) and a
+       space, joined by single spaces and maybe one connector */
+    s.len = 0;
+    int named = 0;
+    for (Py_ssize_t p = 0; p < t.len;) {
+        Py_ssize_t end = -1;
+        if (p >= 2 && t.buf[p - 1] == ' ' && is_name_before(t.buf[p - 2]))
+            end = name_word(&t, p);
+        if (end < 0) {
+            if (ubuf_put(&s, t.buf[p]) < 0)
+                goto done;
+            p++;
+            continue;
+        }
+        for (;;) {  /* (?:\s+(?:of |the |...)?[A-Z][\w'’&-]*)* -- spaces are single here */
+            Py_ssize_t q = end;
+            if (q >= t.len || !is_space(t.buf[q]))
+                break;
+            q++;
+            Py_ssize_t next = name_word(&t, q);
+            for (size_t k = 0; next < 0 && k < sizeof(name_connectors) / sizeof(*name_connectors); k++)
+                if (buf_starts(&t, q, name_connectors[k])) {
+                    next = name_word(&t, q + (Py_ssize_t)strlen(name_connectors[k]));
+                    break;  /* connectors are exclusive: none is a prefix of another */
+                }
+            if (next < 0)
+                break;
+            end = next;
+        }
+        if (ubuf_puts(&s, "{name}") < 0)
+            goto done;
+        named = 1;
+        p = end;
+    }
+    /* _NAMES: {name} runs (with or without spaces between) -> one {name}, wherever "{name}" is
+       (the text may hold one of its own) */
+    for (Py_ssize_t i = 0; !named && i < s.len; i++)
+        named = buf_starts(&s, i, "{name}");
+    if (named) {
+        t.len = 0;
+        for (Py_ssize_t i = 0; i < s.len;) {
+            if (buf_starts(&s, i, "{name}")) {
+                Py_ssize_t j = i + 6;
+                for (;;) {
+                    Py_ssize_t k = j;
+                    while (k < s.len && is_space(s.buf[k]))
+                        k++;
+                    if (buf_starts(&s, k, "{name}"))
+                        j = k + 6;
+                    else
+                        break;
+                }
+                if (ubuf_puts(&t, "{name}") < 0)
+                    goto done;
+                i = j;
+            } else {
+                if (ubuf_put(&t, s.buf[i]) < 0)
+                    goto done;
+                i++;
+            }
+        }
+        if (ubuf_from(&s, &t) < 0)
+            goto done;
+    }
+    result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s.buf ? s.buf : (Py_UCS4 *)"", s.len);
+done:
+    PyMem_Free(s.buf);
+    PyMem_Free(t.buf);
+    return result;
+}
+
+PyDoc_STRVAR(normal_form_doc,
+"normal_form(text) -> str or None\n\n"
+"repetition.normal_form(text) for a text without 'http' or 'www.' (None for those: a URL to mask).");
+
+static PyObject *
+normal_form(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "normal_form: a str");
+        return NULL;
+    }
+    PyObject *lowered = NULL, *result = NULL;
+    ubuf s = {NULL, 0, 0}, t = {NULL, 0, 0};
+    {
+        const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+        const int kind = PyUnicode_KIND(arg);
+        const void *data = PyUnicode_DATA(arg);
+        for (Py_ssize_t i = 0; i + 2 < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if ((c == 'h' && i + 3 < n && PyUnicode_READ(kind, data, i + 1) == 't' && PyUnicode_READ(kind, data, i + 2) == 't'
+                 && PyUnicode_READ(kind, data, i + 3) == 'p')
+                    || (c == 'w' && i + 3 < n && PyUnicode_READ(kind, data, i + 1) == 'w'
+                        && PyUnicode_READ(kind, data, i + 2) == 'w' && PyUnicode_READ(kind, data, i + 3) == '.'))
+                Py_RETURN_NONE;
+        }
+    }
+    /* strip, lower-case (str.lower), digit runs -> "0", whitespace runs -> " " */
+    PyObject *stripped = PyObject_CallMethod(arg, "strip", NULL);
+    if (stripped == NULL)
+        return NULL;
+    lowered = PyObject_CallMethod(stripped, "lower", NULL);
+    Py_DECREF(stripped);
+    if (lowered == NULL)
+        return NULL;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(lowered);
+    const int kind = PyUnicode_KIND(lowered);
+    const void *data = PyUnicode_DATA(lowered);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (is_decimal(c)) {
+            while (i + 1 < n && is_decimal(PyUnicode_READ(kind, data, i + 1)))
+                i++;
+            c = '0';
+        } else if (is_space(c)) {
+            while (i + 1 < n && is_space(PyUnicode_READ(kind, data, i + 1)))
+                i++;
+            c = ' ';
+        }
+        if (ubuf_put(&s, c) < 0)
+            goto done;
+    }
+    result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s.buf ? s.buf : (Py_UCS4 *)"", s.len);
+done:
+    Py_XDECREF(lowered);
+    PyMem_Free(s.buf);
+    PyMem_Free(t.buf);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {"title_runs", title_runs, METH_VARARGS, title_runs_doc},
+    {"template_of", template_of, METH_O, template_of_doc},
+    {"normal_form", normal_form, METH_O, normal_form_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},

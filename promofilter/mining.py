@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import native
+
 __all__ = ["MinedTemplate", "template_of", "mine"]
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|news|info)(?:/\S*)?\b", re.I)
@@ -37,6 +39,10 @@ _NAMES = re.compile(r"(\{name\})(?:\s*\{name\})+")
 
 def template_of(text: str) -> str:
     """The segment with its volatile parts masked, so instances of one trailer fold together."""
+    compiled = native.core()
+    found = compiled.template_of(text) if compiled is not None else None
+    if found is not None:  # (None: an e-mail, URL, handle or quote may be in it, masked below)
+        return found
     t = _SPACE.sub(" ", text.strip())
     # each pattern needs a character many segments lack: test for it before running the regex
     if "@" in t:

@@ -15,7 +15,7 @@ from types import ModuleType
 __all__ = ["core", "NATIVE_VERSION"]
 
 # the version of _native.c this Python code calls (its NATIVE_VERSION constant)
-NATIVE_VERSION = 11
+NATIVE_VERSION = 12
 
 _loaded: list[ModuleType | None] = []
 

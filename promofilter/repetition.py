@@ -63,6 +63,10 @@ _SEP = "\x1f"
 
 def normal_form(text: str) -> str:
     """Lower-cased, whitespace collapsed, URLs and digit runs masked."""
+    compiled = native.core()
+    found = compiled.normal_form(text) if compiled is not None else None
+    if found is not None:  # (None: a URL to mask, done below)
+        return found
     t = _URL.sub("u", text.strip()) if ("http" in text or "www." in text) else text.strip()
     return _SPACE.sub(" ", _DIGITS.sub("0", t.lower()))
 

@@ -205,3 +205,26 @@ def test_compiled_title_runs_are_the_ones_the_regex_finds(text):
     from promofilter.signals import TITLE_RUN
 
     assert native.core().title_runs([text]) == [TITLE_RUN.sub(" xtitle ", text)]
+
+
+_KEY_TRICKY = _TRICKY + "0123456789٣$€£¥%,.:/{}&–—;|ABCXY of the and de for in on  \u00a0 http www.x.com ".replace(" ", "  ")
+
+
+@needs_core
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(st.text(alphabet=_KEY_TRICKY, max_size=60), st.text(max_size=40),
+                 st.lists(st.sampled_from(["The", "Daily", "Ledger", "of", "the", "and", "&", "de", "$5", "€3,5",
+                                           "12:30", "1/2", "40%", "{name}", ",", "said", "Smith's", "O’Neil",
+                                           "Al-Amin", "-", "—", "|", "»", "\t", "é", "Éclair", "x.io", "Go!"]),
+                          max_size=14).map(" ".join)))
+def test_compiled_repetition_forms_are_the_ones_python_makes(text):
+    from promofilter.mining import template_of
+    from promofilter.repetition import normal_form
+
+    template, normal = native.core().template_of(text), native.core().normal_form(text)
+    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
+    try:
+        assert template is None or template == template_of(text)
+        assert normal is None or normal == normal_form(text)
+    finally:
+        del os.environ["PROMOFILTER_NATIVE"]
