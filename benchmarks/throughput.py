@@ -6,7 +6,7 @@ Writes a seeded JSONL of about --mb MB with the training generator (one article 
 times, on the same records:
 
 - promofilter's Python API (``strip_many``, each document alone and as one batch; alone also with
-  NumPy scoring instead of the compiled core, ``PROMOFILTER_NATIVE=0``) and the CLI on
+  the Python code instead of the compiled core, ``native.switched_off()``) and the CLI on
   the JSONL file (batch mode, the default, and ``--no-batch``)
   (``promofilter strip in.jsonl -o out.jsonl``, one job, a fresh process: start-up included);
 - a hand-written keyword/regex line filter (what pipelines often do);
@@ -127,9 +127,8 @@ def main() -> None:
         rows.append(("promofilter strip_many (API), alone", text_mb / t, len(docs) / t))
         compiled_speed = None
         if native.core() is not None:  # the same, scored by NumPy instead of the compiled core
-            os.environ["PROMOFILTER_NATIVE"] = "0"
-            t_numpy = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
-            del os.environ["PROMOFILTER_NATIVE"]
+            with native.switched_off():
+                t_numpy = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
             compiled_speed = (text_mb / t, text_mb / t_numpy)
         else:
             print("the compiled core is not built: scoring with NumPy (see README, Performance)")
@@ -161,7 +160,7 @@ def main() -> None:
         if not name.startswith("promofilter"):
             print(f"speed / {name}: " + ", ".join(f"{o[0].split(' ', 1)[1]} {o[1] / mbs:.2f}x" for o in ours))
     if compiled_speed is not None:
-        print(f"API alone, compiled core / NumPy scoring (PROMOFILTER_NATIVE=0): {compiled_speed[0]:.2f} / "
+        print(f"API alone, compiled core / Python code (native.switched_off()): {compiled_speed[0]:.2f} / "
               f"{compiled_speed[1]:.2f} MB/s = {compiled_speed[0] / compiled_speed[1]:.2f}x")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
           "(it holds every document in memory)")

@@ -30,14 +30,14 @@ def test_compiled_trees_score_exactly_as_numpy_walks_them(shipped_model, with_mi
 
 
 @needs_core
-def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model, monkeypatch):
+def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model):
     from promofilter.corpus import generate, load_corpus
 
     documents = [d["text"] for d in generate(load_corpus(), 60, seed=41)]
     compiled = list(shipped_model.detect_many(documents))  # every segment, its score and kind
-    monkeypatch.setenv("PROMOFILTER_NATIVE", "0")
-    assert native.core() is None
-    assert list(shipped_model.detect_many(documents)) == compiled
+    with native.switched_off():
+        assert native.core() is None
+        assert list(shipped_model.detect_many(documents)) == compiled
 
 
 def _one_split_tree(**changes) -> np.ndarray:
@@ -86,6 +86,7 @@ def test_a_compiled_core_of_another_version_is_not_used(monkeypatch):
 
 
 def test_promofilter_native_0_switches_the_compiled_core_off(monkeypatch):
+    monkeypatch.setattr(native, "_loaded", [])  # as in a new process
     monkeypatch.setenv("PROMOFILTER_NATIVE", "0")
     assert native.core() is None
 
@@ -151,11 +152,8 @@ def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_p
 
     words = _HashedWords(2**18, token_pattern, max_n, "l2")
     compiled = [a.tolist() for a in words.transform(texts)]
-    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
-    try:
+    with native.switched_off():
         assert [a.tolist() for a in words.transform(texts)] == compiled
-    finally:
-        del os.environ["PROMOFILTER_NATIVE"]
 
 
 @needs_core
@@ -164,13 +162,10 @@ def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_p
                 max_size=12))
 def test_compiled_repetition_keys_hash_as_pandas_does(strings):
     # workers with and without the compiled core must count the same keys
-    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
-    try:
-        from promofilter.repetition import _hash
+    from promofilter.repetition import _hash
 
+    with native.switched_off():
         expected = _hash(strings).tolist()
-    finally:
-        del os.environ["PROMOFILTER_NATIVE"]
     assert _hash(strings).tolist() == expected
 
 
@@ -181,11 +176,8 @@ def test_compiled_segment_table_is_the_one_python_builds(texts):
     from promofilter.signals import segment_columns
 
     compiled, compiled_segments = segment_columns(texts)
-    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
-    try:
+    with native.switched_off():
         expected, expected_segments = segment_columns(texts)
-    finally:
-        del os.environ["PROMOFILTER_NATIVE"]
     assert compiled_segments == expected_segments
     assert list(compiled) == list(expected)  # the order of a DataFrame's columns
     for name, column in expected.items():
@@ -222,9 +214,6 @@ def test_compiled_repetition_forms_are_the_ones_python_makes(text):
     from promofilter.repetition import normal_form
 
     template, normal = native.core().template_of(text), native.core().normal_form(text)
-    os.environ["PROMOFILTER_NATIVE"] = "0"  # (hypothesis does not take monkeypatch)
-    try:
+    with native.switched_off():
         assert template is None or template == template_of(text)
         assert normal is None or normal == normal_form(text)
-    finally:
-        del os.environ["PROMOFILTER_NATIVE"]
