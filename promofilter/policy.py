@@ -8,6 +8,7 @@ the text keeps its own final newline. Kept characters are never altered.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -90,28 +91,34 @@ def choose_removals(
     ``learned`` marks segments a learned example decided (their decision reads ``learned``).
     """
     kinds = list(kinds)
-    remove, decided_by = [], []
-    for i, (s, score, kind) in enumerate(zip(segments, scores, kinds)):
-        rule = verdict(config.rules, text[s.content_start:s.content_end], site) if config.rules else None
-        if rule is not None:
-            decided_by.append(rule)
-            remove.append(rule.action == "block" and s.content_end > s.content_start)
-            if rule.action == "block":
-                kinds[i] = rule.kind
-            continue
-        footer = _feed_footer(text[s.content_start:s.content_end], score, kind, config)
-        decided_by.append(footer)
-        if footer is not None:  # removed under the model's own kind for it
-            remove.append(True)
-            continue
-        remove.append(s.content_end > s.content_start and kind in config.remove_kinds
-                      and score >= config.threshold_for(kind, threshold))
+    if not config.rules:
+        remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
+    else:
+        remove, decided_by = [], []
+        for i, (s, score, kind) in enumerate(zip(segments, scores, kinds)):
+            rule = verdict(config.rules, text[s.content_start:s.content_end], site)
+            if rule is not None:
+                decided_by.append(rule)
+                remove.append(rule.action == "block" and s.content_end > s.content_start)
+                if rule.action == "block":
+                    kinds[i] = rule.kind
+                continue
+            footer = _feed_footer(text[s.content_start:s.content_end], score, kind, config)
+            decided_by.append(footer)
+            if footer is not None:  # removed under the model's own kind for it
+                remove.append(True)
+                continue
+            remove.append(s.content_end > s.content_start and kind in config.remove_kinds
+                          and score >= config.threshold_for(kind, threshold))
     spans: list[Span] = []
     i = 0
     n = len(segments)
     while i < n:
         if not remove[i] and not kept:
-            i += 1
+            try:
+                i = remove.index(True, i)  # on to the next removed segment
+            except ValueError:
+                break
             continue
         if not remove[i]:
             seg = segments[i]
@@ -144,6 +151,23 @@ def choose_removals(
                               **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
         i = j + 1
     return spans
+
+
+def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
+                    config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
+    """Without rules: which segments the model (or the built-in feed-footer rule) removes, and
+    the rule that decided each (None: the model). Each kind's threshold is looked up once."""
+    limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
+    remove = [score >= limits[kind] and s.content_end > s.content_start
+              for s, score, kind in zip(segments, scores, kinds)]
+    decided_by: list[Rule | None] = [None] * len(segments)
+    if config.builtin_rules and "The post" in text:
+        for i, s in enumerate(segments):
+            if text.startswith("The post", s.content_start, s.content_end):
+                footer = _feed_footer(text[s.content_start:s.content_end], scores[i], kinds[i], config)
+                if footer is not None:  # removed under the model's own kind for it
+                    remove[i], decided_by[i] = True, footer
+    return remove, decided_by
 
 
 def _feed_footer(segment_text: str, score: float, kind: Kind, config: StripConfig) -> Rule | None:
