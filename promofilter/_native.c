@@ -7,7 +7,7 @@
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces        segment._pieces                      (lines and sentence cuts)
- *   hashed_grams  scoring._HashedWords                 (hashed word n-grams)
+ *   hashed_grams, hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 12
+#define NATIVE_VERSION 13
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -1308,6 +1308,147 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(hashed_counts_doc,
+"hashed_counts(texts, min_token, max_n, n_features) -> (rows, columns, counts)\n\n"
+"As hashed_grams, with each (row, column) once and its count: sorted by row, then column (what\n"
+"numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.");
+
+/* sorts a short run of columns (a segment's n-grams: tens) */
+static void
+sort_short(int64_t *v, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int64_t x = v[i];
+        Py_ssize_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static PyObject *
+hashed_counts(PyObject *self, PyObject *args)
+{
+    PyObject *texts;
+    Py_ssize_t min_token, max_n, n_features;
+    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features))
+        return NULL;
+    PyObject *grams = hashed_grams(self, args);  /* (rows, columns), rows ascending */
+    if (grams == NULL)
+        return NULL;
+    PyObject *o_rows = PyTuple_GET_ITEM(grams, 0), *o_cols = PyTuple_GET_ITEM(grams, 1);
+    const int64_t *rows = (const int64_t *)PyBytes_AS_STRING(o_rows);
+    int64_t *cols = (int64_t *)PyBytes_AS_STRING(o_cols);  /* a fresh object: sorted in place */
+    const Py_ssize_t m = PyBytes_GET_SIZE(o_rows) / 8;
+    /* at most m distinct entries: written straight into bytes objects, shrunk at the end */
+    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, m * 8), *out_cols = PyBytes_FromStringAndSize(NULL, m * 8);
+    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, m * 8), *result = NULL;
+    if (out_rows == NULL || out_cols == NULL || out_counts == NULL)
+        goto done;
+    int64_t *r_out = (int64_t *)PyBytes_AS_STRING(out_rows), *c_out = (int64_t *)PyBytes_AS_STRING(out_cols);
+    double *n_out = (double *)PyBytes_AS_STRING(out_counts);
+    Py_ssize_t k = 0;
+    for (Py_ssize_t a = 0; a < m;) {
+        Py_ssize_t b = a;
+        while (b < m && rows[b] == rows[a])
+            b++;
+        if (b - a <= 64)
+            sort_short(cols + a, b - a);
+        else
+            qsort(cols + a, (size_t)(b - a), sizeof(int64_t), cmp_int64);
+        for (Py_ssize_t i = a; i < b;) {
+            Py_ssize_t j = i;
+            while (j < b && cols[j] == cols[i])
+                j++;
+            r_out[k] = rows[a];
+            c_out[k] = cols[i];
+            n_out[k] = (double)(j - i);
+            k++;
+            i = j;
+        }
+        a = b;
+    }
+    if (_PyBytes_Resize(&out_rows, k * 8) < 0 || _PyBytes_Resize(&out_cols, k * 8) < 0
+            || _PyBytes_Resize(&out_counts, k * 8) < 0)
+        goto done;
+    result = PyTuple_Pack(3, out_rows, out_cols, out_counts);
+done:
+    Py_DECREF(grams);
+    Py_XDECREF(out_rows);
+    Py_XDECREF(out_cols);
+    Py_XDECREF(out_counts);
+    return result;
+}
+
+PyDoc_STRVAR(sparse_dot_doc,
+"sparse_dot(rows, columns, counts, weights, out)\n\n"
+"out[row, k] += counts[i] * weights[k, columns[i]] for each entry i in order (float64; weights\n"
+"classes x features, rows may be strided; out rows x classes): numpy.bincount's sums, class by class.");
+
+static PyObject *
+sparse_dot(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    Py_buffer b[5];
+    const Py_ssize_t sizes[5] = {8, 8, 8, 8, 8};
+    const char *names[5] = {"rows", "columns", "counts", "weights", "out"};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 5; got++) {
+        if (got == 3) {  /* the weights may be any strided view (a slice of wider rows, Fortran order) */
+            if (PyObject_GetBuffer(objs[3], &b[3], PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+                goto done;
+            if (b[3].itemsize != 8 || b[3].ndim != 2 || b[3].strides[0] % 8 || b[3].strides[1] % 8
+                    || b[3].strides[0] < 0 || b[3].strides[1] < 0) {
+                PyErr_SetString(PyExc_ValueError, "sparse_dot: weights must be a 2-d float64 array");
+                got++;
+                goto done;
+            }
+        } else if (get_buffer(objs[got], &b[got], sizes[got], got == 4, names[got]) < 0) {
+            goto done;
+        }
+    }
+    if (b[4].ndim != 2 || b[3].shape[0] != b[4].shape[1] || b[0].len != b[1].len || b[0].len != b[2].len) {
+        PyErr_SetString(PyExc_ValueError, "sparse_dot: arrays of inconsistent shapes");
+        goto done;
+    }
+    {
+        const int64_t *rows = b[0].buf, *cols = b[1].buf;
+        const double *counts = b[2].buf, *w = b[3].buf;
+        double *out = b[4].buf;
+        const Py_ssize_t n = b[0].len / 8, k_n = b[3].shape[0], f = b[3].shape[1], n_rows = b[4].shape[0];
+        const Py_ssize_t row_stride = b[3].strides[0] / 8, column_stride = b[3].strides[1] / 8;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (rows[i] < 0 || rows[i] >= n_rows || cols[i] < 0 || cols[i] >= f) {
+                PyErr_SetString(PyExc_ValueError, "sparse_dot: an entry outside the matrices");
+                goto done;
+            }
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++)
+            for (Py_ssize_t k = 0; k < k_n; k++) {
+                double product = counts[i] * w[k * row_stride + cols[i] * column_stride];  /* rounded, then added: as NumPy */
+                out[rows[i] * k_n + k] += product;
+            }
+        Py_END_ALLOW_THREADS
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&b[i]);
+    return result;
+}
+
 /* -- repetition keys (repetition._hash: pandas.util.hash_array of str objects) ------------------ */
 
 #define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -1844,6 +1985,8 @@ static PyMethodDef methods[] = {
     {"normal_form", normal_form, METH_O, normal_form_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
+    {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
+    {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
     {NULL, NULL, 0, NULL},

@@ -207,20 +207,26 @@ class _HashedWords:
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
 
-    def _compiled(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The n-grams of all texts by the compiled core (None: not built, or another token pattern)."""
+    def _compiled_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, by the
+        compiled core (None: not built, or a token pattern it does not know)."""
         compiled = native.core()
         min_token = _COMPILED_TOKENS.get(self.tokens.pattern)
         if compiled is None or min_token is None:
             return None
-        rows, columns = compiled.hashed_grams(list(texts), min_token, self.max_n, self.n_features)
-        return np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64)
+        rows, columns, counts = compiled.hashed_counts(list(texts), min_token, self.max_n, self.n_features)
+        return (np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64),
+                np.frombuffer(counts, dtype=np.float64))
 
     def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
-        rows, columns = self._compiled(texts) or self._joined(texts) or self._text_by_text(texts)
-        keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
-        rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
+        counted = self._compiled_counts(texts)
+        if counted is not None:
+            rows, cols, counts = counted
+        else:
+            rows, columns = self._joined(texts) or self._text_by_text(texts)
+            keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
+            rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
         if self.norm == "l2":
             norms = np.sqrt(np.bincount(rows, counts * counts, minlength=len(texts)))
         elif self.norm == "l1":
@@ -234,7 +240,12 @@ def _dot(words, weights: np.ndarray) -> np.ndarray:
     """Hashed rows times ``weights`` (classes x columns): (rows x classes)."""
     rows, cols, counts, norms = words
     n = len(norms)
-    out = np.column_stack([np.bincount(rows, counts * w[cols], minlength=n) for w in weights])
+    compiled = native.core()
+    if compiled is not None and weights.dtype == np.float64:
+        out = np.zeros((n, len(weights)))
+        compiled.sparse_dot(rows, cols, counts, weights, out)
+    else:
+        out = np.column_stack([np.bincount(rows, counts * w[cols], minlength=n) for w in weights])
     return out / np.where(norms > 0, norms, 1.0)[:, None]
 
 
