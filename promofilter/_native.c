@@ -6,7 +6,7 @@
  *   text_shape    signals._text_shape                  (all but four regex-made columns)
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
- *   pieces        segment._pieces                      (lines and sentence cuts)
+ *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
  *   hashed_grams, hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 13
+#define NATIVE_VERSION 14
 
 /* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
 static int
@@ -1126,6 +1126,96 @@ fail:
     return NULL;
 }
 
+/* A Segment (results.Segment, a frozen dataclass) with these six fields, made as its generated
+   __init__ makes it: object.__setattr__ of each field, here without running Python code. A
+   class without an instance dict (slots) is called instead. */
+static PyObject *
+new_segment(PyTypeObject *type, PyObject *names[6], Py_ssize_t start, Py_ssize_t end, Py_ssize_t cs,
+            Py_ssize_t ce, int ls, int le)
+{
+    if (type->tp_dictoffset == 0)
+        return PyObject_CallFunction((PyObject *)type, "nnnnOO", start, end, cs, ce, ls ? Py_True : Py_False,
+                                     le ? Py_True : Py_False);
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL)
+        return NULL;
+    PyObject *values[6] = {PyLong_FromSsize_t(start), PyLong_FromSsize_t(end), PyLong_FromSsize_t(cs),
+                           PyLong_FromSsize_t(ce), Py_NewRef(ls ? Py_True : Py_False),
+                           Py_NewRef(le ? Py_True : Py_False)};
+    int failed = 0;
+    for (int k = 0; k < 6; k++) {
+        if (!failed && (values[k] == NULL || PyObject_GenericSetAttr(obj, names[k], values[k]) < 0))
+            failed = 1;
+        Py_XDECREF(values[k]);
+    }
+    if (failed) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+PyDoc_STRVAR(segments_doc,
+"segments(text, is_abbreviation, abbreviations, segment_type) -> list\n\n"
+"segment.segment(text): the pieces tiled into segment_type objects (results.Segment). Each\n"
+"segment owns the whitespace after its content, the first also what comes before it; a text of\n"
+"whitespace alone is one segment with empty content; an empty text has none.");
+
+static PyObject *
+segments(PyObject *self, PyObject *args)
+{
+    PyObject *text, *is_abbreviation, *abbreviations, *segment_type;
+    if (!PyArg_ParseTuple(args, "UOOO!", &text, &is_abbreviation, &abbreviations, &PyType_Type, &segment_type))
+        return NULL;
+    PyTypeObject *type = (PyTypeObject *)segment_type;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n == 0)
+        return PyList_New(0);
+    PyObject *piece_args = Py_BuildValue("(OOO)", text, is_abbreviation, abbreviations);
+    if (piece_args == NULL)
+        return NULL;
+    PyObject *list = pieces(self, piece_args);
+    Py_DECREF(piece_args);
+    if (list == NULL)
+        return NULL;
+    static const char *field_names[6] = {"start", "end", "content_start", "content_end", "line_start", "line_end"};
+    PyObject *names[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *out = NULL;
+    for (int k = 0; k < 6; k++)
+        if ((names[k] = PyUnicode_InternFromString(field_names[k])) == NULL)
+            goto done;
+    const Py_ssize_t m = PyList_GET_SIZE(list);
+    if (m == 0) {
+        PyObject *only = new_segment(type, names, 0, n, 0, 0, 1, 1);
+        if (only != NULL) {
+            out = PyList_New(1);
+            if (out == NULL)
+                Py_DECREF(only);
+            else
+                PyList_SET_ITEM(out, 0, only);
+        }
+        goto done;
+    }
+    if ((out = PyList_New(m)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *t = PyList_GET_ITEM(list, i);
+        Py_ssize_t cs = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0)), ce = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 1));
+        Py_ssize_t end = i + 1 < m ? PyLong_AsSsize_t(PyTuple_GET_ITEM(PyList_GET_ITEM(list, i + 1), 0)) : n;
+        PyObject *seg = new_segment(type, names, i == 0 ? 0 : cs, end, cs, ce,
+                                    PyTuple_GET_ITEM(t, 2) == Py_True, PyTuple_GET_ITEM(t, 3) == Py_True);
+        if (seg == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, seg);
+    }
+done:
+    for (int k = 0; k < 6; k++)
+        Py_XDECREF(names[k]);
+    Py_DECREF(list);
+    return out;
+}
+
 /* -- hashed word n-grams (scoring._HashedWords) ------------------------------------------------ */
 
 /* MurmurHash3 x86 32-bit, seed 0, as a signed int: scikit-learn's murmurhash3_32 of bytes */
@@ -1984,6 +2074,7 @@ static PyMethodDef methods[] = {
     {"template_of", template_of, METH_O, template_of_doc},
     {"normal_form", normal_form, METH_O, normal_form_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
+    {"segments", segments, METH_VARARGS, segments_doc},
     {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},

@@ -96,7 +96,9 @@ def segment(text: str) -> list[Segment]:
     if not text:
         return []
     compiled = native.core()
-    pieces = compiled.pieces(text, _is_abbreviation, _ABBREVIATIONS) if compiled is not None else list(_pieces(text))
+    if compiled is not None:
+        return compiled.segments(text, _is_abbreviation, _ABBREVIATIONS, Segment)
+    pieces = list(_pieces(text))
     if not pieces:
         return [Segment(0, len(text), 0, 0, True, True)]
     segments = []

@@ -1,5 +1,6 @@
 """The optional compiled core (promofilter/_native.c): built at install, the same numbers as the
 NumPy code it replaces, safe on a crafted model, and ignored when stale or switched off."""
+import dataclasses
 import os
 
 import numpy as np
@@ -217,3 +218,20 @@ def test_compiled_repetition_forms_are_the_ones_python_makes(text):
     with native.switched_off():
         assert template is None or template == template_of(text)
         assert normal is None or normal == normal_form(text)
+
+
+@needs_core
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(alphabet=_SENTENCE_TRICKY, max_size=80), st.text(max_size=40)))
+def test_compiled_segments_are_the_segments_python_makes(text):
+    from promofilter import segment
+
+    compiled = segment(text)
+    with native.switched_off():
+        expected = segment(text)
+    assert compiled == expected
+    assert [vars(s) for s in compiled] == [vars(s) for s in expected]  # the same fields, nothing more
+    assert all(hash(a) == hash(b) for a, b in zip(compiled, expected))
+    for s in compiled[:1]:  # still frozen
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            s.start = 1
