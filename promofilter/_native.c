@@ -54,6 +54,8 @@ typedef struct {
 
 /* rows walked down one tree before the next tree: that tree's nodes stay in the cache */
 #define ROW_BLOCK 64
+/* rows walking one tree side by side (16: 1.07x 8 and 1.04x 32 on the shipped model's stage 2) */
+#define WALK_LANES 16
 
 PyDoc_STRVAR(tree_sums_doc,
 "tree_sums(nodes, roots, X, width, baseline, out)\n\n"
@@ -141,20 +143,20 @@ tree_sums(PyObject *self, PyObject *args)
         for (Py_ssize_t t = 0; t < n_trees; t++) {  /* tree by tree: the order of the NumPy sum */
             const int32_t root = (int32_t)roots[t], steps = height[root];
             Py_ssize_t r = 0;
-            for (; r + 8 <= m; r += 8) {  /* eight rows at once: their loads overlap */
-                int32_t at[8];
-                const double *row[8];
-                for (int k = 0; k < 8; k++) {
+            for (; r + WALK_LANES <= m; r += WALK_LANES) {  /* rows at once: their loads overlap */
+                int32_t at[WALK_LANES];
+                const double *row[WALK_LANES];
+                for (int k = 0; k < WALK_LANES; k++) {
                     at[k] = root;
                     row[k] = x + (a + r + k) * width;
                 }
                 for (int32_t s = 0; s < steps; s++)
-                    for (int k = 0; k < 8; k++) {
+                    for (int k = 0; k < WALK_LANES; k++) {
                         const node_t *nd = &walk[at[k]];
                         double v = row[k][nd->feature];
                         at[k] = nd->child[(v <= nd->threshold) | (isnan(v) & nd->missing_left)];
                     }
-                for (int k = 0; k < 8; k++)
+                for (int k = 0; k < WALK_LANES; k++)
                     raw[r + k] += walk[at[k]].value;
             }
             for (; r < m; r++) {
