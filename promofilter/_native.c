@@ -2087,7 +2087,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "promofilter._native",
-    "promofilter's optional compiled core (see promofilter/_native.c).", -1, methods,
+    "promofilter's optional compiled core (see promofilter/_native.c).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -14,7 +14,15 @@ from promofilter.scoring import NODE_DTYPE
 needs_core = pytest.mark.skipif(native.core() is None, reason="the compiled core is not built")
 
 
-@pytest.mark.skipif(os.environ.get("PROMOFILTER_PURE_PYTHON") == "1", reason="installed without the compiled core")
+def _c_compiler() -> bool:
+    import shutil
+    import sysconfig
+
+    return bool(shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]))
+
+
+@pytest.mark.skipif(os.environ.get("PROMOFILTER_PURE_PYTHON") == "1" or os.environ.get("PROMOFILTER_NATIVE") == "0"
+                    or not _c_compiler(), reason="installed or run without the compiled core, or no C compiler")
 def test_an_install_with_a_c_compiler_builds_the_compiled_core():
     assert native.core() is not None, "promofilter/_native.c was not compiled: reinstall (pip install -e .)"
 
