@@ -24,11 +24,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 14
+#define NATIVE_VERSION 15
 
-/* A buffer of `count` items of `itemsize` bytes, C-contiguous; writable if asked. */
+/* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
+   one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
+   bools; NULL: any, for records) */
 static int
-get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what)
+get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, const char *what, const char *formats)
 {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0)
@@ -37,6 +39,16 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
         PyErr_Format(PyExc_TypeError, "%s: items of %zd bytes, expected %zd", what, view->itemsize, itemsize);
         PyBuffer_Release(view);
         return -1;
+    }
+    if (formats != NULL) {
+        const char *f = view->format ? view->format : "B";
+        if (*f == '@' || *f == '=' || *f == '<')
+            f++;
+        if (!(f[0] != '\0' && f[1] == '\0' && strchr(formats, f[0]) != NULL)) {
+            PyErr_Format(PyExc_TypeError, "%s: items of format '%s', expected one of '%s'", what, view->format, formats);
+            PyBuffer_Release(view);
+            return -1;
+        }
     }
     return 0;
 }
@@ -76,10 +88,11 @@ tree_sums(PyObject *self, PyObject *args)
     PyObject *objs[4] = {o_nodes, o_roots, o_x, o_out};
     const Py_ssize_t sizes[4] = {sizeof(node_t), 8, 8, 8};
     const char *names[4] = {"nodes", "roots", "X", "out"};
+    const char *formats[4] = {NULL, "lq", "d", "d"};
     int got = 0;
     PyObject *result = NULL;
     for (; got < 4; got++)
-        if (get_buffer(objs[got], &b[got], sizes[got], got == 3, names[got]) < 0)
+        if (get_buffer(objs[got], &b[got], sizes[got], got == 3, names[got], formats[got]) < 0)
             goto done;
 
     const node_t *nodes = b[0].buf;
@@ -88,8 +101,12 @@ tree_sums(PyObject *self, PyObject *args)
     double *out = b[3].buf;
     const Py_ssize_t n_nodes = b[0].len / (Py_ssize_t)sizeof(node_t), n_trees = b[1].len / 8;
     const Py_ssize_t n_rows = b[3].len / 8;
-    if (width <= 0 || b[2].len / 8 != n_rows * width) {
+    if (width <= 0 || (b[2].len / 8) % width != 0 || (b[2].len / 8) / width != n_rows) {
         PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
+        goto done;
+    }
+    if (n_nodes > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "tree_sums: too many nodes");
         goto done;
     }
     /* every index the walk reads is checked once here, so it cannot read out of bounds or loop
@@ -154,7 +171,7 @@ tree_sums(PyObject *self, PyObject *args)
                     for (int k = 0; k < WALK_LANES; k++) {
                         const node_t *nd = &walk[at[k]];
                         double v = row[k][nd->feature];
-                        at[k] = nd->child[(v <= nd->threshold) | (isnan(v) & nd->missing_left)];
+                        at[k] = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
                     }
                 for (int k = 0; k < WALK_LANES; k++)
                     raw[r + k] += walk[at[k]].value;
@@ -165,7 +182,7 @@ tree_sums(PyObject *self, PyObject *args)
                 for (int32_t s = 0; s < steps; s++) {
                     const node_t *nd = &walk[at];
                     double v = rw[nd->feature];
-                    at = nd->child[(v <= nd->threshold) | (isnan(v) & nd->missing_left)];
+                    at = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
                 }
                 raw[r] += walk[at].value;
             }
@@ -551,9 +568,9 @@ text_shape(PyObject *self, PyObject *args)
             return NULL;
         }
     Py_buffer out, hints;
-    if (get_buffer(o_out, &out, 8, 1, "out") < 0)
+    if (get_buffer(o_out, &out, 8, 1, "out", "d") < 0)
         return NULL;
-    if (get_buffer(o_hints, &hints, 1, 1, "hints") < 0) {
+    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B?") < 0) {
         PyBuffer_Release(&out);
         return NULL;
     }
@@ -576,13 +593,19 @@ text_shape(PyObject *self, PyObject *args)
     if (word_table_build(wt, sets) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *text = PyList_GET_ITEM(texts, i);
-        if (!PyUnicode_Check(text)) {
+        PyObject *item = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(item)) {
             PyErr_SetString(PyExc_TypeError, "text_shape: texts must be str");
             goto done;
         }
-        if (shape_one(text, sets, wt, needles, (double *)out.buf + i * N_TEXT_SHAPE, (uint8_t *)hints.buf + i,
-                      &scratch, &scratch_cap) < 0)
+        /* a str of its own (an exact str, not a subclass whose lower() could run code) */
+        PyObject *text = PyUnicode_FromObject(item);
+        if (text == NULL)
+            goto done;
+        int status = shape_one(text, sets, wt, needles, (double *)out.buf + i * N_TEXT_SHAPE,
+                               (uint8_t *)hints.buf + i, &scratch, &scratch_cap);
+        Py_DECREF(text);
+        if (status < 0)
             goto done;
     }
     result = Py_NewRef(Py_None);
@@ -1384,7 +1407,8 @@ hashed_grams(PyObject *self, PyObject *args)
             for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
                 Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
                 int32_t h = murmur3_32(utf8.buf + a, b - a);
-                int64_t column = h == INT32_MIN ? (int64_t)(2147483647 - (n_features - 1)) % n_features
+                /* Python's modulo (never negative), as scikit-learn's mapping of -2**31 computes it */
+                int64_t column = h == INT32_MIN ? (((int64_t)2147483647 - (n_features - 1)) % n_features + n_features) % n_features
                                                 : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
                 if (bbuf_int64(&rows, row) < 0 || bbuf_int64(&cols, column) < 0)
                     goto done;
@@ -1495,6 +1519,7 @@ sparse_dot(PyObject *self, PyObject *args)
     Py_buffer b[5];
     const Py_ssize_t sizes[5] = {8, 8, 8, 8, 8};
     const char *names[5] = {"rows", "columns", "counts", "weights", "out"};
+    const char *formats[5] = {"lq", "lq", "d", "d", "d"};
     int got = 0;
     PyObject *result = NULL;
     for (; got < 5; got++) {
@@ -1502,12 +1527,13 @@ sparse_dot(PyObject *self, PyObject *args)
             if (PyObject_GetBuffer(objs[3], &b[3], PyBUF_STRIDES | PyBUF_FORMAT) < 0)
                 goto done;
             if (b[3].itemsize != 8 || b[3].ndim != 2 || b[3].strides[0] % 8 || b[3].strides[1] % 8
+                    || b[3].format == NULL || strcmp(b[3].format, "d") != 0
                     || b[3].strides[0] < 0 || b[3].strides[1] < 0) {
                 PyErr_SetString(PyExc_ValueError, "sparse_dot: weights must be a 2-d float64 array");
                 got++;
                 goto done;
             }
-        } else if (get_buffer(objs[got], &b[got], sizes[got], got == 4, names[got]) < 0) {
+        } else if (get_buffer(objs[got], &b[got], sizes[got], got == 4, names[got], formats[got]) < 0) {
             goto done;
         }
     }
@@ -1618,7 +1644,7 @@ hash_keys(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_buffer out;
-    if (get_buffer(o_out, &out, 8, 1, "out") < 0)
+    if (get_buffer(o_out, &out, 8, 1, "out", "LQ") < 0)
         return NULL;
     PyObject *result = NULL;
     bbuf raw = {NULL, 0, 0};
@@ -1698,6 +1724,72 @@ segment_field(PyObject *seg, PyObject *name, Py_ssize_t *value)
     return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* The rows of one document (an exact str and its own list of segments) from `*row` on. */
+static int
+document_rows(PyObject *text, PyObject *segs, PyObject *names[4], Py_ssize_t d, Py_ssize_t rows, Py_ssize_t *row_at,
+              PyObject *out, int64_t *doc, int64_t *idx, int64_t *nseg, int64_t *before, int64_t *after,
+              int64_t *in_line, int64_t *chars_after, int64_t *doc_chars, uint8_t *line_start, uint8_t *line_end)
+{
+    const Py_ssize_t n = PyList_GET_SIZE(segs), len = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t row = *row_at;
+    if (row + n > rows) {
+        PyErr_SetString(PyExc_ValueError, "segment_rows: columns shorter than the segments");
+        return -1;
+    }
+    Py_ssize_t line_first = row;  /* the first row of the current line */
+    for (Py_ssize_t i = 0; i < n; i++, row++) {
+        PyObject *seg = PyList_GET_ITEM(segs, i);  /* held by segs, which only we hold */
+        Py_ssize_t v[2];
+        int flags[2];
+        for (int k = 0; k < 2; k++)
+            if (segment_field(seg, names[k], &v[k]) < 0)
+                return -1;
+        for (int k = 0; k < 2; k++) {  /* line_start, line_end: their truth, as bool() */
+            PyObject *value = PyObject_GetAttr(seg, names[2 + k]);
+            if (value == NULL)
+                return -1;
+            flags[k] = PyObject_IsTrue(value);
+            Py_DECREF(value);
+            if (flags[k] < 0)
+                return -1;
+        }
+        if (!(0 <= v[0] && v[0] < v[1] && v[1] <= len)) {
+            PyErr_SetString(PyExc_ValueError, "segment_rows: a segment outside its text or empty");
+            return -1;
+        }
+        PyObject *content = PyUnicode_Substring(text, v[0], v[1]);
+        if (content == NULL || PyList_Append(out, content) < 0) {
+            Py_XDECREF(content);
+            return -1;
+        }
+        Py_DECREF(content);
+        doc[row] = d;
+        idx[row] = i;
+        nseg[row] = n;
+        line_start[row] = (uint8_t)flags[0];
+        line_end[row] = (uint8_t)flags[1];
+        chars_after[row] = len - v[1];
+        doc_chars[row] = len;
+        /* breaks between the previous segment's content and this one's (2 for the first) */
+        before[row] = 2;
+        if (i) {
+            Py_ssize_t prev_end = len - chars_after[row - 1];
+            before[row] = count_breaks(kind, data, prev_end, v[0]);
+            after[row - 1] = before[row];
+        }
+        after[row] = 2;  /* the last segment's; the next one overwrites it */
+        if (flags[1] || i + 1 == n) {  /* a line ends here: its segments learn how many it has */
+            for (Py_ssize_t r = line_first; r <= row; r++)
+                in_line[r] = row - line_first + 1;
+            line_first = row + 1;
+        }
+    }
+    *row_at = row;
+    return 0;
+}
+
 PyDoc_STRVAR(segment_rows_doc,
 "segment_rows(texts, segments, columns) -> list\n\n"
 "The segment table of signals.segment_columns: `segments` holds each text's segments (Segment\n"
@@ -1725,12 +1817,17 @@ segment_rows(PyObject *self, PyObject *args)
             PyErr_Format(PyExc_KeyError, "segment_rows: no column %s", name);
             goto done;
         }
-        if (get_buffer(column, &cols[got], got < 8 ? 8 : 1, 1, name) < 0)
+        if (get_buffer(column, &cols[got], got < 8 ? 8 : 1, 1, name, got < 8 ? "lq" : "?B") < 0)
             goto done;
     }
     for (int k = 0; k < 4; k++)
         if ((names[k] = PyUnicode_InternFromString(attr[k])) == NULL)
             goto done;
+    for (int k = 1; k < 10; k++)  /* every column as long as the first */
+        if (cols[k].len / cols[k].itemsize != cols[0].len / 8) {
+            PyErr_SetString(PyExc_ValueError, "segment_rows: columns of different lengths");
+            goto done;
+        }
     if (PyList_GET_SIZE(texts) != PyList_GET_SIZE(segments)) {
         PyErr_SetString(PyExc_ValueError, "segment_rows: one list of segments per text");
         goto done;
@@ -1743,56 +1840,28 @@ segment_rows(PyObject *self, PyObject *args)
     uint8_t *line_start = cols[8].buf, *line_end = cols[9].buf;
     const Py_ssize_t rows = cols[0].len / 8;
     Py_ssize_t row = 0;
-    for (Py_ssize_t d = 0; d < PyList_GET_SIZE(texts); d++) {
-        PyObject *text = PyList_GET_ITEM(texts, d), *segs = PyList_GET_ITEM(segments, d);
-        if (!PyUnicode_Check(text) || !PyList_Check(segs)) {
-            PyErr_SetString(PyExc_TypeError, "segment_rows: texts are str, segments lists");
+    for (Py_ssize_t d = 0; d < PyList_GET_SIZE(texts) && d < PyList_GET_SIZE(segments); d++) {
+        /* references of our own: reading a segment's fields may run Python code that empties
+           the lists; the text is an exact str, the segments a copy of the list */
+        PyObject *text = PyUnicode_Check(PyList_GET_ITEM(texts, d)) ? PyUnicode_FromObject(PyList_GET_ITEM(texts, d)) : NULL;
+        PyObject *segs = PyList_Check(PyList_GET_ITEM(segments, d)) ? PyList_GetSlice(PyList_GET_ITEM(segments, d), 0, PY_SSIZE_T_MAX) : NULL;
+        if (text == NULL || segs == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "segment_rows: texts are str, segments lists");
+            Py_XDECREF(text);
+            Py_XDECREF(segs);
             goto fail;
         }
-        const Py_ssize_t n = PyList_GET_SIZE(segs), len = PyUnicode_GET_LENGTH(text);
-        const int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        if (row + n > rows) {
-            PyErr_SetString(PyExc_ValueError, "segment_rows: columns shorter than the segments");
+        int status = document_rows(text, segs, names, d, rows, &row, out, doc, idx, nseg, before, after, in_line,
+                                   chars_after, doc_chars, line_start, line_end);
+        Py_DECREF(text);
+        Py_DECREF(segs);
+        if (status < 0)
             goto fail;
-        }
-        Py_ssize_t line_first = row;  /* the first row of the current line */
-        for (Py_ssize_t i = 0; i < n; i++, row++) {
-            Py_ssize_t v[4];
-            for (int k = 0; k < 4; k++)
-                if (segment_field(PyList_GET_ITEM(segs, i), names[k], &v[k]) < 0)
-                    goto fail;
-            if (!(0 <= v[0] && v[0] < v[1] && v[1] <= len)) {
-                PyErr_SetString(PyExc_ValueError, "segment_rows: a segment outside its text or empty");
-                goto fail;
-            }
-            PyObject *content = PyUnicode_Substring(text, v[0], v[1]);
-            if (content == NULL || PyList_Append(out, content) < 0) {
-                Py_XDECREF(content);
-                goto fail;
-            }
-            Py_DECREF(content);
-            doc[row] = d;
-            idx[row] = i;
-            nseg[row] = n;
-            line_start[row] = v[2] != 0;
-            line_end[row] = v[3] != 0;
-            chars_after[row] = len - v[1];
-            doc_chars[row] = len;
-            /* breaks between the previous segment's content and this one's (2 for the first) */
-            before[row] = 2;
-            if (i) {
-                Py_ssize_t prev_end = len - chars_after[row - 1];
-                before[row] = count_breaks(kind, data, prev_end, v[0]);
-                after[row - 1] = before[row];
-            }
-            after[row] = 2;  /* the last segment's; the next one overwrites it */
-            if (v[3] || i + 1 == n) {  /* a line ends here: its segments learn how many it has */
-                for (Py_ssize_t r = line_first; r <= row; r++)
-                    in_line[r] = row - line_first + 1;
-                line_first = row + 1;
-            }
-        }
+    }
+    if (PyList_GET_SIZE(texts) != PyList_GET_SIZE(segments)) {
+        PyErr_SetString(PyExc_ValueError, "segment_rows: one list of segments per text");
+        goto fail;
     }
     if (row != rows) {
         PyErr_SetString(PyExc_ValueError, "segment_rows: columns longer than the segments");
@@ -2013,6 +2082,8 @@ PyDoc_STRVAR(normal_form_doc,
 "normal_form(text) -> str or None\n\n"
 "repetition.normal_form(text) for a text without 'http' or 'www.' (None for those: a URL to mask).");
 
+static PyObject *normal_form_exact(PyObject *arg);
+
 static PyObject *
 normal_form(PyObject *self, PyObject *arg)
 {
@@ -2020,6 +2091,17 @@ normal_form(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "normal_form: a str");
         return NULL;
     }
+    PyObject *text = PyUnicode_FromObject(arg);  /* an exact str: its strip() and lower() are str's */
+    if (text == NULL)
+        return NULL;
+    PyObject *result = normal_form_exact(text);
+    Py_DECREF(text);
+    return result;
+}
+
+static PyObject *
+normal_form_exact(PyObject *arg)
+{
     PyObject *lowered = NULL, *result = NULL;
     ubuf s = {NULL, 0, 0}, t = {NULL, 0, 0};
     {

@@ -243,3 +243,37 @@ def test_compiled_segments_are_the_segments_python_makes(text):
     for s in compiled[:1]:  # still frozen
         with pytest.raises(dataclasses.FrozenInstanceError):
             s.start = 1
+
+
+@needs_core
+def test_the_compiled_core_refuses_inconsistent_arrays_rather_than_writing_past_them():
+    from promofilter.results import Segment
+
+    columns = {k: np.zeros(1, dtype=np.int64) for k in ("doc", "idx", "n", "text", "breaks_before", "breaks_after",
+                                                        "segs_in_line", "chars_after", "doc_chars")}
+    columns.update(line_start=np.zeros(1, dtype=bool), line_end=np.zeros(1, dtype=bool))
+    columns["idx"] = np.zeros(0, dtype=np.int64)  # one column shorter than the others
+    with pytest.raises(ValueError, match="different lengths"):
+        native.core().segment_rows(["Hi."], [[Segment(0, 3, 0, 3, True, True)]], columns)
+    with pytest.raises(TypeError, match="format"):  # int64 where float64 is read
+        native.core().tree_sums(_one_split_tree(), np.array([0]), np.zeros((2, 1), dtype=np.int64), 1, 0.0,
+                                np.empty(2))
+    with pytest.raises(ValueError, match="inconsistent sizes"):  # a width whose product overflows
+        native.core().tree_sums(_one_split_tree(), np.array([0]), np.zeros(0), 1 << 62, 0.0, np.empty(4))
+
+
+@needs_core
+def test_str_subclasses_are_read_as_plain_str():
+    class Shouty(str):
+        def lower(self):
+            return ["not", "a", "str"]
+
+        def strip(self, *args):
+            return 42
+
+    from promofilter.repetition import normal_form
+    from promofilter.signals import _text_shape, _text_shapes
+
+    text = Shouty("Follow Us Now. Subscribe!")
+    assert native.core().normal_form(text) == normal_form(str(text))
+    np.testing.assert_array_equal(_text_shapes([text]), [_text_shape(str(text))])
