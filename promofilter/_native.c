@@ -53,6 +53,25 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
     return 0;
 }
 
+/* `buf` (an array of `*cap` items) with room for `need` items, doubling from `first`: the array
+   (moved, maybe) or NULL with MemoryError set (`buf` is then untouched) */
+static void *
+grow(void *buf, Py_ssize_t *cap, Py_ssize_t need, size_t itemsize, Py_ssize_t first)
+{
+    if (need <= *cap)
+        return buf;
+    Py_ssize_t c = *cap > 0 ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *grown = PyMem_Realloc(buf, (size_t)c * itemsize);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *cap = c;
+    return grown;
+}
+
 /* One node of a tree, as scoring.NODE_DTYPE lays it out: all a step reads in one cache line. */
 typedef struct {
     double threshold;
@@ -427,15 +446,10 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     int lkind;
     const void *ldata;
     if (ascii_only) {
-        if (*scratch_cap < n) {
-            uint8_t *grown = PyMem_Realloc(*scratch, n);
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            *scratch = grown;
-            *scratch_cap = n;
-        }
+        uint8_t *grown = grow(*scratch, scratch_cap, n, 1, 256);
+        if (grown == NULL)
+            return -1;
+        *scratch = grown;
         const uint8_t *src = (const uint8_t *)data;
         for (Py_ssize_t i = 0; i < n; i++)
             (*scratch)[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (uint8_t)(src[i] | 0x20) : src[i];
@@ -627,16 +641,10 @@ typedef struct { Py_UCS4 *buf; Py_ssize_t len, cap; } ubuf;
 static int
 ubuf_put(ubuf *b, Py_UCS4 c)
 {
-    if (b->len == b->cap) {
-        Py_ssize_t cap = b->cap ? 2 * b->cap : 256;
-        Py_UCS4 *grown = PyMem_Realloc(b->buf, cap * sizeof(Py_UCS4));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->buf = grown;
-        b->cap = cap;
-    }
+    Py_UCS4 *grown = grow(b->buf, &b->cap, b->len + 1, sizeof(Py_UCS4), 256);
+    if (grown == NULL)
+        return -1;
+    b->buf = grown;
     b->buf[b->len++] = c;
     return 0;
 }
@@ -805,65 +813,37 @@ PyDoc_STRVAR(title_runs_doc,
 "title_runs(texts) -> list\n\n"
 "signals.TITLE_RUN.sub(\" xtitle \", text) for each str of the list `texts`.");
 
+/* TITLE_RUN.sub(" xtitle ", text) of one text (the text itself when nothing is replaced) */
 static PyObject *
-title_runs(PyObject *self, PyObject *args)
+title_runs_one(PyObject *text, ubuf *b)
 {
-    PyObject *texts;
-    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &texts))
-        return NULL;
-    const Py_ssize_t count = PyList_GET_SIZE(texts);
-    PyObject *out = PyList_New(count);
-    if (out == NULL)
-        return NULL;
-    ubuf b = {NULL, 0, 0};
-    for (Py_ssize_t t = 0; t < count; t++) {
-        PyObject *text = PyList_GET_ITEM(texts, t);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "title_runs: texts must be str");
-            goto fail;
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int replaced = 0;
+    b->len = 0;
+    for (Py_ssize_t p = 0; p < n;) {
+        Py_ssize_t end = -1;
+        /* (?<=\S ): a space, after something that is not one */
+        if (p >= 2 && PyUnicode_READ(kind, data, p - 1) == ' ' && !is_space(PyUnicode_READ(kind, data, p - 2)))
+            end = title_run_end(kind, data, n, p);
+        if (end > p) {
+            if (ubuf_puts(b, " xtitle ") < 0)
+                return NULL;
+            replaced = 1;
+            p = end;
+        } else {
+            if (ubuf_put(b, PyUnicode_READ(kind, data, p)) < 0)
+                return NULL;
+            p++;
         }
-        const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-        const int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        int replaced = 0;
-        b.len = 0;
-        for (Py_ssize_t p = 0; p < n;) {
-            Py_ssize_t end = -1;
-            /* (?<=\S ): a space, after something that is not one */
-            if (p >= 2 && PyUnicode_READ(kind, data, p - 1) == ' ' && !is_space(PyUnicode_READ(kind, data, p - 2)))
-                end = title_run_end(kind, data, n, p);
-            if (end > p) {
-                if (ubuf_puts(&b, " xtitle ") < 0)
-                    goto fail;
-                replaced = 1;
-                p = end;
-            } else {
-                if (ubuf_put(&b, PyUnicode_READ(kind, data, p)) < 0)
-                    goto fail;
-                p++;
-            }
-        }
-        PyObject *result = replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b.buf, b.len) : Py_NewRef(text);
-        if (result == NULL)
-            goto fail;
-        PyList_SET_ITEM(out, t, result);
     }
-    PyMem_Free(b.buf);
-    return out;
-fail:
-    PyMem_Free(b.buf);
-    Py_DECREF(out);
-    return NULL;
+    return replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : Py_NewRef(text);
 }
 
-PyDoc_STRVAR(mask_tails_doc,
-"mask_tails(texts) -> list\n\n"
-"The last steps of signals.mask_text for each str of the list `texts`: emoji and numbers\n"
-"replaced by placeholders, lower-cased, with first- and last-word markers (\"xempty\" when no\n"
-"word is left).");
-
+/* A new list of one_text(text) for each str of the list in args (a scratch buffer shared) */
 static PyObject *
-mask_tails(PyObject *self, PyObject *args)
+map_texts(PyObject *args, const char *name, PyObject *(*one_text)(PyObject *, ubuf *))
 {
     PyObject *texts;
     if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &texts))
@@ -876,13 +856,13 @@ mask_tails(PyObject *self, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *text = PyList_GET_ITEM(texts, i);
         if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "mask_tails: texts must be str");
+            PyErr_Format(PyExc_TypeError, "%s: texts must be str", name);
             goto fail;
         }
-        PyObject *masked = mask_tail_one(text, &b);
-        if (masked == NULL)
+        PyObject *done = one_text(text, &b);
+        if (done == NULL)
             goto fail;
-        PyList_SET_ITEM(out, i, masked);
+        PyList_SET_ITEM(out, i, done);
     }
     PyMem_Free(b.buf);
     return out;
@@ -890,6 +870,24 @@ fail:
     PyMem_Free(b.buf);
     Py_DECREF(out);
     return NULL;
+}
+
+static PyObject *
+title_runs(PyObject *self, PyObject *args)
+{
+    return map_texts(args, "title_runs", title_runs_one);
+}
+
+PyDoc_STRVAR(mask_tails_doc,
+"mask_tails(texts) -> list\n\n"
+"The last steps of signals.mask_text for each str of the list `texts`: emoji and numbers\n"
+"replaced by placeholders, lower-cased, with first- and last-word markers (\"xempty\" when no\n"
+"word is left).");
+
+static PyObject *
+mask_tails(PyObject *self, PyObject *args)
+{
+    return map_texts(args, "mask_tails", mask_tail_one);
 }
 
 /* -- segmentation (segment._pieces) ----------------------------------------------------------- */
@@ -911,16 +909,10 @@ ends_add(ends_t *e, Py_ssize_t x)
     for (Py_ssize_t i = 0; i < e->len; i++)
         if (e->v[i] == x)
             return 0;
-    if (e->len == e->cap) {
-        Py_ssize_t cap = e->cap ? 2 * e->cap : 16;
-        Py_ssize_t *grown = PyMem_Realloc(e->v, cap * sizeof(Py_ssize_t));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->v = grown;
-        e->cap = cap;
-    }
+    Py_ssize_t *grown = grow(e->v, &e->cap, e->len + 1, sizeof(Py_ssize_t), 16);
+    if (grown == NULL)
+        return -1;
+    e->v = grown;
     Py_ssize_t i = e->len++;
     while (i > 0 && e->v[i - 1] > x) {
         e->v[i] = e->v[i - 1];
@@ -985,6 +977,20 @@ abbreviation(PyObject *is_abbreviation, PyObject *abbreviations, PyObject **line
     return truth;
 }
 
+/* From i in the line at a (n long): the end r of a run of terminators, and the end c of the
+   closers after it */
+static void
+punct_run(int kind, const void *data, Py_ssize_t a, Py_ssize_t n, Py_ssize_t i, int (*is_term)(Py_UCS4),
+          int (*is_close)(Py_UCS4), Py_ssize_t *r, Py_ssize_t *c)
+{
+    *r = i;
+    while (*r < n && is_term(PyUnicode_READ(kind, data, a + *r)))
+        (*r)++;
+    *c = *r;
+    while (*c < n && is_close(PyUnicode_READ(kind, data, a + *c)))
+        (*c)++;
+}
+
 /* segment._sentence_ends of the stripped line text[a:b], as offsets within it */
 static int
 sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize_t b,
@@ -1002,12 +1008,8 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
             i++;
             continue;
         }
-        Py_ssize_t r = i;
-        while (r < n && is_latin_term(AT(r)))
-            r++;
-        Py_ssize_t c = r;
-        while (c < n && is_latin_close(AT(c)))
-            c++;
+        Py_ssize_t r, c;
+        punct_run(kind, data, a, n, i, is_latin_term, is_latin_close, &r, &c);
         Py_ssize_t s = c;
         while (s < n && is_space(AT(s)))
             s++;
@@ -1034,12 +1036,8 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
             i++;
             continue;
         }
-        Py_ssize_t r = i;
-        while (r < n && is_cjk_term(AT(r)))
-            r++;
-        Py_ssize_t c = r;
-        while (c < n && is_cjk_close(AT(c)))
-            c++;
+        Py_ssize_t r, c;
+        punct_run(kind, data, a, n, i, is_cjk_term, is_cjk_close, &r, &c);
         Py_ssize_t end;
         if (c < n && !is_space(AT(c)))
             end = c;
@@ -1285,18 +1283,10 @@ typedef struct { uint8_t *buf; Py_ssize_t len, cap; } bbuf;
 static int
 bbuf_reserve(bbuf *b, Py_ssize_t more)
 {
-    if (b->len + more <= b->cap)
-        return 0;
-    Py_ssize_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more)
-        cap *= 2;
-    uint8_t *grown = PyMem_Realloc(b->buf, cap);
-    if (grown == NULL) {
-        PyErr_NoMemory();
+    uint8_t *grown = grow(b->buf, &b->cap, b->len + more, 1, 1024);
+    if (grown == NULL)
         return -1;
-    }
     b->buf = grown;
-    b->cap = cap;
     return 0;
 }
 
@@ -1381,15 +1371,10 @@ hashed_grams(PyObject *self, PyObject *args)
             while (j < len && re_word(PyUnicode_READ(kind, data, j)))
                 j++;
             if (j - i >= min_token) {
-                if (n_tok == tok_cap) {
-                    tok_cap = tok_cap ? 2 * tok_cap : 64;
-                    Py_ssize_t *grown = PyMem_Realloc(tok, 2 * tok_cap * sizeof(Py_ssize_t));
-                    if (grown == NULL) {
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    tok = grown;
-                }
+                Py_ssize_t *grown = grow(tok, &tok_cap, 2 * (n_tok + 1), sizeof(Py_ssize_t), 128);
+                if (grown == NULL)
+                    goto done;
+                tok = grown;
                 if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
                     goto done;
                 tok[2 * n_tok] = utf8.len;
