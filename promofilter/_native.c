@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 15
+#define NATIVE_VERSION 16
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -372,9 +372,70 @@ contains_ascii(const uint8_t *buf, Py_ssize_t n, const char *needle)
 
 #define N_TEXT_SHAPE 30
 /* columns of signals.SHAPE_FEATURE_NAMES left to Python (regular expressions too intricate to
-   restate here: URLs, e-mails, labels and bullets) */
+   restate here: URLs and e-mails), and the bullet and label columns */
 enum { COL_URLS = 12, COL_EMAILS = 13, COL_BULLET = 18, COL_LABEL = 19 };
 enum { HINT_URL = 1, HINT_AT = 2 };
+
+/* signals.BULLET.match: ^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s */
+static int
+bullet_at_start(int kind, const void *data, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n && is_space(PyUnicode_READ(kind, data, i)))
+        i++;
+    if (i >= n)
+        return 0;
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    if (c == '-' || c == 0x2022 || c == '*' || c == 0x25AA || c == 0x25BA || c == 0x25B6 || c == 0x2192 || c == 0xBB
+            || c == 0x2713 || c == 0x2714) {
+        i++;
+    } else {
+        /* one or two digits, then "." or ")": a third digit can take neither place */
+        Py_ssize_t j = i;
+        while (j < n && j - i < 3 && is_decimal(PyUnicode_READ(kind, data, j)))
+            j++;
+        if (j == i || j - i > 2 || j >= n)
+            return 0;
+        Py_UCS4 d = PyUnicode_READ(kind, data, j);
+        if (d != '.' && d != ')')
+            return 0;
+        i = j + 1;
+    }
+    return i < n && is_space(PyUnicode_READ(kind, data, i));
+}
+
+static inline int is_label_separator(Py_UCS4 c)  /* [:|»›>–—-] */
+{ return c == ':' || c == '|' || c == 0xBB || c == 0x203A || c == '>' || c == 0x2013 || c == 0x2014 || c == '-'; }
+
+/* signals.LABEL.match: ^[\W_]*[A-Za-z][\w'’&/ -]{0,30}?\s?[:|»›>–—-]\s -- the shortest label
+   first, as the lazy quantifier tries them */
+static int
+label_at_start(int kind, const void *data, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (re_word(c) && c != '_')
+            break;
+        i++;
+    }
+    if (i >= n || !(is_upper_ascii(PyUnicode_READ(kind, data, i)) || is_lower_ascii(PyUnicode_READ(kind, data, i))))
+        return 0;
+    for (Py_ssize_t k = 0; k <= 30; k++) {
+        Py_ssize_t q = i + 1 + k;  /* after the label's k further characters */
+        if (q >= n)
+            return 0;
+        Py_UCS4 c = PyUnicode_READ(kind, data, q);
+        if (is_space(c) && q + 2 < n && is_label_separator(PyUnicode_READ(kind, data, q + 1))
+                && is_space(PyUnicode_READ(kind, data, q + 2)))
+            return 1;
+        if (is_label_separator(c) && q + 1 < n && is_space(PyUnicode_READ(kind, data, q + 1)))
+            return 1;
+        if (!(re_word(c) || c == '\'' || c == 0x2019 || c == '&' || c == '/' || c == ' ' || c == '-'))
+            return 0;  /* the label cannot take this character in */
+    }
+    return 0;
+}
 
 /* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
    Returns -1 with an exception set on error. */
@@ -543,7 +604,8 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     r[15] = (double)hashtags;
     r[16] = ascii_only ? 0.0 : (double)emoji;
     r[17] = (double)separators;
-    r[COL_BULLET] = r[COL_LABEL] = 0.0;
+    r[COL_BULLET] = bullet_at_start(kind, data, n);
+    r[COL_LABEL] = label_at_start(kind, data, n);
     r[20] = first == '(' || first == '[' || first == '{';
     r[21] = is_upper(first) != 0;
     r[22] = cta_first;
@@ -565,7 +627,7 @@ PyDoc_STRVAR(text_shape_doc,
 "text_shape(texts, cta, stop, second, plural, reporting, out, hints)\n\n"
 "The first 30 columns of signals.SHAPE_FEATURE_NAMES for each str of the list `texts` (already\n"
 "through signals._country_us), as signals._text_shape computes them, into `out` (float64,\n"
-"len(texts) x 30), except the URL, e-mail, bullet and label columns (left 0 for Python).\n"
+"len(texts) x 30), except the URL and e-mail columns (left 0 for Python).\n"
 "`hints` (uint8 [len(texts)]) gets bit 1 where a URL may be in the text, bit 2 where an '@' is.\n"
 "The five sets are the word lists of signals (CTA_VERBS, STOPWORDS, ...).");
 

@@ -274,14 +274,12 @@ def _text_shapes(texts: Sequence[str]) -> np.ndarray | list[list[float]]:
     out = np.empty((len(texts), len(_TEXT_COLUMNS)))
     hints = np.empty(len(texts), dtype=np.uint8)
     compiled.text_shape(texts, CTA_VERBS, STOPWORDS, SECOND_PERSON, FIRST_PLURAL, REPORTING, out, hints)
-    # the columns left to these regular expressions; URLs and e-mails only where the C code saw
-    # a hint of one (the hint is the test _text_shape makes first)
+    # the columns left to these regular expressions, only where the C code saw a hint of a URL or
+    # an e-mail (the hint is the test _text_shape makes first)
     for i in np.flatnonzero(hints & 1).tolist():
         out[i, _TEXT_COLUMNS["urls"]] = len(URL.findall(texts[i]))
     for i in np.flatnonzero(hints & 2).tolist():
         out[i, _TEXT_COLUMNS["emails"]] = len(EMAIL.findall(texts[i]))
-    out[:, _TEXT_COLUMNS["bullet"]] = [BULLET.match(t) is not None for t in texts]
-    out[:, _TEXT_COLUMNS["label"]] = [LABEL.match(t) is not None for t in texts]
     return out
 
 

@@ -111,6 +111,11 @@ _TRICKY = ("aZ _1²½٣İßΣς'’.:/wW@#&-|•»›→▶“”\"©)]*!?([{ \t
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet=_TRICKY, min_size=1, max_size=40),
                           st.text(min_size=1, max_size=40),
+                          st.sampled_from(["READ MORE: Don't miss", "1. Item", "12) Item", "123. Not a bullet",
+                                           "• Bullet", "  - dash item", "Related » More", "ALSO READ – x",
+                                           "__Tag_Line | x", "A:b", "Very long label words here and more and more: x",
+                                           "✔ done", "٣. Arabic digit", "Source -x", "Tip :\tx", "Tip\t: x",
+                                           "Go\u00a0– now"]),
                           st.sampled_from(["Follow @promo_news and #Crypto2025 on X!", "www.Example.com/x",
                                            "© 2025 Acme. All Rights Reserved.", "READ MORE: Don’t miss it…",
                                            "“Subscribe,” she said. US and U.S. users"])),
