@@ -91,25 +91,16 @@ def choose_removals(
     ``learned`` marks segments a learned example decided (their decision reads ``learned``).
     """
     kinds = list(kinds)
-    if not config.rules:
-        remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
-    else:
-        remove, decided_by = [], []
-        for i, (s, score, kind) in enumerate(zip(segments, scores, kinds)):
-            rule = verdict(config.rules, text[s.content_start:s.content_end], site)
-            if rule is not None:
-                decided_by.append(rule)
-                remove.append(rule.action == "block" and s.content_end > s.content_start)
-                if rule.action == "block":
-                    kinds[i] = rule.kind
-                continue
-            footer = _feed_footer(text[s.content_start:s.content_end], score, kind, config)
-            decided_by.append(footer)
-            if footer is not None:  # removed under the model's own kind for it
-                remove.append(True)
-                continue
-            remove.append(s.content_end > s.content_start and kind in config.remove_kinds
-                          and score >= config.threshold_for(kind, threshold))
+    # the model (and the built-in feed-footer rule) decide every segment; user rules then
+    # overrule it where they match (kinds as the model gave them until a block rule sets one)
+    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
+    for i, s in enumerate(segments if config.rules else ()):
+        rule = verdict(config.rules, text[s.content_start:s.content_end], site)
+        if rule is not None:
+            decided_by[i] = rule
+            remove[i] = rule.action == "block" and s.content_end > s.content_start
+            if rule.action == "block":
+                kinds[i] = rule.kind
     spans: list[Span] = []
     i = 0
     n = len(segments)
@@ -155,8 +146,8 @@ def choose_removals(
 
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
                     config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
-    """Without rules: which segments the model (or the built-in feed-footer rule) removes, and
-    the rule that decided each (None: the model). Each kind's threshold is looked up once."""
+    """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
+    decided each (None: the model). Each kind's threshold is looked up once."""
     limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
     remove = [score >= limits[kind] and s.content_end > s.content_start
               for s, score, kind in zip(segments, scores, kinds)]
