@@ -5,6 +5,8 @@
  *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees)
  *   text_shape    signals._text_shape                  (all but four regex-made columns)
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
+ *   country_us    signals._country_us                  ("US" the country as "USA")
+ *   link_hints    (which texts signals._mask_links has anything to replace in)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
  *   hashed_grams, hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
@@ -24,7 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 16
+#define NATIVE_VERSION 17
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -374,7 +376,7 @@ contains_ascii(const uint8_t *buf, Py_ssize_t n, const char *needle)
 /* columns of signals.SHAPE_FEATURE_NAMES left to Python (regular expressions too intricate to
    restate here: URLs and e-mails), and the bullet and label columns */
 enum { COL_URLS = 12, COL_EMAILS = 13, COL_BULLET = 18, COL_LABEL = 19 };
-enum { HINT_URL = 1, HINT_AT = 2 };
+enum { HINT_URL = 1, HINT_AT = 2, HINT_HASH = 4 };
 
 /* signals.BULLET.match: ^\s*(?:[-•*▪►▶→»✓✔]|\d{1,2}[.)])\s */
 static int
@@ -437,6 +439,45 @@ label_at_start(int kind, const void *data, Py_ssize_t n)
     return 0;
 }
 
+/* signals._URL_HINT: ://|www\.|\.(?:com|org|...)\b in any case, a test every URL match passes.
+   A letter of a top-level domain may be one of the four non-ASCII characters the regex engine
+   matches with an ASCII letter when it ignores case (İ ı ſ K); they count as that letter. */
+static const char *const url_tlds[] = {"com", "org", "net", "io", "co", "uk", "de", "fr", "info", "news", "xyz",
+                                       "app", "ai", "me", "tv", "us", "ca", "au", "in", "biz"};
+
+static inline Py_UCS4 fold_ascii(Py_UCS4 c)
+{
+    if (c < 128)
+        return c | 0x20;
+    return c == 0x130 || c == 0x131 ? 'i' : c == 0x17F ? 's' : c == 0x212A ? 'k' : 0;
+}
+
+static int
+url_hint(int kind, const void *data, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i + 2 < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == ':') {
+            if (PyUnicode_READ(kind, data, i + 1) == '/' && PyUnicode_READ(kind, data, i + 2) == '/')
+                return 1;
+        } else if (c == 'w' || c == 'W') {
+            if (i + 3 < n && (PyUnicode_READ(kind, data, i + 1) | 0x20) == 'w'
+                    && (PyUnicode_READ(kind, data, i + 2) | 0x20) == 'w' && PyUnicode_READ(kind, data, i + 3) == '.')
+                return 1;
+        } else if (c == '.') {
+            for (size_t t = 0; t < sizeof(url_tlds) / sizeof(url_tlds[0]); t++) {
+                const char *tld = url_tlds[t];
+                Py_ssize_t k = 0;
+                while (tld[k] && i + 1 + k < n && fold_ascii(PyUnicode_READ(kind, data, i + 1 + k)) == (Py_UCS4)tld[k])
+                    k++;
+                if (!tld[k] && (i + 1 + k == n || !re_word(PyUnicode_READ(kind, data, i + 1 + k))))
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
    Returns -1 with an exception set on error. */
 static int
@@ -452,7 +493,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     }
     Py_ssize_t letters = 0, alnum = 0, spaces = 0, upper = 0, digits = 0, titles = 0;
     Py_ssize_t handles = 0, hashtags = 0, emoji = 0, separators = 0;
-    int quotes = 0, copyright = 0, ascii_only = 1, url_hint = 0, at = 0;
+    int quotes = 0, copyright = 0, ascii_only = 1, at = 0;
     Py_UCS4 prev = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -472,17 +513,6 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
         quotes |= c == '"' || c == 0x201C || c == 0x201D;
         copyright |= c == 0xA9;
         at |= c == '@';
-        /* signals._URL_HINT: \.\w|://|www\. (any case) */
-        if (!url_hint && i + 1 < n) {
-            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
-            if (c == '.' && re_word(d))
-                url_hint = 1;
-            else if (c == ':' && d == '/' && i + 2 < n && PyUnicode_READ(kind, data, i + 2) == '/')
-                url_hint = 1;
-            else if ((c | 0x20) == 'w' && i + 3 < n && (d | 0x20) == 'w'
-                     && (PyUnicode_READ(kind, data, i + 2) | 0x20) == 'w' && PyUnicode_READ(kind, data, i + 3) == '.')
-                url_hint = 1;
-        }
         /* HANDLE: (?<![\w@])@\w{2,}   HASHTAG: (?<![\w#&])#[A-Za-z]\w+  (a match runs on to the
            end of its word characters, where the next cannot start) */
         if (c == '@' && (i == 0 || !(re_word(prev) || prev == '@'))) {
@@ -616,7 +646,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     r[27] = quotes;
     r[28] = (double)counts[1] / n_words;
     r[29] = copyright;
-    *hint = (uint8_t)((url_hint ? HINT_URL : 0) | (at ? HINT_AT : 0));
+    *hint = (uint8_t)((url_hint(kind, data, n) ? HINT_URL : 0) | (at ? HINT_AT : 0));
     return 0;
 fail:
     Py_XDECREF(lowered);
@@ -938,6 +968,107 @@ static PyObject *
 title_runs(PyObject *self, PyObject *args)
 {
     return map_texts(args, "title_runs", title_runs_one);
+}
+
+/* -- signals._country_us, and the texts signals._mask_links has work in ----------------------- */
+
+static int
+ubuf_put_range(ubuf *b, int kind, const void *data, Py_ssize_t a, Py_ssize_t z)
+{
+    for (; a < z; a++)
+        if (ubuf_put(b, PyUnicode_READ(kind, data, a)) < 0)
+            return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(country_us_doc,
+"country_us(texts) -> list\n\n"
+"signals._country_us of each str of the list `texts`: COUNTRY_US.sub(\"USA\", text), that is\n"
+"\\bU\\.S\\.(?=\\W|$)|(?<![A-Z][A-Z] )\\bUS\\b replaced (the text itself when nothing is).");
+
+static PyObject *
+country_us_one(PyObject *text, ubuf *b)
+{
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t copied = 0;  /* text[:copied] is in the buffer */
+    int replaced = 0;
+    b->len = 0;
+    for (Py_ssize_t p = 0; p + 1 < n; p++) {
+        /* both alternatives start with \bU */
+        if (PyUnicode_READ(kind, data, p) != 'U' || (p > 0 && re_word(PyUnicode_READ(kind, data, p - 1))))
+            continue;
+        Py_ssize_t len = 0;
+        if (p + 3 < n && PyUnicode_READ(kind, data, p + 1) == '.' && PyUnicode_READ(kind, data, p + 2) == 'S'
+                && PyUnicode_READ(kind, data, p + 3) == '.' && (p + 4 == n || !re_word(PyUnicode_READ(kind, data, p + 4))))
+            len = 4;
+        else if (PyUnicode_READ(kind, data, p + 1) == 'S' && (p + 2 == n || !re_word(PyUnicode_READ(kind, data, p + 2)))
+                 && !(p >= 3 && is_upper_ascii(PyUnicode_READ(kind, data, p - 3))
+                      && is_upper_ascii(PyUnicode_READ(kind, data, p - 2)) && PyUnicode_READ(kind, data, p - 1) == ' '))
+            len = 2;
+        if (len == 0)
+            continue;
+        if (ubuf_put_range(b, kind, data, copied, p) < 0 || ubuf_puts(b, "USA") < 0)
+            return NULL;
+        replaced = 1;
+        copied = p + len;
+        p = copied - 1;
+    }
+    if (!replaced)
+        return Py_NewRef(text);
+    if (ubuf_put_range(b, kind, data, copied, n) < 0)
+        return NULL;
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
+}
+
+static PyObject *
+country_us(PyObject *self, PyObject *args)
+{
+    return map_texts(args, "country_us", country_us_one);
+}
+
+PyDoc_STRVAR(link_hints_doc,
+"link_hints(texts, hints)\n\n"
+"For each str of the list `texts`, which steps of signals._mask_links may replace something,\n"
+"into `hints` (uint8 [len(texts)]): bit 1 where a URL may be (signals._URL_HINT finds a match),\n"
+"bit 2 where an '@' is, bit 4 where a '#' is. A text with no bit set is left as it is.");
+
+static PyObject *
+link_hints(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *o_hints;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &texts, &o_hints))
+        return NULL;
+    Py_buffer hints;
+    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B?") < 0)
+        return NULL;
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *result = NULL;
+    if (hints.len != n) {
+        PyErr_SetString(PyExc_ValueError, "link_hints: hints of the wrong size");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "link_hints: texts must be str");
+            goto done;
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        const int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        uint8_t bits = url_hint(kind, data, len) ? HINT_URL : 0;
+        for (Py_ssize_t j = 0; j < len && (bits & (HINT_AT | HINT_HASH)) != (HINT_AT | HINT_HASH); j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, j);
+            bits |= c == '@' ? HINT_AT : c == '#' ? HINT_HASH : 0;
+        }
+        ((uint8_t *)hints.buf)[i] = bits;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&hints);
+    return result;
 }
 
 PyDoc_STRVAR(mask_tails_doc,
@@ -2202,6 +2333,8 @@ static PyMethodDef methods[] = {
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {"title_runs", title_runs, METH_VARARGS, title_runs_doc},
+    {"country_us", country_us, METH_VARARGS, country_us_doc},
+    {"link_hints", link_hints, METH_VARARGS, link_hints_doc},
     {"template_of", template_of, METH_O, template_of_doc},
     {"normal_form", normal_form, METH_O, normal_form_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},

@@ -102,46 +102,54 @@ def choose_removals(
             if rule.action == "block":
                 kinds[i] = rule.kind
     spans: list[Span] = []
-    i = 0
-    n = len(segments)
-    while i < n:
-        if not remove[i] and not kept:
-            try:
-                i = remove.index(True, i)  # on to the next removed segment
-            except ValueError:
-                break
-            continue
-        if not remove[i]:
-            seg = segments[i]
-            rule = decided_by[i]
-            # below the threshold the segment is content; above it, it is a promo of a kept kind
-            kind = kinds[i] if scores[i] >= config.threshold_for(kinds[i], threshold) else Kind.CONTENT
-            spans.append(
-                Span(seg.content_start, seg.content_end, text[seg.content_start : seg.content_end],
-                     float(scores[i]), kind, removed=False,
-                     decision=(Decision.ALLOWED if rule else
-                               Decision.LEARNED if learned is not None and learned[i] else Decision.KEPT),
-                     rule=rule and rule.name,
-                     **_alone(scores_alone, i, False, rule is None and kinds[i] in config.remove_kinds,
-                              config.threshold_for(kinds[i], threshold)))
-            )
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and remove[j + 1]:
-            j += 1
-        lo, hi = _run_range(text, segments, i, j)
-        for k in range(i, j + 1):
-            start = lo if k == i else segments[k].content_start
-            end = hi if k == j else segments[k + 1].content_start
+    done = 0  # segments before this one have their spans
+    for first, last in _runs(remove):
+        if kept:
+            spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+                                 scores_alone, learned) for i in range(done, first)]
+        lo, hi = _run_range(text, segments, first, last)
+        for k in range(first, last + 1):
+            start = lo if k == first else segments[k].content_start
+            end = hi if k == last else segments[k + 1].content_start
             rule = decided_by[k]
             spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
                               decision=(Decision.RULE if rule else
                                         Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
                               rule=rule and rule.name,
                               **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
-        i = j + 1
+        done = last + 1
+    if kept:
+        spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+                             scores_alone, learned) for i in range(done, len(segments))]
     return spans
+
+
+def _runs(remove: Sequence[bool]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive True, in order."""
+    runs = []
+    first = -1
+    for i, r in enumerate(remove):
+        if r and first < 0:
+            first = i
+        elif not r and first >= 0:
+            runs.append((first, i - 1))
+            first = -1
+    if first >= 0:
+        runs.append((first, len(remove) - 1))
+    return runs
+
+
+def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None, config: StripConfig,
+               threshold: float, scores_alone, learned) -> Span:
+    # below the threshold the segment is content; above it, it is a promo of a kept kind
+    kind = kinds[i] if scores[i] >= config.threshold_for(kinds[i], threshold) else Kind.CONTENT
+    return Span(seg.content_start, seg.content_end, text[seg.content_start:seg.content_end],
+                float(scores[i]), kind, removed=False,
+                decision=(Decision.ALLOWED if rule else
+                          Decision.LEARNED if learned is not None and learned[i] else Decision.KEPT),
+                rule=rule and rule.name,
+                **_alone(scores_alone, i, False, rule is None and kinds[i] in config.remove_kinds,
+                         config.threshold_for(kinds[i], threshold)))
 
 
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
@@ -149,6 +157,7 @@ def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[flo
     """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
     decided each (None: the model). Each kind's threshold is looked up once."""
     limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
+    scores = scores.tolist() if hasattr(scores, "tolist") else scores  # floats compare faster than NumPy's
     remove = [score >= limits[kind] and s.content_end > s.content_start
               for s, score, kind in zip(segments, scores, kinds)]
     decided_by: list[Rule | None] = [None] * len(segments)

@@ -24,7 +24,7 @@ from . import native
 from .modelfile import ObjectState
 from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
-from .signals import mask_texts, shape_features
+from .signals import country_texts, mask_texts, shape_features
 
 __all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
 
@@ -464,9 +464,10 @@ class CompiledClassifier:
         probability each row would get without batch repetition; as ``PromoClassifier``."""
         n = len(X["doc"])
         texts = list(X["text"])
-        shape = shape_features(X, self.max_distance)
+        countried = country_texts(texts)  # both features start from these
+        shape = shape_features(X, self.max_distance, countried)
         scaled = (shape - self.mean) / self.scale
-        words = self.words.transform(mask_texts(texts))
+        words = self.words.transform(mask_texts(texts, countried))
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
         if self.kinds is None:
             kinds = [self.kind_classes[0]] * n

@@ -24,7 +24,8 @@ from .reuse import segments_of
 
 __all__ = ["segment_columns", "as_frame", "build_table", "mask_text", "mask_texts", "shape_features", "SHAPE_FEATURE_NAMES"]
 
-URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|news|xyz|app|ai|me|tv|us|ca|au|in|biz)\b(?:/\S*)?", re.I)
+_TLDS = "com|org|net|io|co|uk|de|fr|info|news|xyz|app|ai|me|tv|us|ca|au|in|biz"
+URL = re.compile(rf"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})\b(?:/\S*)?", re.I)
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
 HASHTAG = re.compile(r"(?<![\w#&])#[A-Za-z]\w+")
@@ -42,8 +43,9 @@ COUNTRY_US = re.compile(r"\bU\.S\.(?=\W|$)|(?<![A-Z][A-Z] )\bUS\b")
 # word and a space, so the capital that opens a segment (most often a sentence) never starts one.
 TITLE_RUN = re.compile(r"(?<=\S )[A-Z][a-z][\w'’.,-]*(?:\s+(?:(?:of|for|the|a|an|and|in|on|to|as|at|by|is|with|vs)\s+)?"
                        r"(?:[A-Z][a-z][\w'’.,-]*|[$\d][\w$.,%-]*)){2,}")
-# every URL match contains "://", "www." or a dot followed by a word character: a cheap test first
-_URL_HINT = re.compile(r"\.\w|://|www\.", re.I)
+# every URL match contains "://", "www." or a dot and a top-level domain ending a word: a cheap
+# test first (most segments have none, while a dot before a word character is in one in eight)
+_URL_HINT = re.compile(rf"://|www\.|\.(?:{_TLDS})\b", re.I)
 
 
 def _maybe_url(text: str) -> bool:
@@ -153,6 +155,13 @@ def build_table(texts: Iterable[str]):
     return as_frame(columns), segments
 
 
+def country_texts(texts: list[str]) -> list[str]:
+    """``_country_us`` of each text (by the compiled core when it is built): what the shape
+    features and the masked words both start from."""
+    compiled = native.core()
+    return compiled.country_us(texts) if compiled is not None else [_country_us(t) for t in texts]
+
+
 def _country_us(text: str) -> str:
     """"US" the country as "USA": lower-cased it would be "us" of "follow us", a promo word (and a
     first-person-plural one). Not after an all-capitals word: "FOLLOW US", "CONTACT US"."""
@@ -170,13 +179,19 @@ def _mask_links(text: str, titled: bool = False) -> str:
     return HASHTAG.sub(" xhashtag ", t) if "#" in t else t
 
 
-def mask_texts(texts: Iterable[str]) -> list[str]:
-    """``mask_text`` of each text; its last steps by the compiled core when it is built."""
+def mask_texts(texts: Iterable[str], countried: list[str] | None = None) -> list[str]:
+    """``mask_text`` of each text; its steps by the compiled core when it is built, except the
+    link placeholders, which regular expressions make in the texts the core says have any.
+    ``countried``: the texts through ``country_texts`` already."""
     compiled = native.core()
     if compiled is None:
         return [mask_text(t) for t in texts]
-    titled = compiled.title_runs([_country_us(t) for t in texts])
-    return compiled.mask_tails([_mask_links(t, titled=True) for t in titled])
+    titled = compiled.title_runs(countried if countried is not None else country_texts(list(texts)))
+    hints = np.empty(len(titled), dtype=np.uint8)
+    compiled.link_hints(titled, hints)
+    for i in np.flatnonzero(hints).tolist():
+        titled[i] = _mask_links(titled[i], titled=True)
+    return compiled.mask_tails(titled)
 
 
 def mask_text(text: str) -> str:
@@ -265,12 +280,13 @@ def _text_shape(text: str) -> list[float]:
 _TEXT_COLUMNS = {name: i for i, name in enumerate(SHAPE_FEATURE_NAMES[:-N_CONTEXT_FEATURES])}
 
 
-def _text_shapes(texts: Sequence[str]) -> np.ndarray | list[list[float]]:
-    """``_text_shape`` of each text: by the compiled core when it is built (the same numbers)."""
+def _text_shapes(texts: Sequence[str], countried: list[str] | None = None) -> np.ndarray | list[list[float]]:
+    """``_text_shape`` of each text: by the compiled core when it is built (the same numbers).
+    ``countried``: the texts through ``country_texts`` already."""
     compiled = native.core()
     if compiled is None:
         return [_text_shape(t) for t in texts]
-    texts = [_country_us(t) for t in texts]
+    texts = countried if countried is not None else country_texts(list(texts))
     out = np.empty((len(texts), len(_TEXT_COLUMNS)))
     hints = np.empty(len(texts), dtype=np.uint8)
     compiled.text_shape(texts, CTA_VERBS, STOPWORDS, SECOND_PERSON, FIRST_PLURAL, REPORTING, out, hints)
@@ -283,15 +299,16 @@ def _text_shapes(texts: Sequence[str]) -> np.ndarray | list[list[float]]:
     return out
 
 
-def shape_features(X, max_distance: int = 10) -> np.ndarray:
+def shape_features(X, max_distance: int = 10, countried: list[str] | None = None) -> np.ndarray:
     """Shape, voice and position features (``SHAPE_FEATURE_NAMES``) of each row of a segment
-    table: a DataFrame from ``build_table`` or any mapping of its columns."""
+    table: a DataFrame from ``build_table`` or any mapping of its columns. ``countried``: its
+    texts through ``country_texts`` already."""
     texts: Sequence[str] = list(X["text"])
     # filled a block of rows at a time: a list of Python floats per row costs ~1 KB
     shape = np.zeros((len(texts), len(SHAPE_FEATURE_NAMES) - N_CONTEXT_FEATURES))
     for a in range(0, len(texts), 10_000):
         block = texts[a:a + 10_000]
-        shape[a:a + len(block)] = _text_shapes(block)
+        shape[a:a + len(block)] = _text_shapes(block, None if countried is None else countried[a:a + 10_000])
     idx = np.asarray(X["idx"], dtype=np.float64)
     n = np.asarray(X["n"], dtype=np.float64)
     from_end = n - 1 - idx

@@ -76,7 +76,8 @@ def test_training_needs_both_classes(table_and_labels):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_URLISH = st.lists(st.sampled_from(list("abcw.:/@#1 -_é😀") + ["www.", ".com", "http://", ".io", "WWW."]),
+_URLISH = st.lists(st.sampled_from(list("abcw.:/@#1 -_é😀ıſ\u212a") + ["www.", ".com", "http://", ".io", "WWW.", ".Co",
+                                                                      ".uk", "biz", "new", "s", "n"]),
                    max_size=25).map("".join)
 
 

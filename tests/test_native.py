@@ -105,6 +105,11 @@ def test_promofilter_native_0_switches_the_compiled_core_off(monkeypatch):
 # length, emoji, separators, closing quotes, lone surrogates (undecodable input bytes)
 _TRICKY = ("aZ _1²½٣İßΣς'’.:/wW@#&-|•»›→▶“”\"©)]*!?([{ \t\n\u00a0"
            "\U0001F525\u2705\uFE0F\u2B50\udcff")
+# texts where a URL, an e-mail or "US" the country nearly is: top-level domains in any case (İ ı ſ K
+# are letters to the regex engine when it ignores case), word characters just after them, "U.S."
+_LINKISH = st.lists(st.sampled_from(["U", "S", ".", "US", "U.S.", "AB ", "A", " ", "_", "é", "x", "2", "www", "W",
+                                     ":", "/", "//", "@", "#", "com", "CO", "uk", "ın", "İ", "ſ", "\u212a", "news",
+                                     "bIZ", "-", "a@b", "\n", "\u00a0"]), max_size=14).map("".join)
 
 
 @needs_core
@@ -116,6 +121,7 @@ _TRICKY = ("aZ _1²½٣İßΣς'’.:/wW@#&-|•»›→▶“”\"©)]*!?([{ \t
                                            "__Tag_Line | x", "A:b", "Very long label words here and more and more: x",
                                            "✔ done", "٣. Arabic digit", "Source -x", "Tip :\tx", "Tip\t: x",
                                            "Go\u00a0– now"]),
+                          _LINKISH.filter(bool),
                           st.sampled_from(["Follow @promo_news and #Crypto2025 on X!", "www.Example.com/x",
                                            "© 2025 Acme. All Rights Reserved.", "READ MORE: Don’t miss it…",
                                            "“Subscribe,” she said. US and U.S. users"])),
@@ -129,7 +135,7 @@ def test_compiled_shape_features_are_the_ones_python_computes(texts):
 
 @needs_core
 @settings(max_examples=600, deadline=None)
-@given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40),
+@given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40), _LINKISH,
                           st.sampled_from(["Up 1,234.56% on 3.4.2025", "Read More At The Daily Planet Today 5",
                                            "@Handle #Tag mail@site.com https://x.io/a 🔥🔥 İ"])),
                 max_size=8))
@@ -137,6 +143,23 @@ def test_compiled_masking_masks_as_python_does(texts):
     from promofilter.signals import mask_text, mask_texts
 
     assert mask_texts(texts) == [mask_text(t) for t in texts]
+
+
+@needs_core
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(_LINKISH, st.text(alphabet=_TRICKY, max_size=30), st.text(max_size=30)), max_size=8))
+def test_compiled_link_hints_and_country_names_are_what_the_regexes_find(texts):
+    from promofilter.signals import COUNTRY_US, _URL_HINT, _mask_links
+
+    compiled = native.core()
+    assert compiled.country_us(texts) == [COUNTRY_US.sub("USA", t) for t in texts]
+    hints = np.zeros(len(texts), dtype=np.uint8)
+    compiled.link_hints(texts, hints)
+    assert [bool(h & 1) for h in hints] == [_URL_HINT.search(t) is not None for t in texts]
+    assert [bool(h & 2) for h in hints] == ["@" in t for t in texts]
+    assert [bool(h & 4) for h in hints] == ["#" in t for t in texts]
+    # what the masking leaves to regular expressions only where a hint is: nothing else changes
+    assert all(_mask_links(t, titled=True) == t for t, h in zip(texts, hints) if not h)
 
 
 _SENTENCE_TRICKY = "aZ .!?…\"'”’»)]。！？」』）-,;:}% \t\n\r\u2028\u00a0Mr.U.S.e.g.J.Smith"
