@@ -13,6 +13,7 @@
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
+ *   repetition_keys  repetition._keys, hashed as repetition._hash hashes (the same texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
  *
  * Built at install by hatch_build.py when a C compiler is there; without it promofilter runs the
@@ -26,7 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 17
+#define NATIVE_VERSION 18
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -1802,6 +1803,17 @@ siphash24(const uint8_t *in, Py_ssize_t len, const uint8_t k[16])
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/* pandas' step after SipHash (pandas/_libs/hashing.pyx: the splitmix64 finaliser) */
+static inline uint64_t
+pandas_mix(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 31);
+}
+
 PyDoc_STRVAR(hash_keys_doc,
 "hash_keys(strings, key, out)\n\n"
 "pandas.util.hash_array(np.array(strings, dtype=object), categorize=False) with hash_key `key`\n"
@@ -1860,12 +1872,7 @@ hash_keys(PyObject *self, PyObject *args)
             Py_DECREF(bytes);
             h = siphash24(raw.buf, raw.len, (const uint8_t *)key);
         }
-        h ^= h >> 30;
-        h *= 0xBF58476D1CE4E5B9ULL;
-        h ^= h >> 27;
-        h *= 0x94D049BB133111EBULL;
-        h ^= h >> 31;
-        o[i] = h;
+        o[i] = pandas_mix(h);
     }
     result = Py_NewRef(Py_None);
 done:
@@ -2328,6 +2335,205 @@ done:
     return result;
 }
 
+/* -- repetition._keys, hashed (for the texts template_of and normal_form restate) ----------- */
+
+PyDoc_STRVAR(repetition_keys_doc,
+"repetition_keys(texts, sites, label, key, out, done)\n\n"
+"For each str of the list `texts` (with the site of the same place in the list `sites`), the\n"
+"repetition._hash of the six strings of repetition._keys(text, site), into `out` (uint64,\n"
+"len(texts) x 6), and 1 into `done` (uint8 [len(texts)]); 0 where Python must make the keys (a\n"
+"text template_of or normal_form leaves to Python, a str subclass, undecodable bytes). `label` is\n"
+"repetition._LABEL (called for texts holding one of its separators), `key` the 16-byte hash key.");
+
+static inline int is_label_sep(Py_UCS4 c)  /* repetition._LABEL's [:|»›>–—-] */
+{
+    return c == ':' || c == '|' || c == 0xBB || c == 0x203A || c == '>' || c == 0x2013 || c == 0x2014 || c == '-';
+}
+
+/* 1 and the UTF-8 of s, or 0 (no exception) when s has undecodable bytes, -1 on error */
+static int
+utf8_of(PyObject *s, const char **utf8, Py_ssize_t *len)
+{
+    *utf8 = PyUnicode_AsUTF8AndSize(s, len);
+    if (*utf8 != NULL)
+        return 1;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+/* the hash of the concatenation of parts (NULL-terminated tag, then UTF-8 pieces) */
+static int
+hash_parts(bbuf *b, const char *const parts[], const Py_ssize_t lens[], int n_parts, const uint8_t key[16],
+           uint64_t *out)
+{
+    b->len = 0;
+    for (int p = 0; p < n_parts; p++) {
+        if (bbuf_reserve(b, lens[p]) < 0)
+            return -1;
+        memcpy(b->buf + b->len, parts[p], (size_t)lens[p]);
+        b->len += lens[p];
+    }
+    *out = pandas_mix(siphash24(b->buf, b->len, key));
+    return 0;
+}
+
+/* keys of one text: 1 done, 0 left to Python, -1 error */
+static int
+keys_one(PyObject *text, PyObject *site, PyObject *label, const uint8_t key[16], bbuf *b, uint64_t out[6])
+{
+    PyObject *norm = NULL, *tmpl = NULL, *lower = NULL, *prefix = NULL, *suffix = NULL;
+    int status = 0;
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_CheckExact(site))
+        return 0;
+    norm = normal_form_exact(text);
+    if (norm == NULL || norm == Py_None)
+        goto done;
+    tmpl = template_of(NULL, text);
+    if (tmpl == NULL || tmpl == Py_None)
+        goto done;
+    lower = PyObject_CallMethod(tmpl, "lower", NULL);
+    if (lower == NULL)
+        goto done;
+    /* the prefix: _LABEL's group 1 and ":" when it matches something, else the first two words;
+       the suffix: the last two words (words: norm.split(" ")) */
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(norm);
+    const int kind = PyUnicode_KIND(norm);
+    const void *data = PyUnicode_DATA(norm);
+    int has_sep = 0;
+    Py_ssize_t second = -1, spaces = 0, last_two = 0;  /* the second space; after the last-but-one */
+    Py_ssize_t last_space = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        has_sep |= is_label_sep(c);
+        if (c == ' ') {
+            if (++spaces == 2)
+                second = i;
+            last_two = last_space + 1;
+            last_space = i;
+        }
+    }
+    if (has_sep) {
+        PyObject *m = PyObject_CallMethod(label, "match", "O", norm);
+        if (m == NULL)
+            goto done;
+        if (m != Py_None) {
+            PyObject *g = PyObject_CallMethod(m, "group", "i", 1);
+            if (g == NULL) {
+                Py_DECREF(m);
+                goto done;
+            }
+            if (PyUnicode_Check(g) && PyUnicode_GET_LENGTH(g) > 0) {
+                PyObject *colon = PyUnicode_FromString(":");
+                prefix = colon == NULL ? NULL : PyUnicode_Concat(g, colon);
+                Py_XDECREF(colon);
+            }
+            Py_DECREF(g);
+        }
+        Py_DECREF(m);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    if (prefix == NULL && (prefix = PyUnicode_Substring(norm, 0, spaces >= 2 ? second : n)) == NULL)
+        goto done;
+    if ((suffix = PyUnicode_Substring(norm, spaces >= 2 ? last_two : 0, n)) == NULL)
+        goto done;
+    const char *u_norm, *u_lower, *u_site, *u_prefix, *u_suffix;
+    Py_ssize_t l_norm, l_lower, l_site, l_prefix, l_suffix;
+    int ok;
+    if ((ok = utf8_of(norm, &u_norm, &l_norm)) <= 0 || (ok = utf8_of(lower, &u_lower, &l_lower)) <= 0
+            || (ok = utf8_of(site, &u_site, &l_site)) <= 0 || (ok = utf8_of(prefix, &u_prefix, &l_prefix)) <= 0
+            || (ok = utf8_of(suffix, &u_suffix, &l_suffix)) <= 0) {
+        if (ok < 0)
+            goto done;
+        status = 0;  /* undecodable bytes: hashed by Python's way (surrogatepass, latin-1) */
+        goto done;
+    }
+    /* "n" SEP norm, "t" SEP tmpl, "n" SEP site SEP norm, "t" SEP site SEP tmpl,
+       "p" SEP site SEP prefix, "s" SEP site SEP suffix */
+    const char *tags[4] = {"n\x1f", "t\x1f", "p\x1f", "s\x1f"};
+    {
+        const char *parts[2] = {tags[0], u_norm};
+        const Py_ssize_t lens[2] = {2, l_norm};
+        if (hash_parts(b, parts, lens, 2, key, &out[0]) < 0)
+            goto done;
+    }
+    {
+        const char *parts[2] = {tags[1], u_lower};
+        const Py_ssize_t lens[2] = {2, l_lower};
+        if (hash_parts(b, parts, lens, 2, key, &out[1]) < 0)
+            goto done;
+    }
+    const char *tails[4] = {u_norm, u_lower, u_prefix, u_suffix};
+    const Py_ssize_t tail_lens[4] = {l_norm, l_lower, l_prefix, l_suffix};
+    for (int k = 0; k < 4; k++) {
+        const char *parts[4] = {tags[k], u_site, "\x1f", tails[k]};
+        const Py_ssize_t lens[4] = {2, l_site, 1, tail_lens[k]};
+        if (hash_parts(b, parts, lens, 4, key, &out[2 + k]) < 0)
+            goto done;
+    }
+    status = 1;
+done:
+    if (PyErr_Occurred())
+        status = -1;
+    Py_XDECREF(norm);
+    Py_XDECREF(tmpl);
+    Py_XDECREF(lower);
+    Py_XDECREF(prefix);
+    Py_XDECREF(suffix);
+    return status;
+}
+
+static PyObject *
+repetition_keys(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *sites, *label, *o_out, *o_done;
+    const char *key;
+    Py_ssize_t key_len;
+    if (!PyArg_ParseTuple(args, "O!O!Oy#OO", &PyList_Type, &texts, &PyList_Type, &sites, &label, &key, &key_len,
+                          &o_out, &o_done))
+        return NULL;
+    if (key_len != 16) {
+        PyErr_SetString(PyExc_ValueError, "repetition_keys: the key must be 16 bytes");
+        return NULL;
+    }
+    Py_buffer out, done;
+    if (get_buffer(o_out, &out, 8, 1, "out", "LQ") < 0)
+        return NULL;
+    if (get_buffer(o_done, &done, 1, 1, "done", "B?") < 0) {
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    bbuf b = {NULL, 0, 0};
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    if (PyList_GET_SIZE(sites) != n || out.len / 8 != n * 6 || done.len != n) {
+        PyErr_SetString(PyExc_ValueError, "repetition_keys: texts, sites, out and done of different lengths");
+        goto finish;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* references of our own: the label's match could run code that changes the lists */
+        PyObject *text = Py_NewRef(PyList_GET_ITEM(texts, i)), *site = Py_NewRef(PyList_GET_ITEM(sites, i));
+        int status = keys_one(text, site, label, (const uint8_t *)key, &b, (uint64_t *)out.buf + 6 * i);
+        Py_DECREF(text);
+        Py_DECREF(site);
+        if (status < 0)
+            goto finish;
+        ((uint8_t *)done.buf)[i] = (uint8_t)status;
+        if (PyList_GET_SIZE(texts) != n || PyList_GET_SIZE(sites) != n) {
+            PyErr_SetString(PyExc_RuntimeError, "repetition_keys: the lists changed");
+            goto finish;
+        }
+    }
+    result = Py_NewRef(Py_None);
+finish:
+    PyMem_Free(b.buf);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&done);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
@@ -2344,6 +2550,7 @@ static PyMethodDef methods[] = {
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
+    {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},
     {NULL, NULL, 0, NULL},
 };
 

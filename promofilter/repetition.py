@@ -29,7 +29,7 @@ import numpy as np
 
 from . import native
 from .mining import template_of
-from .reuse import keys_of, segments_of
+from .reuse import key_rows, segments_of
 
 __all__ = ["RepetitionCounter", "RepetitionCounts", "normal_form", "REPETITION_FEATURE_NAMES",
            "repetition_features", "split_key_ranges", "add_up_key_range"]
@@ -87,6 +87,22 @@ def _keys(text: str, site: str) -> tuple[str, ...]:
             "t" + _SEP + site + _SEP + tmpl, "p" + _SEP + site + _SEP + prefix, "s" + _SEP + site + _SEP + suffix)
 
 
+def _key_hashes(texts: list[str], sites: list[str]) -> np.ndarray:
+    """``_hash`` of the ``_keys`` of each segment text (with the site at the same place), one row
+    of N_KEYS per text; by the compiled core for the texts it restates."""
+    out = np.empty((len(texts), N_KEYS), dtype=np.uint64)
+    compiled = native.core()
+    if compiled is not None:
+        done = np.empty(len(texts), dtype=np.uint8)
+        compiled.repetition_keys(texts, sites, _LABEL, _HASH_KEY, out, done)
+        rest = np.flatnonzero(done == 0).tolist()
+    else:
+        rest = list(range(len(texts)))
+    if rest:
+        out[rest] = _hash([key for i in rest for key in _keys(texts[i], sites[i])]).reshape(-1, N_KEYS)
+    return out
+
+
 def _encodable(s: str) -> bool:
     try:
         s.encode("utf-8")
@@ -114,6 +130,13 @@ def _hash(strings: list[str]) -> np.ndarray:
     import pandas as pd  # only batch mode hashes: a single text is stripped without pandas
 
     return pd.util.hash_array(values, categorize=False).astype(np.uint64)
+
+
+def _site_keys(sites: Sequence[str]) -> np.ndarray:
+    """The key of each site's document count (each distinct site hashed once)."""
+    distinct = list(dict.fromkeys(sites))
+    hashed = dict(zip(distinct, _hash([_SEP + "site" + _SEP + site for site in distinct]).tolist()))
+    return np.array([hashed[site] for site in sites], dtype=np.uint64)
 
 
 def _segment_texts(text: str) -> list[str]:
@@ -170,16 +193,22 @@ class RepetitionCounter:
         sites = [None] * len(texts) if sites is None else list(sites)
         if len(sites) != len(texts):
             raise ValueError("sites must have one entry per text")
-        strings: list[str] = []
-        for text, site in zip(texts, sites):
-            site = site or ""
-            # a set: each document counts a key once
-            keys = {_SEP + "site", _SEP + "site" + _SEP + site}
-            for seg in _segment_texts(text):
-                keys.update(keys_of(seg, site, _keys))
-            strings += keys
-        if strings:
-            keys = _hash(strings)
+        sites = [site or "" for site in sites]
+        segment_texts = [_segment_texts(text) for text in texts]
+        rows = key_rows([seg for segs in segment_texts for seg in segs],
+                        [site for segs, site in zip(segment_texts, sites) for _ in segs], _key_hashes)
+        # each document counts a key once: (document, key) pairs, sorted, without repeats; with the
+        # keys that count the documents of the batch and of each site
+        docs = np.repeat(np.arange(len(texts)), [N_KEYS * len(segs) for segs in segment_texts])
+        keys = np.concatenate([rows.ravel(), np.repeat(_hash([_SEP + "site"]), len(texts)),
+                               _site_keys(sites)])
+        docs = np.concatenate([docs, np.arange(len(texts)), np.arange(len(texts))])
+        if len(keys):
+            order = np.lexsort((keys, docs))
+            keys, docs = keys[order], docs[order]
+            first = np.ones(len(keys), dtype=bool)
+            first[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+            keys = keys[first]
             self._add(keys, np.ones(len(keys), dtype=COUNT_DTYPE))
         self.documents += len(texts)
 
@@ -345,11 +374,8 @@ def repetition_features(table, counts: RepetitionCounts | None,
         return out
     docs = np.asarray(table["doc"])
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
-    strings = []
-    for text, site in zip(table["text"], seg_sites):
-        strings += keys_of(text, site, _keys)
-    found = counts.lookup(_hash(strings)).reshape(-1, N_KEYS)
-    site_docs = counts.lookup(_hash([_SEP + "site" + _SEP + s for s in seg_sites]))
+    found = counts.lookup(key_rows(list(table["text"]), seg_sites, _key_hashes).ravel()).reshape(-1, N_KEYS)
+    site_docs = counts.lookup(_site_keys(seg_sites))
     others = np.maximum(found - 1, 0).astype(float)
     site_others = np.maximum(site_docs - 1, 0).astype(float)
     out[:, 0] = 1.0

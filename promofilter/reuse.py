@@ -11,14 +11,16 @@ are computed twice, as without it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+import numpy as np
 
 from .results import Segment
 from .segment import segment
 
-__all__ = ["reusing", "segments_of", "keys_of", "MAX_CHARS"]
+__all__ = ["reusing", "segments_of", "key_rows", "MAX_CHARS"]
 
 # about 25-50 MB held at most (a text of generated articles keeps ~2x its size in segments and keys)
 MAX_CHARS = 25_000_000
@@ -28,7 +30,7 @@ SEGMENT_CHARS = 100  # what a Segment object costs, in characters
 class _Store:
     def __init__(self) -> None:
         self.segments: dict[str, list[Segment]] = {}
-        self.keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.keys: dict[tuple[str, str], bytes] = {}  # a row of key hashes, as bytes
         self.size = 0  # characters held (see MAX_CHARS)
 
 
@@ -60,16 +62,24 @@ def segments_of(text: str) -> list[Segment]:
     return found
 
 
-def keys_of(text: str, site: str, compute: Callable[[str, str], tuple[str, ...]]) -> tuple[str, ...]:
-    """``compute(text, site)`` (a segment's repetition keys), kept within ``reusing()``."""
+def key_rows(texts: Sequence[str], sites: Sequence[str],
+             compute: Callable[[list[str], list[str]], np.ndarray]) -> np.ndarray:
+    """``compute(texts, sites)`` (one row of repetition key hashes per segment text, uint64),
+    each row kept within ``reusing()``: only the texts not seen before are computed."""
     store = _STORE.get()
     if store is None:
-        return compute(text, site)
-    found = store.keys.get((text, site))
-    if found is None:
-        found = compute(text, site)
-        cost = len(text) + sum(map(len, found))
-        if store.size + cost <= MAX_CHARS:
-            store.keys[(text, site)] = found
-            store.size += cost
-    return found
+        return compute(list(texts), list(sites))
+    pairs = list(zip(texts, sites))
+    rows = [store.keys.get(pair) for pair in pairs]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        found = compute([texts[i] for i in missing], [sites[i] for i in missing])
+        for i, row in zip(missing, found):
+            rows[i] = row = row.tobytes()
+            cost = len(texts[i]) + len(row)
+            if store.size + cost <= MAX_CHARS:
+                store.keys[pairs[i]] = row
+                store.size += cost
+        if len(missing) == len(rows):
+            return found
+    return np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), -1)

@@ -256,6 +256,28 @@ def test_compiled_repetition_forms_are_the_ones_python_makes(text):
         assert normal is None or normal == normal_form(text)
 
 
+_LABELLED = st.lists(st.sampled_from(["READ", "MORE", "Related", ":", "::", "|", "»", "›", ">", "–", "—", "-", " ",
+                                       "a", "İ", "x.io", "\udc80", "“q”", "3", "\u00a0", "Source", "é"]),
+                     max_size=10).map("".join)
+
+
+@needs_core
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.tuples(st.one_of(_LABELLED, st.text(alphabet=_KEY_TRICKY, max_size=40), st.text(max_size=30)),
+                          st.sampled_from(["", "site", "ßite.com", "s\udcffx", "a b"])), max_size=8))
+def test_compiled_repetition_keys_hash_as_python_keys_and_hashes(pairs):
+    from promofilter.repetition import N_KEYS, _HASH_KEY, _LABEL, _hash, _keys
+
+    texts, sites = [t for t, _ in pairs], [s for _, s in pairs]
+    out = np.zeros((len(texts), N_KEYS), dtype=np.uint64)
+    done = np.zeros(len(texts), dtype=np.uint8)
+    native.core().repetition_keys(texts, sites, _LABEL, _HASH_KEY, out, done)
+    with native.switched_off():
+        for text, site, row, did in zip(texts, sites, out, done):
+            if did:
+                assert row.tolist() == _hash(list(_keys(text, site))).tolist()
+
+
 @needs_core
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.text(alphabet=_SENTENCE_TRICKY, max_size=80), st.text(max_size=40)))

@@ -132,8 +132,9 @@ def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(mod
     monkeypatch.setattr(reuse, "MAX_CHARS", max_chars)
     segmented, keyed = [], []
     monkeypatch.setattr(reuse, "segment", lambda text: segmented.append(text) or segment(text))
-    keys = repetition._keys
-    monkeypatch.setattr(repetition, "_keys", lambda text, site: keyed.append((text, site)) or keys(text, site))
+    hashes = repetition._key_hashes
+    monkeypatch.setattr(repetition, "_key_hashes",
+                        lambda texts, sites: keyed.extend(zip(texts, sites)) or hashes(texts, sites))
     assert model.strip_many(texts) == expected
     # everything fits: each text segmented once, each segment's keys computed once; else some twice
     fits = max_chars == 10**9
