@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 18
+#define NATIVE_VERSION 19
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -2132,8 +2132,8 @@ static const char *const name_connectors[] = {"of ", "the ", "and ", "& ", "de "
 
 PyDoc_STRVAR(template_of_doc,
 "template_of(text) -> str or None\n\n"
-"mining.template_of(text) for a text with no e-mail, URL, handle, hashtag or quote to mask (no\n"
-"'@', '#', quotation mark, '://', 'www' or '.' before c, o, n, i or u); None for any other text,\n"
+"mining.template_of(text) for a text with no e-mail, URL, handle or hashtag to mask (no '@',\n"
+"'#', '://', 'www' or '.' before c, o, n, i or u); None for any other text,\n"
 "which mining.template_of masks itself.");
 
 static PyObject *
@@ -2146,10 +2146,12 @@ template_of(PyObject *self, PyObject *arg)
     const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
     const int kind = PyUnicode_KIND(arg);
     const void *data = PyUnicode_DATA(arg);
+    int quoted = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c == '@' || c == '#' || c == 0x201C || c == '"' || c == 0x2018)
+        if (c == '@' || c == '#')
             Py_RETURN_NONE;
+        quoted |= c == 0x201C || c == '"' || c == 0x2018;
         if (c == '.' && i + 1 < n) {
             Py_UCS4 d = PyUnicode_READ(kind, data, i + 1) | 0x20;
             if (d == 'c' || d == 'o' || d == 'n' || d == 'i' || d == 'u')
@@ -2165,6 +2167,28 @@ template_of(PyObject *self, PyObject *arg)
     PyObject *result = NULL;
     if (collapse_spaces(kind, data, n, &s) < 0)
         goto done;
+    /* _QUOTE: “[^”]{1,200}”|"[^"]{1,200}"|‘[^’]{1,200}’ -> {quote}: an opening mark, 1 to 200
+       characters without its closing mark, and that mark */
+    if (quoted) {
+        for (Py_ssize_t i = 0; i < s.len;) {
+            Py_UCS4 c = s.buf[i], close = c == 0x201C ? 0x201D : c == '"' ? '"' : c == 0x2018 ? 0x2019 : 0;
+            Py_ssize_t j = i + 1;
+            while (close && j < s.len && j - i - 1 <= 200 && s.buf[j] != close)
+                j++;
+            if (close && j < s.len && s.buf[j] == close && j - i - 1 >= 1 && j - i - 1 <= 200) {
+                if (ubuf_puts(&t, "{quote}") < 0)
+                    goto done;
+                i = j + 1;
+            } else {
+                if (ubuf_put(&t, c) < 0)
+                    goto done;
+                i++;
+            }
+        }
+        if (ubuf_from(&s, &t) < 0)
+            goto done;
+        t.len = 0;
+    }
     /* _NUMBER: [$€£¥]?\d+(?:[,.:/]\d+)*%? -> {number} */
     for (Py_ssize_t i = 0; i < s.len;) {
         Py_ssize_t j = i;

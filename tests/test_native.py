@@ -244,7 +244,8 @@ _KEY_TRICKY = _TRICKY + "0123456789٣$€£¥%,.:/{}&–—;|ABCXY of the and de
 @given(st.one_of(st.text(alphabet=_KEY_TRICKY, max_size=60), st.text(max_size=40),
                  st.lists(st.sampled_from(["The", "Daily", "Ledger", "of", "the", "and", "&", "de", "$5", "€3,5",
                                            "12:30", "1/2", "40%", "{name}", ",", "said", "Smith's", "O’Neil",
-                                           "Al-Amin", "-", "—", "|", "»", "\t", "é", "Éclair", "x.io", "Go!"]),
+                                           "Al-Amin", "-", "—", "|", "»", "\t", "é", "Éclair", "x.io", "Go!",
+                                           "“", "”", '"', "‘", "’", "“Yes,” he said", "x" * 198, "y" * 199]),
                           max_size=14).map(" ".join)))
 def test_compiled_repetition_forms_are_the_ones_python_makes(text):
     from promofilter.mining import template_of
