@@ -1542,6 +1542,7 @@ hashed_grams(PyObject *self, PyObject *args)
     }
     bbuf rows = {NULL, 0, 0}, cols = {NULL, 0, 0}, utf8 = {NULL, 0, 0};
     Py_ssize_t *tok = NULL, tok_cap = 0;  /* each token's start and end in utf8 (pairs) */
+    const int pow2 = (n_features & (n_features - 1)) == 0;  /* a mask takes the modulo */
     PyObject *result = NULL;
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     for (Py_ssize_t row = 0; row < n; row++) {
@@ -1553,7 +1554,9 @@ hashed_grams(PyObject *self, PyObject *args)
         const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
         const int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
-        /* tokens: maximal runs of word characters, long enough; their UTF-8, space-separated */
+        /* tokens: maximal runs of word characters, long enough; their UTF-8, space-separated
+           (ASCII text is its own UTF-8: copied a token at a time) */
+        const int ascii = PyUnicode_IS_ASCII(text);
         utf8.len = 0;
         Py_ssize_t n_tok = 0;
         for (Py_ssize_t i = 0; i < len;) {
@@ -1562,8 +1565,14 @@ hashed_grams(PyObject *self, PyObject *args)
                 continue;
             }
             Py_ssize_t j = i;
-            while (j < len && re_word(PyUnicode_READ(kind, data, j)))
-                j++;
+            if (ascii) {
+                const uint8_t *bytes = data;
+                while (j < len && (ascii_class[bytes[j]] & C_ALNUM || bytes[j] == '_'))
+                    j++;
+            } else {
+                while (j < len && re_word(PyUnicode_READ(kind, data, j)))
+                    j++;
+            }
             if (j - i >= min_token) {
                 Py_ssize_t *grown = grow(tok, &tok_cap, 2 * (n_tok + 1), sizeof(Py_ssize_t), 128);
                 if (grown == NULL)
@@ -1572,9 +1581,16 @@ hashed_grams(PyObject *self, PyObject *args)
                 if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
                     goto done;
                 tok[2 * n_tok] = utf8.len;
-                for (Py_ssize_t k = i; k < j; k++)
-                    if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
+                if (ascii) {
+                    if (bbuf_reserve(&utf8, j - i) < 0)
                         goto done;
+                    memcpy(utf8.buf + utf8.len, (const uint8_t *)data + i, (size_t)(j - i));
+                    utf8.len += j - i;
+                } else {
+                    for (Py_ssize_t k = i; k < j; k++)
+                        if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
+                            goto done;
+                }
                 tok[2 * n_tok + 1] = utf8.len;
                 n_tok++;
             }
@@ -1582,16 +1598,28 @@ hashed_grams(PyObject *self, PyObject *args)
         }
         /* an n-gram is the bytes from its first token's start to its last token's end: the
            tokens joined by single spaces, as scikit-learn joins them */
+        Py_ssize_t n_grams = 0;
+        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
+            n_grams += n_tok - g + 1;
+        if (bbuf_reserve(&rows, 8 * n_grams) < 0 || bbuf_reserve(&cols, 8 * n_grams) < 0)
+            goto done;
+        uint8_t *r_at = rows.buf + rows.len, *c_at = cols.buf + cols.len;
+        const int64_t row64 = row;
         for (Py_ssize_t g = 1; g <= max_n; g++)
             for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
                 Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
                 int32_t h = murmur3_32(utf8.buf + a, b - a);
                 /* Python's modulo (never negative), as scikit-learn's mapping of -2**31 computes it */
                 int64_t column = h == INT32_MIN ? (((int64_t)2147483647 - (n_features - 1)) % n_features + n_features) % n_features
-                                                : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
-                if (bbuf_int64(&rows, row) < 0 || bbuf_int64(&cols, column) < 0)
-                    goto done;
+                               : pow2 ? (int64_t)(h < 0 ? -(int64_t)h : h) & (n_features - 1)
+                                      : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
+                memcpy(r_at, &row64, 8);
+                memcpy(c_at, &column, 8);
+                r_at += 8;
+                c_at += 8;
             }
+        rows.len += 8 * n_grams;
+        cols.len += 8 * n_grams;
     }
     result = Py_BuildValue("(y#y#)", rows.buf ? (const char *)rows.buf : "", rows.len,
                            cols.buf ? (const char *)cols.buf : "", cols.len);
