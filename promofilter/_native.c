@@ -1601,6 +1601,8 @@ hashed_grams(PyObject *self, PyObject *args)
         Py_ssize_t n_grams = 0;
         for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
             n_grams += n_tok - g + 1;
+        if (n_grams == 0)
+            continue;
         if (bbuf_reserve(&rows, 8 * n_grams) < 0 || bbuf_reserve(&cols, 8 * n_grams) < 0)
             goto done;
         uint8_t *r_at = rows.buf + rows.len, *c_at = cols.buf + cols.len;
