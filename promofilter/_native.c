@@ -3,6 +3,7 @@
  * Each function restates a Python (or NumPy) function of the package and returns the same
  * result, bit for bit; the Python one stays the reference and the fallback:
  *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees)
+ *   context_features  scoring.context_features     (neighbour features of stage 1's scores)
  *   text_shape    signals._text_shape                  (all but four regex-made columns)
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   country_us    signals._country_us                  ("US" the country as "USA")
@@ -27,7 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 19
+#define NATIVE_VERSION 20
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -2588,8 +2589,82 @@ finish:
     return result;
 }
 
+/* -- scoring.context_features ------------------------------------------------------------------ */
+
+PyDoc_STRVAR(context_features_doc,
+"context_features(p, bounds, out)\n\n"
+"scoring.context_features: for the rows of each document (documents are contiguous; `bounds`\n"
+"(int64) holds each one's first row and, last, the number of rows), the ten neighbour features of\n"
+"the scores `p` (float64) into `out` (float64, rows x 10), summed in NumPy's order.");
+
+static PyObject *
+context_features(PyObject *self, PyObject *args)
+{
+    PyObject *o_p, *o_bounds, *o_out;
+    if (!PyArg_ParseTuple(args, "OOO", &o_p, &o_bounds, &o_out))
+        return NULL;
+    Py_buffer b[3];
+    PyObject *objs[3] = {o_p, o_bounds, o_out};
+    const char *names[3] = {"p", "bounds", "out"};
+    const char *formats[3] = {"d", "lq", "d"};
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 3; got++)
+        if (get_buffer(objs[got], &b[got], 8, got == 2, names[got], formats[got]) < 0)
+            goto done;
+    const double *p = b[0].buf;
+    const int64_t *bounds = b[1].buf;
+    double *out = b[2].buf;
+    const Py_ssize_t n = b[0].len / 8, n_bounds = b[1].len / 8;
+    if (b[2].len / 8 != n * 10 || n_bounds < 1 || bounds[0] != 0 || bounds[n_bounds - 1] != n) {
+        PyErr_SetString(PyExc_ValueError, "context_features: p, bounds and out of inconsistent sizes");
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d + 1 < n_bounds; d++)
+        if (bounds[d + 1] <= bounds[d]) {
+            PyErr_SetString(PyExc_ValueError, "context_features: bounds not increasing");
+            goto done;
+        }
+    for (Py_ssize_t d = 0; d + 1 < n_bounds; d++) {
+        const Py_ssize_t a = bounds[d], m = bounds[d + 1] - bounds[d];
+        const double *q = p + a;
+        double *o = out + a * 10;
+        /* suffix statistics over the segments strictly after each one, accumulated from the end */
+        double s_max = 0.0, s_sum = 0.0, s_hi = 0.0;
+        for (Py_ssize_t j = m - 1; j >= 0; j--) {
+            const double after = (double)(m - 1 - j), div = after > 1.0 ? after : 1.0;
+            double *r = o + j * 10;
+            r[5] = j == m - 1 ? 0.0 : s_max;
+            r[6] = (j == m - 1 ? 0.0 : s_sum) / div;
+            r[7] = (j == m - 1 ? 0.0 : s_hi) / div;
+            r[9] = after < 10.0 ? after : 10.0;
+            /* np.maximum.accumulate and np.cumsum from the last segment */
+            s_max = j == m - 1 ? q[j] : (q[j] > s_max || isnan(q[j]) ? q[j] : s_max);
+            s_sum = j == m - 1 ? q[j] : s_sum + q[j];
+            s_hi = j == m - 1 ? (double)(q[j] >= 0.5) : s_hi + (double)(q[j] >= 0.5);
+        }
+        double p_max = 0.0;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            double *r = o + j * 10;
+            r[0] = q[j];
+            r[1] = j >= 1 ? q[j - 1] : 0.0;
+            r[2] = j >= 2 ? q[j - 2] : 0.0;
+            r[3] = j + 1 < m ? q[j + 1] : 0.0;
+            r[4] = j + 2 < m ? q[j + 2] : 0.0;
+            r[8] = j == 0 ? 0.0 : p_max;
+            p_max = j == 0 ? q[j] : (q[j] > p_max || isnan(q[j]) ? q[j] : p_max);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
+    {"context_features", context_features, METH_VARARGS, context_features_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},
     {"title_runs", title_runs, METH_VARARGS, title_runs_doc},

@@ -58,6 +58,10 @@ def context_features(p: np.ndarray, doc: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
+    compiled = native.core()
+    if compiled is not None and p.dtype == np.float64:
+        compiled.context_features(np.ascontiguousarray(p), bounds.astype(np.int64), out)
+        return out
     starts, sizes = bounds[:-1], np.diff(bounds)
     # documents of one length are computed together, one per row of a matrix: the same sums in
     # the same order as document by document, with one NumPy call per length, not per document
@@ -474,7 +478,7 @@ class CompiledClassifier:
         else:
             d = self.kinds.decision(words, scaled)
             best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
-            kinds = [self.kind_labels[i] for i in best]
+            kinds = [self.kind_labels[i] for i in best.tolist()]
         context = context_features(p1, np.asarray(X["doc"]))
         p2 = self.stage2.predict_proba(self._stage2_matrix(context, shape, X, slice(None), False))
         p_alone = None

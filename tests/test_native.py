@@ -257,6 +257,20 @@ def test_compiled_repetition_forms_are_the_ones_python_makes(text):
         assert normal is None or normal == normal_form(text)
 
 
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.5, 0.4999999999999999, float("nan")])),
+                         min_size=1, max_size=14), max_size=8))
+def test_compiled_context_features_are_the_ones_numpy_computes(documents):
+    from promofilter.scoring import context_features
+
+    p = np.array([x for doc in documents for x in doc], dtype=np.float64)
+    doc = np.repeat(np.arange(len(documents)), [len(d) for d in documents])
+    compiled = context_features(p, doc)
+    with native.switched_off():
+        np.testing.assert_array_equal(compiled, context_features(p, doc))
+
+
 _LABELLED = st.lists(st.sampled_from(["READ", "MORE", "Related", ":", "::", "|", "»", "›", ">", "–", "—", "-", " ",
                                        "a", "İ", "x.io", "\udc80", "“q”", "3", "\u00a0", "Source", "é"]),
                      max_size=10).map("".join)
