@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 20
+#define NATIVE_VERSION 21
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -41,6 +41,12 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
         return -1;
     if (view->itemsize != itemsize) {
         PyErr_Format(PyExc_TypeError, "%s: items of %zd bytes, expected %zd", what, view->itemsize, itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    /* the C code reads and writes whole items: an item that straddles its alignment is refused */
+    if ((uintptr_t)view->buf % (size_t)(itemsize < 8 ? itemsize : 8) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: a buffer not aligned to its items", what);
         PyBuffer_Release(view);
         return -1;
     }
@@ -678,7 +684,7 @@ text_shape(PyObject *self, PyObject *args)
     Py_buffer out, hints;
     if (get_buffer(o_out, &out, 8, 1, "out", "d") < 0)
         return NULL;
-    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B?") < 0) {
+    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B") < 0) {
         PyBuffer_Release(&out);
         return NULL;
     }
@@ -932,7 +938,7 @@ title_runs_one(PyObject *text, ubuf *b)
             p++;
         }
     }
-    return replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : Py_NewRef(text);
+    return replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : PyUnicode_FromObject(text);
 }
 
 /* A new list of one_text(text) for each str of the list in args (a scratch buffer shared) */
@@ -1018,7 +1024,7 @@ country_us_one(PyObject *text, ubuf *b)
         p = copied - 1;
     }
     if (!replaced)
-        return Py_NewRef(text);
+        return PyUnicode_FromObject(text);  /* an exact str, as re.sub returns (a str subclass copied) */
     if (ubuf_put_range(b, kind, data, copied, n) < 0)
         return NULL;
     return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
@@ -1043,7 +1049,7 @@ link_hints(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &texts, &o_hints))
         return NULL;
     Py_buffer hints;
-    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B?") < 0)
+    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B") < 0)
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     PyObject *result = NULL;
@@ -1608,7 +1614,7 @@ hashed_grams(PyObject *self, PyObject *args)
             goto done;
         uint8_t *r_at = rows.buf + rows.len, *c_at = cols.buf + cols.len;
         const int64_t row64 = row;
-        for (Py_ssize_t g = 1; g <= max_n; g++)
+        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
             for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
                 Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
                 int32_t h = murmur3_32(utf8.buf + a, b - a);
@@ -2184,7 +2190,8 @@ template_of(PyObject *self, PyObject *arg)
             Py_RETURN_NONE;
         quoted |= c == 0x201C || c == '"' || c == 0x2018;
         if (c == '.' && i + 1 < n) {
-            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1) | 0x20;
+            /* (İ and ı are i to the regex engine when it ignores case) */
+            Py_UCS4 d = fold_ascii(PyUnicode_READ(kind, data, i + 1));
             if (d == 'c' || d == 'o' || d == 'n' || d == 'i' || d == 'u')
                 Py_RETURN_NONE;
         }
@@ -2556,7 +2563,7 @@ repetition_keys(PyObject *self, PyObject *args)
     Py_buffer out, done;
     if (get_buffer(o_out, &out, 8, 1, "out", "LQ") < 0)
         return NULL;
-    if (get_buffer(o_done, &done, 1, 1, "done", "B?") < 0) {
+    if (get_buffer(o_done, &done, 1, 1, "done", "B") < 0) {
         PyBuffer_Release(&out);
         return NULL;
     }
@@ -2639,7 +2646,7 @@ context_features(PyObject *self, PyObject *args)
             r[7] = (j == m - 1 ? 0.0 : s_hi) / div;
             r[9] = after < 10.0 ? after : 10.0;
             /* np.maximum.accumulate and np.cumsum from the last segment */
-            s_max = j == m - 1 ? q[j] : (q[j] > s_max || isnan(q[j]) ? q[j] : s_max);
+            s_max = j == m - 1 ? q[j] : (s_max > q[j] || isnan(s_max) ? s_max : q[j]);  /* NumPy's tie: the new one */
             s_sum = j == m - 1 ? q[j] : s_sum + q[j];
             s_hi = j == m - 1 ? (double)(q[j] >= 0.5) : s_hi + (double)(q[j] >= 0.5);
         }
@@ -2652,7 +2659,7 @@ context_features(PyObject *self, PyObject *args)
             r[3] = j + 1 < m ? q[j + 1] : 0.0;
             r[4] = j + 2 < m ? q[j + 2] : 0.0;
             r[8] = j == 0 ? 0.0 : p_max;
-            p_max = j == 0 ? q[j] : (q[j] > p_max || isnan(q[j]) ? q[j] : p_max);
+            p_max = j == 0 ? q[j] : (p_max > q[j] || isnan(p_max) ? p_max : q[j]);
         }
     }
     result = Py_NewRef(Py_None);

@@ -1,8 +1,8 @@
 """The optional compiled core (``promofilter/_native.c``), when it was built and matches.
 
 Its C functions compute exactly what the Python functions they restate compute (segmentation,
-the segment table, shape features, masking, hashed n-grams, the tree walk, repetition keys; the
-list is at the top of ``_native.c``), several times faster.
+the segment table, shape features, masking, hashed n-grams, neighbour features, the tree walk,
+repetition keys and their hashes; the list is at the top of ``_native.c``), several times faster.
 
 ``core()`` returns the compiled module, or ``None`` when there is none (built without a
 compiler), when it was compiled from another version of the source (a stale build in a source
@@ -19,7 +19,7 @@ from types import ModuleType
 __all__ = ["core", "switched_off", "NATIVE_VERSION"]
 
 # the version of _native.c this Python code calls (its NATIVE_VERSION constant)
-NATIVE_VERSION = 20
+NATIVE_VERSION = 21
 
 _loaded: list[ModuleType | None] = []
 _off = 0  # switched_off() blocks entered and not left

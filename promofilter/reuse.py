@@ -67,7 +67,7 @@ def key_rows(texts: Sequence[str], sites: Sequence[str],
     """``compute(texts, sites)`` (one row of repetition key hashes per segment text, uint64),
     each row kept within ``reusing()``: only the texts not seen before are computed."""
     store = _STORE.get()
-    if store is None:
+    if store is None or not texts:
         return compute(list(texts), list(sites))
     pairs = list(zip(texts, sites))
     rows = [store.keys.get(pair) for pair in pairs]
@@ -82,4 +82,4 @@ def key_rows(texts: Sequence[str], sites: Sequence[str],
                 store.size += cost
         if len(missing) == len(rows):
             return found
-    return np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), -1)
+    return np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), len(rows[0]) // 8)

@@ -201,6 +201,12 @@ def test_undecodable_bytes_stay_distinct_keys():
     assert len(set(_hash(["a\udc80b", "a\udcffb", "a\ufffd\ufffd\ufffdb"]).tolist())) == 3
 
 
+def test_a_batch_of_empty_and_blank_texts_comes_back_as_it_was(model):
+    texts = ["", "", "   ", "\n\n"]
+    assert model.strip_many(texts) == texts
+    assert model.strip_many(texts + ["Rates rose. Follow us on X."])[:4] == texts
+
+
 def test_one_text_is_not_a_batch(model):
     text = _batch(1)[0]
     assert model.strip_many([text]) == [model.strip(text)]
