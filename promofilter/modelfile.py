@@ -237,14 +237,39 @@ def _check_members(file: str | IO[bytes]) -> None:
         file.seek(0)
 
 
+# The header of an .npy member holding a plain array or a record array of plain fields, as
+# numpy.save writes it: read with this pattern, it needs no Python parser (numpy.load parses
+# each header with ast.literal_eval: a third of the shipped model's load time, 1,656 members).
+# Any other header is left to numpy.lib.format.
+_PLAIN_TYPE = r"'[<>|=][a-zA-Z]\d{1,2}'"
+_NPY_HEADER = re.compile(
+    rf"\{{'descr': (?P<descr>{_PLAIN_TYPE}|\[(?:\('[A-Za-z_]\w*', {_PLAIN_TYPE}\)(?:, )?)+\]), "
+    r"'fortran_order': (?P<fortran>False|True), 'shape': \((?P<shape>(?:\d+, ?)*\d*)\), \}\s*\Z")
+_FIELD = re.compile(r"\('([A-Za-z_]\w*)', '([<>|=][a-zA-Z]\d{1,2})'\)")
+
+
+def _npy_array(data: bytes) -> np.ndarray:
+    """An .npy file's array from its bytes (never an object array)."""
+    if data[:6] == b"\x93NUMPY" and data[6] in (1, 2, 3) and len(data) >= 12:
+        size, start = (int.from_bytes(data[8:10], "little"), 10) if data[6] == 1 else (int.from_bytes(data[8:12], "little"), 12)
+        found = _NPY_HEADER.match(data[start:start + size].decode("latin-1"))
+        if found:
+            descr = found["descr"]
+            dtype = np.dtype(descr[1:-1] if descr[0] == "'" else _FIELD.findall(descr))
+            if not dtype.hasobject:
+                shape = tuple(int(x) for x in found["shape"].replace(" ", "").split(",") if x)
+                count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                flat = np.frombuffer(data, dtype=dtype, count=count, offset=start + size).copy()
+                return flat.reshape(shape, order="F" if found["fortran"] == "True" else "C")
+    return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+
+
 def _open(file: str | IO[bytes]) -> tuple[dict, Any]:
     _check_members(file)
     try:
-        archive = np.load(file, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise FormatError("not a promofilter model archive (a single array, not an archive)")
-        with archive:  # closes the file: it may be replaced or removed next (Windows locks it)
-            arrays = {name: archive[name] for name in archive.files}
+        # members were checked: names ending in .npy, within the size limits
+        with zipfile.ZipFile(file) as archive:  # closes the file: it may be replaced or removed next
+            arrays = {info.filename[:-4]: _npy_array(archive.read(info)) for info in archive.infolist()}
     except FormatError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:

@@ -136,6 +136,43 @@ def test_model_file_with_pickled_arrays_is_not_readable(model_dir, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("array", [
+    [1.5, -0.0], [[1, 2], [3, 4]], 7, [], [[]], ["ab", "c"], [True, False],
+    ("fortran", [[1.0, 2.0], [3.0, 4.0]]), ("records", [(1, 2.5), (3, 4.5)]), ("big-endian", [1, 258]),
+])
+def test_model_arrays_read_as_numpy_reads_them(array):
+    import io
+
+    import numpy as np
+
+    from promofilter.modelfile import _npy_array
+
+    kind, values = array if isinstance(array, tuple) else ("plain", array)
+    a = {"plain": lambda: np.asarray(values), "fortran": lambda: np.asfortranarray(values),
+         "records": lambda: np.array(values, dtype=[("n", "<i8"), ("x", "<f8")]),
+         "big-endian": lambda: np.array(values, dtype=">u4")}[kind]()
+    buffer = io.BytesIO()
+    np.save(buffer, a)
+    read = _npy_array(buffer.getvalue())
+    assert read.dtype == a.dtype and read.shape == a.shape and read.tobytes("A") == a.tobytes("A")
+    assert read.flags.writeable and read.flags.f_contiguous == a.flags.f_contiguous
+
+
+def test_every_array_of_a_trained_model_reads_as_numpy_reads_it(model_dir):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from promofilter.modelfile import _npy_array
+
+    with zipfile.ZipFile(model_dir / "model.npz") as archive:
+        for info in archive.infolist():
+            data = archive.read(info)
+            ours, numpys = _npy_array(data), np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            assert ours.dtype == numpys.dtype and ours.shape == numpys.shape and ours.tobytes() == numpys.tobytes()
+
+
 def test_a_file_that_is_not_an_archive_gets_a_message_that_does_not_suggest_pickle(model_dir, tmp_path):
     bad = _model_with_tree(model_dir, tmp_path, {})
     (bad / "model.npz").write_bytes(b"not a zip at all")
