@@ -44,10 +44,19 @@ def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model):
     from promofilter.corpus import generate, load_corpus
 
     documents = [d["text"] for d in generate(load_corpus(), 60, seed=41)]
+    documents += ["", "  \n", "Read “the U.S. view” at www.example.com/x or mail a@b.io. #Tag", "x.ıo said \udc80 US"]
+    sites = [("ledger", "planet", None, "ßite")[i % 4] for i in range(len(documents))]
     compiled = list(shipped_model.detect_many(documents))  # every segment, its score and kind
+    counts = shipped_model.count_repetition(documents, sites)  # batch mode: repetition keys, hashed
+    assert len(counts.keys) > 100  # keys found in two or more documents
+    batch = list(shipped_model.detect_many(documents, sites=sites, repetition=counts))
     with native.switched_off():
         assert native.core() is None
         assert list(shipped_model.detect_many(documents)) == compiled
+        python_counts = shipped_model.count_repetition(documents, sites)
+        assert python_counts.keys.tolist() == counts.keys.tolist()
+        assert python_counts.counts.tolist() == counts.counts.tolist()
+        assert list(shipped_model.detect_many(documents, sites=sites, repetition=python_counts)) == batch
 
 
 def _one_split_tree(**changes) -> np.ndarray:
