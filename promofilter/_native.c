@@ -45,7 +45,7 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
         return -1;
     }
     /* the C code reads and writes whole items: an item that straddles its alignment is refused */
-    if ((uintptr_t)view->buf % (size_t)(itemsize < 8 ? itemsize : 8) != 0) {
+    if (view->len > 0 && (uintptr_t)view->buf % (size_t)(itemsize < 8 ? itemsize : 8) != 0) {
         PyErr_Format(PyExc_ValueError, "%s: a buffer not aligned to its items", what);
         PyBuffer_Release(view);
         return -1;
