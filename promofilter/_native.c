@@ -739,12 +739,20 @@ done:
 typedef struct { Py_UCS4 *buf; Py_ssize_t len, cap; } ubuf;
 
 static int
-ubuf_put(ubuf *b, Py_UCS4 c)
+ubuf_grow(ubuf *b)
 {
     Py_UCS4 *grown = grow(b->buf, &b->cap, b->len + 1, sizeof(Py_UCS4), 256);
     if (grown == NULL)
         return -1;
     b->buf = grown;
+    return 0;
+}
+
+static inline int
+ubuf_put(ubuf *b, Py_UCS4 c)
+{
+    if (b->len == b->cap && ubuf_grow(b) < 0)
+        return -1;
     b->buf[b->len++] = c;
     return 0;
 }
@@ -794,6 +802,51 @@ mask_tail_one(PyObject *text, ubuf *b)
                 return NULL;
             i++;
         }
+    }
+    int ascii_out = 1;
+    for (Py_ssize_t i = 0; i < b->len && ascii_out; i++)
+        ascii_out = b->buf[i] < 128;
+    if (ascii_out) {
+        /* ASCII: lower-cased in place (str.lower's answer there), the markers written around it
+           into the one string made */
+        Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
+        for (Py_ssize_t i = 0; i < b->len; i++)
+            if (b->buf[i] >= 'A' && b->buf[i] <= 'Z')
+                b->buf[i] |= 0x20;
+        for (Py_ssize_t i = 0; i < b->len;) {
+            if (!re_letter(b->buf[i])) {
+                i++;
+                continue;
+            }
+            Py_ssize_t j = word_end(PyUnicode_4BYTE_KIND, b->buf, b->len, i);
+            if (fs < 0) {
+                fs = i;
+                fe = j;
+            }
+            ls = i;
+            le = j;
+            i = j;
+        }
+        if (fs < 0)
+            return PyUnicode_FromString("xempty");
+        /* "xfirst" first " " text " xlast" last */
+        const Py_ssize_t size = 6 + (fe - fs) + 1 + b->len + 6 + (le - ls);
+        PyObject *out = PyUnicode_New(size, 127);
+        if (out == NULL)
+            return NULL;
+        Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+        memcpy(o, "xfirst", 6);
+        o += 6;
+        for (Py_ssize_t i = fs; i < fe; i++)
+            *o++ = (Py_UCS1)b->buf[i];
+        *o++ = ' ';
+        for (Py_ssize_t i = 0; i < b->len; i++)
+            *o++ = (Py_UCS1)b->buf[i];
+        memcpy(o, " xlast", 6);
+        o += 6;
+        for (Py_ssize_t i = ls; i < le; i++)
+            *o++ = (Py_UCS1)b->buf[i];
+        return out;
     }
     PyObject *replaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
     if (replaced == NULL)
