@@ -146,6 +146,7 @@ def test_compiled_shape_features_are_the_ones_python_computes(texts):
 @needs_core
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40), _LINKISH,
+                          st.text(alphabet="aZq '.,:09-_!?\t", max_size=30),  # ASCII: a path of its own
                           st.sampled_from(["Up 1,234.56% on 3.4.2025", "Read More At The Daily Planet Today 5",
                                            "@Handle #Tag mail@site.com https://x.io/a 🔥🔥 İ"])),
                 max_size=8))
