@@ -63,6 +63,21 @@ get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable, co
     return 0;
 }
 
+/* An array of 8-byte items to write and a uint8 array of flags beside it (the first released
+   when the second is refused) */
+static int
+get_out_and_flags(PyObject *o_out, Py_buffer *out, const char *out_formats, PyObject *o_flags, Py_buffer *flags,
+                  const char *flags_name)
+{
+    if (get_buffer(o_out, out, 8, 1, "out", out_formats) < 0)
+        return -1;
+    if (get_buffer(o_flags, flags, 1, 1, flags_name, "B") < 0) {
+        PyBuffer_Release(out);
+        return -1;
+    }
+    return 0;
+}
+
 /* `buf` (an array of `*cap` items) with room for `need` items, doubling from `first`: the array
    (moved, maybe) or NULL with MemoryError set (`buf` is then untouched) */
 static void *
@@ -682,12 +697,8 @@ text_shape(PyObject *self, PyObject *args)
             return NULL;
         }
     Py_buffer out, hints;
-    if (get_buffer(o_out, &out, 8, 1, "out", "d") < 0)
+    if (get_out_and_flags(o_out, &out, "d", o_hints, &hints, "hints") < 0)
         return NULL;
-    if (get_buffer(o_hints, &hints, 1, 1, "hints", "B") < 0) {
-        PyBuffer_Release(&out);
-        return NULL;
-    }
     PyObject *result = NULL;
     word_table *wt = NULL;
     uint8_t *scratch = NULL;
@@ -2614,12 +2625,8 @@ repetition_keys(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_buffer out, done;
-    if (get_buffer(o_out, &out, 8, 1, "out", "LQ") < 0)
+    if (get_out_and_flags(o_out, &out, "LQ", o_done, &done, "done") < 0)
         return NULL;
-    if (get_buffer(o_done, &done, 1, 1, "done", "B") < 0) {
-        PyBuffer_Release(&out);
-        return NULL;
-    }
     PyObject *result = NULL;
     bbuf b = {NULL, 0, 0};
     const Py_ssize_t n = PyList_GET_SIZE(texts);
