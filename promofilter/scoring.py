@@ -468,7 +468,8 @@ class CompiledClassifier:
         probability each row would get without batch repetition; as ``PromoClassifier``."""
         n = len(X["doc"])
         texts = list(X["text"])
-        countried = country_texts(texts)  # both features start from these
+        # both features start from these (the Python code converts each text itself)
+        countried = country_texts(texts) if native.core() is not None else None
         shape = shape_features(X, self.max_distance, countried)
         scaled = (shape - self.mean) / self.scale
         words = self.words.transform(mask_texts(texts, countried))
