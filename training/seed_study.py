@@ -65,7 +65,10 @@ def main() -> None:
     scorer = gold.parent.parent / "bench" / "score.py"
     if not (gold.is_file() and scorer.is_file()):
         sys.exit(f"seed_study: needs {gold} and the team scorer beside it (../bench/score.py)")
-    seeds = list(dict.fromkeys(int(s) for s in args.seeds.split(",")))
+    try:
+        seeds = list(dict.fromkeys(int(s) for s in args.seeds.split(",")))
+    except ValueError:
+        ap.error(f"--seeds takes integers separated by commas, not {args.seeds!r}")
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
     work = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="seed_study_"))
