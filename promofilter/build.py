@@ -42,6 +42,11 @@ TRAIN_FOLDS = 3
 # documents alone score exactly as without them; the threshold is chosen on documents alone. 0
 # trains a model without batch mode; see training/README.md for the figures.
 BATCH_SHARE = 1.0
+# Members of the shipped model (an ``AveragedClassifier`` when above 1): each is the recipe fit on
+# its own draw of generated training documents (generator seeds MEMBER_SEED_STEP apart), from the
+# same corpus split; validation and test documents are shared. See training/README.md.
+MEMBERS = 1
+MEMBER_SEED_STEP = 1000
 
 
 class BuildError(Exception):
@@ -208,22 +213,31 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
                 realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
                 n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None,
                 parent=None, parent_path: str | None = None, batch_share: float = BATCH_SHARE,
-                refit: bool = True) -> dict:
+                refit: bool = True, members: int = MEMBERS) -> dict:
     """Train, evaluate and write a model directory; returns the model card as a dict.
 
     ``parent`` (a loaded model) is measured on the same held-out documents, at its own
     threshold, and stored in the card beside the new model's figures. With ``refit`` False the
     evaluation model itself is written (the test figures are then exactly the written model's;
     half the time, trained on the training side only; real-world F1 0.017-0.023 lower for the
-    shipped recipe on two seeds, 2026-11-29)."""
+    shipped recipe on two seeds, 2026-11-29). ``members`` above 1 builds an averaged model of
+    that many members, each trained on its own draw of documents (user samples go to all)."""
     from .persist import save_model
+
+    if members < 1:
+        raise BuildError(f"members must be at least 1, not {members}")
+
+    def for_members(docs: list[dict]) -> list[dict]:
+        """``docs`` in every member's training documents."""
+        return docs if members == 1 else [dict(d, member=k) for k in range(members) for d in docs]
 
     started = time.time()
     params = dict(params or {})
     train_docs, val_docs, test_docs = [], [], []
     inputs = {}
     card: dict = {"seed": seed, "params": params, "command": command, "batch_share": batch_share,
-                  "refit": refit, "documents_requested": {"train": n_train_docs, "eval": n_eval_docs}}
+                  "refit": refit, "members": members,
+                  "documents_requested": {"train": n_train_docs, "eval": n_eval_docs}}
     if use_base:
         corpus = load_corpus(corpus_dir)
         train_side, test_side = split_corpus(corpus, 0.2, salt="test")
@@ -232,8 +246,11 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
             return (generate(part, n, seed=seed, prefix=prefix, group=group)
                     + generate_batches(part, int(n * batch_share), seed=seed + 100, prefix=prefix + "b", group=group))
 
-        for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
-            train_docs += compose(part, n_train_docs // TRAIN_FOLDS, seed + 10 + i, f"train{i}", i)
+        for k in range(members):
+            for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
+                drawn = compose(part, n_train_docs // TRAIN_FOLDS, seed + 10 + i + MEMBER_SEED_STEP * k,
+                                f"m{k}train{i}" if k else f"train{i}", i)
+                train_docs += drawn if members == 1 else [dict(d, member=k) for d in drawn]
         val_docs += generate(val_side, int(n_eval_docs * VALIDATION_PER_EVAL_DOC), seed=seed + 1, prefix="val",
                              group="val")
         test_docs += compose(test_side, n_eval_docs, seed + 2, "test", "test")
@@ -249,7 +266,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         docs = load_samples(path)
         inputs[str(path)] = _sha256_file(Path(path))
         fit_part, test_part = _split_samples(docs)
-        train_docs += fit_part
+        train_docs += for_members(fit_part)
         val_docs += fit_part[: max(1, len(fit_part) // 5)] if not use_base else []
         test_docs += test_part
     if not train_docs:
@@ -283,7 +300,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         card["parent"] = {"path": parent_path, "threshold": parent.threshold, "test": parent_test}
     # 2. the shipped model: the same recipe refit on every document, with that threshold
     if refit:
-        model = fit_filter(train_docs + val_docs + test_docs + batch_test, threshold=threshold, **params)
+        model = fit_filter(train_docs + for_members(val_docs + test_docs + batch_test), threshold=threshold, **params)
     else:
         model.threshold = threshold
 

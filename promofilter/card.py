@@ -89,6 +89,12 @@ def _markdown(card: dict) -> str:
         f"(threshold choice), {docs.get('test')} test (seed {card.get('seed')})"
         + (f"; {docs['test_in_batches']} more test documents in site batches (batch mode, below)."
            if docs.get("test_in_batches") else "."),
+    ]
+    if (card.get("members") or 1) > 1:
+        lines.append(f"An averaged model of {card['members']} members: each trained on its own draw of generated "
+                     "training documents (the train count above is their total), all sharing the validation and "
+                     "test documents; a segment's score is the members' mean, its kind the first member's.")
+    lines += [
         "",
         "## Test split (held-out articles and promo families)",
         "",

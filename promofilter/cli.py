@@ -505,7 +505,12 @@ def mine(corpus, fmt, field_name, min_docs, output, no_model, model_path, trust_
 @click.option("--batch-share", type=click.FloatRange(0, 5), default=None,
               help="With --base, generated site-batch documents per document alone, for the batch head "
                    "(default 1.0, the shipped recipe; 0: no batch mode; see README, batch mode).")
-def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force, quick, batch_share) -> None:
+@click.option("--members", type=click.IntRange(1, 9), default=None,
+              help="With --base, members of an averaged model, each trained on its own draw of generated "
+                   "documents (default: the shipped recipe's; each member adds to training time and "
+                   "scoring time).")
+def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, force, quick, batch_share,
+          members) -> None:
     """Train a model on the authored corpus (--base) and/or labelled SAMPLES (gold JSONL documents,
     or segment rows in CSV/Parquet/JSONL with text, label, kind), evaluate it on held-out data
     beside its parent (the current model), and write it as a new version; it becomes current
@@ -524,7 +529,8 @@ def train(samples, base, out_dir, corpus_dir, seed, realworld, max_loss_rise, fo
                            use_base=base, samples=list(samples), seed=seed, realworld=realworld,
                            command=" ".join(["promofilter", *sys.argv[1:]]), parent=parent,
                            parent_path=str(parent_path), **(QUICK if quick else {}),
-                           **({} if batch_share is None else {"batch_share": batch_share}))
+                           **({} if batch_share is None else {"batch_share": batch_share}),
+                           **({} if members is None else {"members": members}))
     except BuildError as e:
         raise DataError(str(e)) from None
     test, before = card["metrics"]["test"], card["parent"]["test"]

@@ -152,21 +152,8 @@ def _fit_correction(Z, y, offset, weights, prior: float) -> np.ndarray:
     return minimize(loss, np.zeros(Z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 300}).x
 
 
-def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs: int = REPLAY_DOCS):
-    """A copy of ``base`` (a PromoFilter) whose stage 1 is corrected by ``samples``."""
-    from .stripping import MEMORY_KEY, PromoFilter
-    from .training import label_documents
-
-    model = copy.deepcopy(base)
-    clf = model.classifier = model.estimator()
-    if not samples:
-        return model
-    replay = _replay_documents(replay_docs, seed)
-    table, labels = label_documents(replay + _sample_documents(samples))
-    y = (labels != Kind.CONTENT.value).astype(float)
-    n_replay = int((table["doc"] < len(replay)).sum())
-    weights = np.ones(len(y))
-    weights[n_replay:] = LEARNED_WEIGHT
+def _correct_stage1(clf, table, y: np.ndarray, weights: np.ndarray, n_replay: int) -> None:
+    """Add to ``clf``'s stage-1 word weights a correction fit on ``table`` (replay rows first)."""
     Z, _ = clf._features(table)
     Z = Z.tocsr()
     stage1 = clf.stage1_
@@ -184,6 +171,26 @@ def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs:
     stage1.coef_ = stage1.coef_.copy()
     stage1.coef_[0, columns] += w
     clf.stage1_ = stage1
+
+
+def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs: int = REPLAY_DOCS):
+    """A copy of ``base`` (a PromoFilter) whose stage 1 is corrected by ``samples``."""
+    from .stripping import MEMORY_KEY, PromoFilter
+    from .training import label_documents
+
+    model = copy.deepcopy(base)
+    clf = model.classifier = model.estimator()
+    if not samples:
+        return model
+    replay = _replay_documents(replay_docs, seed)
+    table, labels = label_documents(replay + _sample_documents(samples))
+    y = (labels != Kind.CONTENT.value).astype(float)
+    n_replay = int((table["doc"] < len(replay)).sum())
+    weights = np.ones(len(y))
+    weights[n_replay:] = LEARNED_WEIGHT
+    # an averaged model's members are each corrected the same way, from their own scores
+    for member in getattr(clf, "members_", None) or [clf]:
+        _correct_stage1(member, table, y, weights, n_replay)
     model.metadata = dict(model.metadata)
     # ... and remembered as they are: lines worded like an example are decided like it even where
     # stage 2's context keeps the corrected score low (see promofilter.memory)

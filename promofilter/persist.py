@@ -27,6 +27,7 @@ META_FILE = "model.json"
 # Every type a promofilter model is built from. Anything else in a file is refused.
 TRUSTED_TYPES = [
     "promofilter.model.PromoClassifier",
+    "promofilter.model.AveragedClassifier",
     "promofilter.features.TextMasker",
     "promofilter.features.ShapeFeatures",
     "sklearn.pipeline.Pipeline",
@@ -164,7 +165,7 @@ def _compiled(model_path: Path):
     """The model in ``model_path`` compiled for scoring without scikit-learn (``promofilter.scoring``),
     or None where that module cannot score it exactly (the estimator is loaded instead)."""
     from . import modelfile
-    from .scoring import CompiledClassifier, Unsupported
+    from .scoring import Unsupported, compile_classifier
 
     try:
         state = modelfile.load_state(model_path, allowed=TRUSTED_TYPES)
@@ -176,7 +177,7 @@ def _compiled(model_path: Path):
     _refuse_old_design(model_path, state)
     try:
         # a partial, not a lambda: a loaded model pickles (Dask, joblib)
-        compiled = CompiledClassifier(state, source=functools.partial(_load_estimator, model_path, False))
+        compiled = compile_classifier(state, source=functools.partial(_load_estimator, model_path, False))
     except (Unsupported, AttributeError, TypeError, ValueError, IndexError, KeyError):
         return None  # the estimator's own checks name what is wrong, if anything is
     from .resources import release_freed_memory
@@ -185,8 +186,15 @@ def _compiled(model_path: Path):
     return compiled
 
 
+def _members(classifier) -> list:
+    """The PromoClassifiers of a classifier: itself, or an averaged model's members."""
+    members = getattr(classifier, "members_", None)
+    return members if isinstance(members, list) else [classifier]
+
+
 def _refuse_old_design(model_path: Path, classifier) -> None:
-    if getattr(classifier, "uses_repetition_", False) and getattr(classifier, "batch_stage2_", None) is None:
+    if any(getattr(c, "uses_repetition_", False) and getattr(c, "batch_stage2_", None) is None
+           for c in _members(classifier)):
         # batch-aware models of promofilter before the batch head: one stage 2 read repetition
         # columns for every segment; today's code cannot score them
         raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
@@ -208,12 +216,15 @@ def _load_estimator(model_path: Path, trusted: bool):
         raise
     except Exception as e:
         raise ModelLoadError(f"could not load {model_path}: {type(e).__name__}: {e}") from None
-    from .model import PromoClassifier
+    from .model import AveragedClassifier, PromoClassifier
 
     if not trusted:
-        if not isinstance(classifier, PromoClassifier):
+        if not (isinstance(classifier, PromoClassifier) or (
+                isinstance(classifier, AveragedClassifier) and getattr(classifier, "members_", None)
+                and all(isinstance(m, PromoClassifier) for m in classifier.members_))):
             raise ModelLoadError(f"{model_path} holds a {type(classifier).__name__}, not a promofilter classifier")
-        _check_trees(model_path, classifier)
+        for member in _members(classifier):
+            _check_trees(model_path, member)
     _refuse_old_design(model_path, classifier)
     from .resources import release_freed_memory
 

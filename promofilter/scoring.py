@@ -26,7 +26,7 @@ from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
 from .signals import country_texts, mask_texts, shape_features
 
-__all__ = ["CompiledClassifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
+__all__ = ["CompiledClassifier", "CompiledEnsemble", "compile_classifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
 
 CONTEXT_FEATURE_NAMES = (
     "p", "p_prev1", "p_prev2", "p_next1", "p_next2", "p_max_after", "p_mean_after",
@@ -463,23 +463,33 @@ class CompiledClassifier:
             parts.append(repetition_columns(X)[rows])
         return np.hstack(parts)
 
-    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
-        """Promo probability and kind of every row of a segment table, and (batch mode) the
-        probability each row would get without batch repetition; as ``PromoClassifier``."""
-        n = len(X["doc"])
+    @property
+    def inputs_key(self) -> tuple:
+        """What the segment inputs depend on: members with the same key share them."""
+        w = self.words
+        return (w.n_features, w.tokens.pattern, w.max_n, w.norm, self.max_distance)
+
+    def inputs(self, X) -> tuple[np.ndarray, tuple]:
+        """The shape features and hashed words of every row of a segment table."""
         texts = list(X["text"])
-        # both features start from these (the Python code converts each text itself)
+        # both start from these (the Python code converts each text itself)
         countried = country_texts(texts) if native.core() is not None else None
         shape = shape_features(X, self.max_distance, countried)
+        return shape, self.words.transform(mask_texts(texts, countried))
+
+    def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True
+                     ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
+        """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
+        n = len(X["doc"])
         scaled = (shape - self.mean) / self.scale
-        words = self.words.transform(mask_texts(texts, countried))
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
-        if self.kinds is None:
-            kinds = [self.kind_classes[0]] * n
-        else:
+        names = None
+        if kinds and self.kinds is None:
+            names = [self.kind_classes[0]] * n
+        elif kinds:
             d = self.kinds.decision(words, scaled)
             best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
-            kinds = [self.kind_labels[i] for i in best.tolist()]
+            names = [self.kind_labels[i] for i in best.tolist()]
         context = context_features(p1, np.asarray(X["doc"]))
         p2 = self.stage2.predict_proba(self._stage2_matrix(context, shape, X, slice(None), False))
         p_alone = None
@@ -489,7 +499,13 @@ class CompiledClassifier:
             if len(recurring):
                 p2[recurring] = self.batch_stage2.predict_proba(
                     self._stage2_matrix(context, shape, X, recurring, True))
-        return p2, kinds, p_alone
+        return p2, names, p_alone
+
+    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """Promo probability and kind of every row of a segment table, and (batch mode) the
+        probability each row would get without batch repetition; as ``PromoClassifier``."""
+        shape, words = self.inputs(X)
+        return self.score_inputs(X, shape, words)
 
     def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
         p, kinds, _ = self.score_kind_alone(X)
@@ -498,3 +514,55 @@ class CompiledClassifier:
     def predict_proba(self, X) -> np.ndarray:
         p, _, _ = self.score_kind_alone(X)
         return np.column_stack([1 - p, p])
+
+
+class CompiledEnsemble:
+    """A fitted ``AveragedClassifier`` (or its state read from a model file) scored with NumPy:
+    the members' mean scores, the first member's kinds. Members whose inputs are built the same
+    way (the shipped ones) share one pass over the texts."""
+
+    def __init__(self, fitted, source=None):
+        self._fitted = None if isinstance(fitted, ObjectState) else fitted
+        self._source = source
+        _require(_class_name(fitted) == "promofilter.model.AveragedClassifier", "not an AveragedClassifier")
+        members = getattr(fitted, "members_", None)
+        _require(isinstance(members, list) and len(members) > 0, "no members")
+        self.members = [CompiledClassifier(m) for m in members]
+        self.uses_repetition_ = bool(getattr(fitted, "uses_repetition_", False))
+
+    def estimator(self):
+        """The scikit-learn ``AveragedClassifier`` this was compiled from (loaded on first use)."""
+        if self._fitted is None:
+            self._fitted = self._source()
+        return self._fitted
+
+    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        inputs: dict[tuple, tuple] = {}
+        p, alone, kinds = [], [], None
+        for k, member in enumerate(self.members):
+            key = member.inputs_key
+            if key not in inputs:
+                inputs[key] = member.inputs(X)
+            pm, km, am = member.score_inputs(X, *inputs[key], kinds=k == 0)
+            p.append(pm)
+            alone.append(am)
+            kinds = kinds if km is None else km
+        p_alone = None
+        if any(a is not None for a in alone):
+            p_alone = np.mean([pm if a is None else a for pm, a in zip(p, alone)], axis=0)
+        return np.mean(p, axis=0), kinds, p_alone
+
+    def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
+        p, kinds, _ = self.score_kind_alone(X)
+        return p, kinds
+
+    def predict_proba(self, X) -> np.ndarray:
+        p, _, _ = self.score_kind_alone(X)
+        return np.column_stack([1 - p, p])
+
+
+def compile_classifier(fitted, source=None):
+    """``CompiledClassifier`` or ``CompiledEnsemble`` of a fitted classifier or its file state."""
+    if _class_name(fitted) == "promofilter.model.AveragedClassifier":
+        return CompiledEnsemble(fitted, source)
+    return CompiledClassifier(fitted, source)

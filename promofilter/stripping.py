@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .scoring import CompiledClassifier
+from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
 from .policy import choose_removals, remove_spans
@@ -78,7 +78,7 @@ class PromoFilter:
     def estimator(self):
         """The scikit-learn classifier, to train from this model. A loaded model scores with
         NumPy alone (``promofilter.scoring``); this loads the estimator, and scikit-learn, once."""
-        if isinstance(self.classifier, CompiledClassifier):
+        if isinstance(self.classifier, (CompiledClassifier, CompiledEnsemble)):
             return self.classifier.estimator()
         return self.classifier
 
@@ -114,7 +114,7 @@ class PromoFilter:
             # a loaded model scores the columns with NumPy; a scikit-learn estimator takes a DataFrame
             scorer = self.classifier
             scores, kinds, alone = scorer.score_kind_alone(
-                table if isinstance(scorer, CompiledClassifier) else as_frame(table))
+                table if isinstance(scorer, (CompiledClassifier, CompiledEnsemble)) else as_frame(table))
             memory = self.memory
             if memory is not None:
                 # a new line starts at each segment that starts a line (rows are in document order)

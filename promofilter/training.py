@@ -15,7 +15,7 @@ import numpy as np
 
 from .evaluate import Metrics, score_documents
 from .features import build_table
-from .model import PromoClassifier
+from .model import AveragedClassifier, PromoClassifier
 from .policy import choose_removals
 from .repetition import REPETITION_FEATURE_NAMES, count_batch, repetition_features
 from .results import Kind, StripConfig
@@ -79,8 +79,15 @@ def label_documents(docs: Sequence[dict]):
 
 def fit_filter(docs: Sequence[dict], threshold: float = 0.5, metadata: dict | None = None,
                **params) -> PromoFilter:
+    """Fit a PromoClassifier on ``docs``; when the documents carry more than one ``member``
+    number (a build's per-member draws), an AveragedClassifier of one member per number."""
     table, labels = label_documents(docs)
-    classifier = PromoClassifier(**params).fit(table, labels)
+    members = sorted({int(d.get("member", 0)) for d in docs})
+    if len(members) > 1:
+        table["member"] = np.asarray([int(docs[i].get("member", 0)) for i in range(len(docs))])[table["doc"].to_numpy()]
+        classifier = AveragedClassifier(PromoClassifier(**params)).fit(table, labels)
+    else:
+        classifier = PromoClassifier(**params).fit(table, labels)
     return PromoFilter(classifier=classifier, threshold=threshold, metadata=dict(metadata or {}))
 
 

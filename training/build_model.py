@@ -26,8 +26,15 @@ def main() -> None:
     ap.add_argument("--batch-share", type=float, default=None,
                     help="generated site-batch documents per document alone, for the batch head "
                          "(default 1.0, the shipped recipe; 0: a model without batch mode)")
+    ap.add_argument("--members", type=int, default=None,
+                    help="members of an averaged model, each trained on its own draw of documents "
+                         "(default: the shipped recipe's)")
     args = ap.parse_args()
+    if args.members is not None and args.members < 1:
+        ap.error("--members must be at least 1")
     extra = {} if args.batch_share is None else {"batch_share": args.batch_share}
+    if args.members is not None:
+        extra["members"] = args.members
     card = build_model(out_dir=args.out, corpus_dir=ROOT / "training" / "corpus", seed=args.seed, **extra,
                        realworld=False if args.no_realworld else None,
                        command=" ".join(["python training/build_model.py", *sys.argv[1:]]))
