@@ -173,6 +173,48 @@ def test_every_array_of_a_trained_model_reads_as_numpy_reads_it(model_dir):
             assert ours.dtype == numpys.dtype and ours.shape == numpys.shape and ours.tobytes() == numpys.tobytes()
 
 
+def test_small_arrays_are_packed_into_a_few_members_and_read_back_exactly(model, model_dir):
+    import zipfile
+
+    from promofilter.modelfile import FORMAT
+
+    with zipfile.ZipFile(model_dir / "model.npz") as archive:
+        names = [info.filename for info in archive.infolist()]
+    # hundreds of tree-node arrays, one member per dtype (opening each cost most of the load time)
+    assert len(names) < 30
+    assert json.loads((model_dir / "model.json").read_text())["model_format"] == FORMAT
+    trees = model.estimator().stage2_._predictors
+    assert len(trees) > 20 and all(p[0].nodes.flags.writeable for p in trees)
+
+
+def test_model_files_of_the_unpacked_format_still_load(model, tmp_path, monkeypatch):
+    import zipfile
+
+    from promofilter import modelfile
+    from promofilter.persist import save_model
+
+    with monkeypatch.context() as m:  # written as promofilter-npz-1 wrote it: every array a member
+        m.setattr(modelfile, "PACK_MAX_BYTES", -1)
+        m.setattr(modelfile, "FORMAT", "promofilter-npz-1")
+        save_model(model, tmp_path / "old")
+    with zipfile.ZipFile(tmp_path / "old" / "model.npz") as archive:
+        assert len(archive.infolist()) > 100
+    again = promofilter.load_model(tmp_path / "old")
+    text = ARTICLE + "Subscribe to our newsletter for more stories like this one!\n"
+    assert [(s.start, s.end, s.score) for s in again.detect(text)] == [(s.start, s.end, s.score) for s in model.detect(text)]
+
+
+def test_a_packed_array_pointing_outside_its_pack_is_refused(model_dir, tmp_path):
+    import numpy as np
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    _write_tree(bad, {"$object": "promofilter.model.PromoClassifier",
+                      "state": {"x": {"$packed": "p0", "offset": 3, "shape": [4]}}}, p0=np.zeros(5))
+    with pytest.raises(ModelLoadError, match="packed array outside its pack"):
+        promofilter.load_model(bad)
+
+
 def test_a_file_that_is_not_an_archive_gets_a_message_that_does_not_suggest_pickle(model_dir, tmp_path):
     bad = _model_with_tree(model_dir, tmp_path, {})
     (bad / "model.npz").write_bytes(b"not a zip at all")
