@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .corpus import generate, generate_batches, load_corpus, split_corpus, split_folds
 from .evaluate import Metrics
-from .training import THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
+from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
 
 __all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores"]
 
@@ -226,10 +226,20 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
 
     if members < 1:
         raise BuildError(f"members must be at least 1, not {members}")
+    if members > 1 and not use_base:
+        raise BuildError("members draw their documents from the authored corpus: more than one needs it (--base)")
+
+    def as_member(doc: dict, k: int) -> dict:
+        """``doc`` as member ``k``'s training document; a copy in a site batch stays in a batch
+        of that member's copies (one batch of every member's copies would make all recur)."""
+        doc = dict(doc, **{MEMBER_KEY: k})
+        if doc.get("batch") is not None:
+            doc["batch"] = f"m{k}/{doc['batch']}"
+        return doc
 
     def for_members(docs: list[dict]) -> list[dict]:
         """``docs`` in every member's training documents."""
-        return docs if members == 1 else [dict(d, member=k) for k in range(members) for d in docs]
+        return docs if members == 1 else [as_member(d, k) for k in range(members) for d in docs]
 
     started = time.time()
     params = dict(params or {})
@@ -250,7 +260,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
             for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
                 drawn = compose(part, n_train_docs // TRAIN_FOLDS, seed + 10 + i + MEMBER_SEED_STEP * k,
                                 f"m{k}train{i}" if k else f"train{i}", i)
-                train_docs += drawn if members == 1 else [dict(d, member=k) for d in drawn]
+                train_docs += drawn if members == 1 else [as_member(d, k) for d in drawn]
         val_docs += generate(val_side, int(n_eval_docs * VALIDATION_PER_EVAL_DOC), seed=seed + 1, prefix="val",
                              group="val")
         test_docs += compose(test_side, n_eval_docs, seed + 2, "test", "test")
@@ -275,7 +285,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
 
     # 1. an evaluation model: fit on the training side, choose the threshold on validation
     #    documents, measure the test side (articles and promo styles it never saw)
-    model = fit_filter(train_docs, **params)
+    model = fit_filter(train_docs, members=members, **params)
     threshold, val_sweep = choose_threshold(val_docs or train_docs, scored_documents(model, val_docs or train_docs),
                                             MAX_VALIDATION_CONTENT_LOSS)
     # the headline test figures are those of documents alone (as `strip(text)` sees them); the
@@ -300,7 +310,8 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
         card["parent"] = {"path": parent_path, "threshold": parent.threshold, "test": parent_test}
     # 2. the shipped model: the same recipe refit on every document, with that threshold
     if refit:
-        model = fit_filter(train_docs + for_members(val_docs + test_docs + batch_test), threshold=threshold, **params)
+        model = fit_filter(train_docs + for_members(val_docs + test_docs + batch_test), threshold=threshold,
+                           members=members, **params)
     else:
         model.threshold = threshold
 

@@ -22,9 +22,11 @@ from .results import Kind, StripConfig
 from .reuse import reusing
 from .stripping import PromoFilter
 
-__all__ = ["label_documents", "fit_filter", "scored_documents", "metrics_at", "choose_threshold",
+__all__ = ["MEMBER_KEY", "label_documents", "fit_filter", "scored_documents", "metrics_at", "choose_threshold",
            "evaluate_model", "THRESHOLDS", "THRESHOLD_CHOICES"]
 
+# The key of a training document naming the member of an averaged model it trains (see fit_filter).
+MEMBER_KEY = "_member"
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 # the thresholds the validation rule chooses from: THRESHOLDS, and every 0.01 above 0.85, where
 # the content-loss budget is met and one coarse step (0.90 -> 0.95) cost 0.04-0.08 real-world F1
@@ -78,13 +80,15 @@ def label_documents(docs: Sequence[dict]):
 
 
 def fit_filter(docs: Sequence[dict], threshold: float = 0.5, metadata: dict | None = None,
-               **params) -> PromoFilter:
-    """Fit a PromoClassifier on ``docs``; when the documents carry more than one ``member``
-    number (a build's per-member draws), an AveragedClassifier of one member per number."""
+               members: int = 1, **params) -> PromoFilter:
+    """Fit a PromoClassifier on ``docs``; with ``members`` above 1, an AveragedClassifier whose
+    member k trains on the documents whose ``MEMBER_KEY`` is k (a build's per-member draws)."""
     table, labels = label_documents(docs)
-    members = sorted({int(d.get("member", 0)) for d in docs})
-    if len(members) > 1:
-        table["member"] = np.asarray([int(docs[i].get("member", 0)) for i in range(len(docs))])[table["doc"].to_numpy()]
+    if members > 1:
+        member_of_doc = np.asarray([d[MEMBER_KEY] for d in docs], dtype=int)
+        if set(member_of_doc.tolist()) != set(range(members)):
+            raise ValueError(f"documents for {members} members name members {sorted(set(member_of_doc.tolist()))}")
+        table["member"] = member_of_doc[table["doc"].to_numpy()]
         classifier = AveragedClassifier(PromoClassifier(**params)).fit(table, labels)
     else:
         classifier = PromoClassifier(**params).fit(table, labels)
