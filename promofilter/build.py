@@ -209,6 +209,15 @@ def _split_samples(docs: list[dict]) -> tuple[list[dict], list[dict]]:
     return [d for d in docs if not test_side(d)], [d for d in docs if test_side(d)]
 
 
+def _as_member(doc: dict, k: int) -> dict:
+    """``doc`` as member ``k``'s training document; a copy in a site batch stays in a batch of
+    that member's copies (one batch of every member's copies would make every segment recur)."""
+    doc = dict(doc, **{MEMBER_KEY: k})
+    if doc.get("batch") is not None:
+        doc["batch"] = f"m{k}/{doc['batch']}"
+    return doc
+
+
 def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,
                 realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
                 n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None,
@@ -229,17 +238,9 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     if members > 1 and not use_base:
         raise BuildError("members draw their documents from the authored corpus: more than one needs it (--base)")
 
-    def as_member(doc: dict, k: int) -> dict:
-        """``doc`` as member ``k``'s training document; a copy in a site batch stays in a batch
-        of that member's copies (one batch of every member's copies would make all recur)."""
-        doc = dict(doc, **{MEMBER_KEY: k})
-        if doc.get("batch") is not None:
-            doc["batch"] = f"m{k}/{doc['batch']}"
-        return doc
-
     def for_members(docs: list[dict]) -> list[dict]:
         """``docs`` in every member's training documents."""
-        return docs if members == 1 else [as_member(d, k) for k in range(members) for d in docs]
+        return docs if members == 1 else [_as_member(d, k) for k in range(members) for d in docs]
 
     started = time.time()
     params = dict(params or {})
@@ -260,7 +261,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
             for i, part in enumerate(split_folds(fit_side, TRAIN_FOLDS)):
                 drawn = compose(part, n_train_docs // TRAIN_FOLDS, seed + 10 + i + MEMBER_SEED_STEP * k,
                                 f"m{k}train{i}" if k else f"train{i}", i)
-                train_docs += drawn if members == 1 else [as_member(d, k) for d in drawn]
+                train_docs += drawn if members == 1 else [_as_member(d, k) for d in drawn]
         val_docs += generate(val_side, int(n_eval_docs * VALIDATION_PER_EVAL_DOC), seed=seed + 1, prefix="val",
                              group="val")
         test_docs += compose(test_side, n_eval_docs, seed + 2, "test", "test")

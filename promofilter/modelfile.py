@@ -1,7 +1,7 @@
 """A model file format that loads without running code and without importing all of scikit-learn.
 
-A fitted estimator is written as one ``.npz`` archive: every NumPy array of its object tree is
-a member of its own, and the tree itself (class names, parameters and fitted attributes, with
+A fitted estimator is written as one ``.npz`` archive: every large NumPy array of its object tree
+is a member of its own, small ones are packed end to end in one member per dtype, and the tree itself (class names, parameters and fitted attributes, with
 references to those members) is JSON in the member ``__tree__``. Loading reads the arrays with
 ``allow_pickle=False`` and rebuilds only classes named in an allowlist: a name outside it is
 refused before any module is imported. Nothing in the file is code; what runs is the allowed
@@ -23,6 +23,7 @@ import copyreg
 import importlib
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -157,6 +158,18 @@ class _Reader:
         module, _, qualname = name.rpartition(".")
         return getattr(importlib.import_module(module), qualname)
 
+    def packed(self, value: dict) -> np.ndarray:
+        """A view of its pack: many references to one range cost no memory (a copy each could
+        make a small file allocate without bound)."""
+        pack, offset, shape = self.arrays[value["$packed"]], value["offset"], value["shape"]
+        if not (type(offset) is int and type(shape) is list and len(shape) <= 32
+                and all(type(n) is int and n >= 0 for n in shape)):
+            raise FormatError("a packed array with a malformed offset or shape")
+        count = math.prod(shape)
+        if not (pack.ndim == 1 and 0 <= offset and offset + count <= len(pack)):
+            raise FormatError("a packed array outside its pack")
+        return pack[offset:offset + count].reshape(shape)
+
     def decode(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.decode(x) for x in value]
@@ -165,13 +178,7 @@ class _Reader:
         if "$array" in value:
             return self.arrays[value["$array"]]
         if "$packed" in value:
-            pack, offset = self.arrays[value["$packed"]], value["offset"]
-            shape = tuple(value["shape"])
-            count = int(np.prod(shape, dtype=np.int64))
-            if not (isinstance(offset, int) and pack.ndim == 1 and 0 <= offset <= offset + count <= len(pack)
-                    and all(isinstance(n, int) and n >= 0 for n in shape)):
-                raise FormatError("a packed array outside its pack")
-            return pack[offset:offset + count].reshape(shape).copy()
+            return self.packed(value)
         if "$scalar" in value:
             dtype = np.dtype(value["$scalar"])
             if dtype.kind not in "biuf":
@@ -351,7 +358,8 @@ def _read(file: str | IO[bytes], allowed: Iterable[str], trusted: bool, reader: 
         return reader(arrays, allowed).decode(tree["root"])
     except FormatError:
         raise
-    except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+    except (KeyError, TypeError, AttributeError, IndexError, RecursionError, ValueError, OverflowError,
+            MemoryError) as e:
         raise FormatError(f"malformed model tree ({type(e).__name__}: {e})") from None
 
 

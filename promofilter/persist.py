@@ -186,15 +186,21 @@ def _compiled(model_path: Path):
     return compiled
 
 
-def _members(classifier) -> list:
-    """The PromoClassifiers of a classifier: itself, or an averaged model's members."""
+def _members(model_path: Path, classifier) -> list:
+    """The PromoClassifiers of a classifier: itself, or an averaged model's members (a list)."""
+    from .scoring import _class_name
+
+    if _class_name(classifier) != "promofilter.model.AveragedClassifier":
+        return [classifier]
     members = getattr(classifier, "members_", None)
-    return members if isinstance(members, list) else [classifier]
+    if type(members) is not list or not members:
+        raise ModelLoadError(f"{model_path} holds an averaged model whose members are not a list of models")
+    return members
 
 
 def _refuse_old_design(model_path: Path, classifier) -> None:
     if any(getattr(c, "uses_repetition_", False) and getattr(c, "batch_stage2_", None) is None
-           for c in _members(classifier)):
+           for c in _members(model_path, classifier)):
         # batch-aware models of promofilter before the batch head: one stage 2 read repetition
         # columns for every segment; today's code cannot score them
         raise ModelLoadError(f"{model_path} is a batch-aware model of an older design (before the batch head); "
@@ -219,11 +225,10 @@ def _load_estimator(model_path: Path, trusted: bool):
     from .model import AveragedClassifier, PromoClassifier
 
     if not trusted:
-        if not (isinstance(classifier, PromoClassifier) or (
-                isinstance(classifier, AveragedClassifier) and getattr(classifier, "members_", None)
-                and all(isinstance(m, PromoClassifier) for m in classifier.members_))):
+        if not (isinstance(classifier, PromoClassifier) or (isinstance(classifier, AveragedClassifier) and all(
+                type(m) is PromoClassifier for m in _members(model_path, classifier)))):
             raise ModelLoadError(f"{model_path} holds a {type(classifier).__name__}, not a promofilter classifier")
-        for member in _members(classifier):
+        for member in _members(model_path, classifier):
             _check_trees(model_path, member)
     _refuse_old_design(model_path, classifier)
     from .resources import release_freed_memory

@@ -74,6 +74,7 @@ def test_a_loaded_averaged_model_is_scored_by_numpy_as_its_estimator_scores_it(a
 
     documents = [d["text"] for d in generate(load_corpus(), 40, seed=31)]
     estimator = PromoFilter(averaged.estimator(), averaged.threshold, averaged.metadata)
+    assert averaged.uses_repetition  # the members' batch heads are compared too
     counts = averaged.count_repetition(documents)
     for repetition in (None, counts):  # alone, and batch mode (the members' batch heads)
         mine = [[(s.start, s.end, s.kind, s.removed, round(s.score, 12)) for s in r]
@@ -109,6 +110,10 @@ def test_a_build_needs_at_least_one_member(tmp_path):
 
     with pytest.raises(BuildError, match="at least 1"):
         build_model(out_dir=tmp_path / "m", members=0, realworld=False, plots=False)
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text('{"text": "Follow us on X for more.", "promo_spans": [[0, 24, "cta"]]}\n')
+    with pytest.raises(BuildError, match="authored corpus"):  # members would all learn the same
+        build_model(out_dir=tmp_path / "m", use_base=False, samples=[samples], members=2, realworld=False)
 
 
 def test_learned_examples_correct_every_member(averaged):
@@ -120,3 +125,19 @@ def test_learned_examples_correct_every_member(averaged):
     after = [m.stage1_.coef_ for m in learned.classifier.members_]
     assert all(not np.array_equal(b, a) for b, a in zip(before, after))
     assert [s.removed for s in learned.detect("Rates held steady on Tuesday.\n" + line + "\n")][-1]
+
+
+def test_each_members_copy_of_a_batch_document_recurs_only_within_that_members_batch():
+    from promofilter.build import _as_member
+    from promofilter.corpus import generate_batches, load_corpus
+    from promofilter.training import MEMBER_KEY, label_documents
+
+    docs = generate_batches(load_corpus(), 40, seed=5)
+    alone, _ = label_documents(docs)
+    copies = [_as_member(d, k) for k in range(3) for d in docs]
+    table, _ = label_documents(copies)
+    assert [c[MEMBER_KEY] for c in copies] == [k for k in range(3) for _ in docs]
+    # every member's copy of a segment recurs exactly as the segment recurs among the originals
+    for k in range(3):
+        rows = table.iloc[k * len(alone):(k + 1) * len(alone)]
+        assert (rows["rep_norm_docs"].to_numpy() == alone["rep_norm_docs"].to_numpy()).all()

@@ -204,15 +204,89 @@ def test_model_files_of_the_unpacked_format_still_load(model, tmp_path, monkeypa
     assert [(s.start, s.end, s.score) for s in again.detect(text)] == [(s.start, s.end, s.score) for s in model.detect(text)]
 
 
-def test_a_packed_array_pointing_outside_its_pack_is_refused(model_dir, tmp_path):
+@pytest.mark.parametrize("entry", [
+    {"$packed": "p0", "offset": 3, "shape": [4]},  # past the end of its pack
+    {"$packed": "p0", "offset": -1, "shape": [2]},
+    {"$packed": "p0", "offset": 0, "shape": [2**32, 2**32]},  # a count that would wrap around
+    {"$packed": "p0", "offset": 0, "shape": [2**70]},
+    {"$packed": "p0", "offset": 0, "shape": [-1]},
+    {"$packed": "p0", "offset": 0, "shape": [1] * 70},
+    {"$packed": "p0", "offset": "0", "shape": [1]},
+    {"$packed": "p0", "offset": 0, "shape": {"a": 1}},
+    {"$packed": "p9", "offset": 0, "shape": [1]},  # no such pack
+    {"$packed": "p1", "offset": 0, "shape": [1]},  # a pack of two dimensions
+])
+def test_a_malformed_packed_array_gets_a_message_not_a_traceback(model_dir, tmp_path, entry):
     import numpy as np
 
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
-    _write_tree(bad, {"$object": "promofilter.model.PromoClassifier",
-                      "state": {"x": {"$packed": "p0", "offset": 3, "shape": [4]}}}, p0=np.zeros(5))
-    with pytest.raises(ModelLoadError, match="packed array outside its pack"):
+    _write_tree(bad, {"$object": "promofilter.model.PromoClassifier", "state": {"x": entry}},
+                p0=np.zeros(5), p1=np.zeros((2, 2)))
+    with pytest.raises(ModelLoadError, match="not a readable model file"):
         promofilter.load_model(bad)
+
+
+def test_many_references_to_one_packed_range_cost_no_memory(model_dir, tmp_path):
+    import resource
+
+    import numpy as np
+
+    from promofilter import modelfile
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    entry = {"$packed": "p0", "offset": 0, "shape": [1 << 21]}  # 16 MB, referenced 40 times
+    _write_tree(bad, {"$tuple": [entry] * 40}, p0=np.zeros(1 << 21))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    arrays = modelfile.load(bad / "model.npz")
+    assert len(arrays) == 40 and all(a.base is arrays[0].base for a in arrays)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: not 40 copies
+
+
+def _averaged_tree(model_dir, members):
+    """A model tree of an averaged model around the fixture model's tree."""
+    import numpy as np
+
+    with np.load(model_dir / "model.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    tree = json.loads(arrays.pop("__tree__").tobytes())
+    root = {"$object": "promofilter.model.AveragedClassifier",
+            "state": {"estimator": None, "members_": members(tree["root"]), "uses_repetition_": False,
+                      "classes_": None}}
+    return root, arrays
+
+
+@pytest.mark.parametrize("members", [
+    lambda m: {"$tuple": [m]},  # not a list: its trees would go unchecked
+    lambda m: [],
+    lambda m: [m, {"$object": "promofilter.features.TextMasker",
+                   "state": {"_sklearn_version": __import__("sklearn").__version__}}],
+])
+def test_an_averaged_model_is_made_of_a_list_of_promofilter_classifiers(model_dir, tmp_path, members):
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    root, arrays = _averaged_tree(model_dir, members)
+    _write_tree(bad, root, **arrays)
+    with pytest.raises(ModelLoadError, match="members are not a list|not a promofilter classifier"):
+        promofilter.load_model(bad).strip(ARTICLE)
+
+
+def test_every_member_of_an_averaged_model_has_its_trees_checked(model, model_dir, tmp_path):
+    import copy
+
+    from promofilter.model import AveragedClassifier
+    from promofilter.persist import save_model
+    from promofilter.stripping import PromoFilter
+
+    good, broken = model.estimator(), copy.deepcopy(model.estimator())
+    nodes = broken.stage2_._predictors[0][0].nodes
+    nodes["left"][(~nodes["is_leaf"].astype(bool)).nonzero()[0][0]] = 10**6  # outside the tree
+    averaged = AveragedClassifier()
+    averaged.members_, averaged.uses_repetition_, averaged.classes_ = [good, broken], good.uses_repetition_, good.classes_
+    save_model(PromoFilter(averaged, model.threshold, {}), tmp_path / "averaged")
+    with pytest.raises(ModelLoadError, match="node outside the tree"):
+        promofilter.load_model(tmp_path / "averaged")
 
 
 def test_a_file_that_is_not_an_archive_gets_a_message_that_does_not_suggest_pickle(model_dir, tmp_path):
