@@ -41,7 +41,39 @@ __all__ = ["PromoClassifier", "AveragedClassifier", "CONTEXT_FEATURE_NAMES"]
 # Rows whose hashed word features are built and scored at once (see PromoClassifier._score).
 SCORE_ROWS = 20_000
 
-class PromoClassifier(ClassifierMixin, BaseEstimator):
+class _SegmentScorer:
+    """The scoring interface of the classifiers below, from their ``_score``: promo
+    probabilities, kinds, and (batch mode) the scores without repetition."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p, _, _ = self._score(X)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def score_and_kind(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind]]:
+        """Promo probability and most likely promo kind of every row, in one pass."""
+        p, kinds, _ = self.score_kind_alone(X)
+        return p, kinds
+
+    def score_kind_alone(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """Like ``score_and_kind``, plus each row's probability without batch repetition (None
+        when the rows carry no repetition features or the model does not use them)."""
+        p, p_alone, kinds = self._score(X, alone=True, kinds=True)
+        return p, kinds, p_alone
+
+    def predict_kind(self, X: pd.DataFrame) -> list[Kind]:
+        return self.score_and_kind(X)[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+class PromoClassifier(_SegmentScorer, ClassifierMixin, BaseEstimator):
     """Score segments of a segment table as promo (class 1) or content (class 0).
 
     ``fit(X, y)`` takes a segment table (see ``promofilter.features.build_table``) and one label
@@ -223,35 +255,9 @@ class PromoClassifier(ClassifierMixin, BaseEstimator):
             return [Kind(self.kind_classes_[0])] * Z.shape[0]
         return [Kind(k) for k in self.kind_model_.predict(Z)]
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p, _, _ = self._score(X)
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def score_and_kind(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind]]:
-        """Promo probability and most likely promo kind of every row, in one pass."""
-        p, kinds, _ = self.score_kind_alone(X)
-        return p, kinds
-
-    def score_kind_alone(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
-        """Like ``score_and_kind``, plus each row's probability without batch repetition (None
-        when the rows carry no repetition features or the model does not use them)."""
-        p, p_alone, kinds = self._score(X, alone=True, kinds=True)
-        return p, kinds, p_alone
-
-    def predict_kind(self, X: pd.DataFrame) -> list[Kind]:
-        return self.score_and_kind(X)[1]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
 
-class AveragedClassifier(ClassifierMixin, BaseEstimator):
+class AveragedClassifier(_SegmentScorer, ClassifierMixin, BaseEstimator):
     """The mean promo score of several ``PromoClassifier`` members, each fit on its own draw of
     training documents (a build generates them at another seed per member, from the same corpus
     split). One model's scores swing with the documents it happened to be trained on (real-world
@@ -298,27 +304,3 @@ class AveragedClassifier(ClassifierMixin, BaseEstimator):
         any_alone = alone and any(m.batch_stage2_ is not None for m in self.members_) and "rep_batch" in X \
             and X["rep_batch"].any()
         return np.mean(p, axis=0), (np.mean(p_alone, axis=0) if any_alone else None), kind_names
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p, _, _ = self._score(X)
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def score_and_kind(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind]]:
-        p, kinds, _ = self.score_kind_alone(X)
-        return p, kinds
-
-    def score_kind_alone(self, X: pd.DataFrame) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
-        p, p_alone, kinds = self._score(X, alone=True, kinds=True)
-        return p, kinds, p_alone
-
-    def predict_kind(self, X: pd.DataFrame) -> list[Kind]:
-        return self.score_and_kind(X)[1]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags

@@ -392,7 +392,19 @@ class _Trees:
         return out
 
 
-class CompiledClassifier:
+class _CompiledScorer:
+    """``score_and_kind`` and ``predict_proba`` from ``score_kind_alone``."""
+
+    def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
+        p, kinds, _ = self.score_kind_alone(X)
+        return p, kinds
+
+    def predict_proba(self, X) -> np.ndarray:
+        p, _, _ = self.score_kind_alone(X)
+        return np.column_stack([1 - p, p])
+
+
+class CompiledClassifier(_CompiledScorer):
     """A fitted ``PromoClassifier`` (or its state read from a model file) scored with NumPy.
 
     Has the classifier's scoring interface (``score_kind_alone``, ``score_and_kind``,
@@ -507,16 +519,9 @@ class CompiledClassifier:
         shape, words = self.inputs(X)
         return self.score_inputs(X, shape, words)
 
-    def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
-        p, kinds, _ = self.score_kind_alone(X)
-        return p, kinds
-
-    def predict_proba(self, X) -> np.ndarray:
-        p, _, _ = self.score_kind_alone(X)
-        return np.column_stack([1 - p, p])
 
 
-class CompiledEnsemble:
+class CompiledEnsemble(_CompiledScorer):
     """A fitted ``AveragedClassifier`` (or its state read from a model file) scored with NumPy:
     the members' mean scores, the first member's kinds. Members whose inputs are built the same
     way (the shipped ones) share one pass over the texts."""
@@ -552,13 +557,6 @@ class CompiledEnsemble:
             p_alone = np.mean([pm if a is None else a for pm, a in zip(p, alone)], axis=0)
         return np.mean(p, axis=0), kinds, p_alone
 
-    def score_and_kind(self, X) -> tuple[np.ndarray, list[Kind]]:
-        p, kinds, _ = self.score_kind_alone(X)
-        return p, kinds
-
-    def predict_proba(self, X) -> np.ndarray:
-        p, _, _ = self.score_kind_alone(X)
-        return np.column_stack([1 - p, p])
 
 
 def compile_classifier(fitted, source=None):
