@@ -39,6 +39,69 @@ def test_compiled_trees_score_exactly_as_numpy_walks_them(shipped_model, with_mi
     assert np.array_equal(trees.predict_proba(X), trees.predict_proba_numpy(X))
 
 
+def _random_forest(rng, leaf_counts, width):
+    """Trees of the given numbers of leaves, of random shapes, as one node array (children are
+    global indices after their parent, as the walk reads them) and their roots."""
+    nodes, roots = [], []
+    for leaves in leaf_counts:
+        root = len(nodes)
+        roots.append(root)
+        nodes.append(None)
+        open_ = [root]  # leaves still to split, by node index
+        while len(open_) < leaves:
+            at = open_.pop(rng.integers(len(open_)))
+            left, right = len(nodes), len(nodes) + 1
+            nodes += [None, None]
+            nodes[at] = (left, right)
+            open_ += [left, right]
+    out = np.zeros(len(nodes), dtype=NODE_DTYPE)
+    for i, node in enumerate(nodes):
+        if node is None:
+            out[i]["leaf"], out[i]["value"] = 1, rng.normal()
+        else:
+            out[i]["left"], out[i]["right"] = node
+            out[i]["feature"] = rng.integers(width)
+            out[i]["threshold"] = rng.choice([-1.0, 0.0, 0.5, 1.0, rng.normal()])
+            out[i]["missing_left"] = rng.integers(2)
+    return out, np.array(roots, dtype=np.int64)
+
+
+def _reference_sums(nodes, roots, X, baseline):
+    """The walk, one row and one tree at a time, in the order the compiled sum adds them."""
+    out = []
+    for row in X:
+        raw = baseline
+        for root in roots:
+            at = root
+            while not nodes[at]["leaf"]:
+                v = row[nodes[at]["feature"]]
+                left = v <= nodes[at]["threshold"] or (np.isnan(v) and nodes[at]["missing_left"])
+                at = nodes[at]["left"] if left else nodes[at]["right"]
+            raw += nodes[at]["value"]
+        out.append(raw)
+    return np.array(out)
+
+
+@needs_core
+@pytest.mark.parametrize("leaf_counts", [
+    [1, 2, 3, 15, 15, 31],  # what boosting fits here (all scored by feature, not walked)
+    [64, 2, 64],  # the most leaves a tree can have to be scored by feature
+    [15, 65, 3],  # one tree too many leaves: all walked
+])
+def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_counts):
+    rng = np.random.default_rng(len(leaf_counts) + sum(leaf_counts))
+    nodes, roots = _random_forest(rng, leaf_counts, width=4)
+    thresholds = nodes["threshold"][nodes["leaf"] == 0]
+    # values equal to thresholds, a rounding either side of them, and missing values
+    values = np.concatenate([thresholds, np.nextafter(thresholds, np.inf), np.nextafter(thresholds, -np.inf),
+                             [np.nan, np.inf, -np.inf, 0.0, -0.0]])
+    X = rng.choice(values, size=(301, 4))
+    X[:100, :] = rng.choice(values[:-5], size=(100, 4))  # rows without a missing value
+    out = np.empty(len(X))
+    native.core().tree_sums(nodes, roots, X, 4, 0.125, out)
+    assert np.array_equal(out, _reference_sums(nodes, roots, X, 0.125))
+
+
 @needs_core
 def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model):
     from promofilter.corpus import generate, load_corpus
