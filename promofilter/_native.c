@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 21
+#define NATIVE_VERSION 22
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -1995,17 +1995,19 @@ done:
 }
 
 PyDoc_STRVAR(sparse_dot_doc,
-"sparse_dot(rows, columns, counts, weights, out)\n\n"
+"sparse_dot(rows, columns, counts, weights, out, row_mask=None)\n\n"
 "out[row, k] += counts[i] * weights[k, columns[i]] for each entry i in order (float64; weights\n"
-"classes x features, rows may be strided; out rows x classes): numpy.bincount's sums, class by class.");
+"classes x features, rows may be strided; out rows x classes): numpy.bincount's sums, class by class.\n"
+"With row_mask (uint8 [rows]), only the rows it marks; the others are left as they are.");
 
 static PyObject *
 sparse_dot(PyObject *self, PyObject *args)
 {
-    PyObject *objs[5];
-    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+    PyObject *objs[5], *o_mask = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOO|O", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &o_mask))
         return NULL;
-    Py_buffer b[5];
+    Py_buffer b[5], mask_buf;
+    int have_mask = 0;
     const Py_ssize_t sizes[5] = {8, 8, 8, 8, 8};
     const char *names[5] = {"rows", "columns", "counts", "weights", "out"};
     const char *formats[5] = {"lq", "lq", "d", "d", "d"};
@@ -2030,7 +2032,17 @@ sparse_dot(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "sparse_dot: arrays of inconsistent shapes");
         goto done;
     }
+    if (o_mask != Py_None) {
+        if (get_buffer(o_mask, &mask_buf, 1, 0, "row_mask", "B?") < 0)
+            goto done;
+        have_mask = 1;
+        if (mask_buf.len != b[4].shape[0]) {
+            PyErr_SetString(PyExc_ValueError, "sparse_dot: row_mask of the wrong length");
+            goto done;
+        }
+    }
     {
+        const uint8_t *marked = have_mask ? mask_buf.buf : NULL;
         const int64_t *rows = b[0].buf, *cols = b[1].buf;
         const double *counts = b[2].buf, *w = b[3].buf;
         double *out = b[4].buf;
@@ -2042,17 +2054,22 @@ sparse_dot(PyObject *self, PyObject *args)
                 goto done;
             }
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (marked != NULL && !marked[rows[i]])
+                continue;
             for (Py_ssize_t k = 0; k < k_n; k++) {
                 double product = counts[i] * w[k * row_stride + cols[i] * column_stride];  /* rounded, then added: as NumPy */
                 out[rows[i] * k_n + k] += product;
             }
+        }
         Py_END_ALLOW_THREADS
     }
     result = Py_NewRef(Py_None);
 done:
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&b[i]);
+    if (have_mask)
+        PyBuffer_Release(&mask_buf);
     return result;
 }
 

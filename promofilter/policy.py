@@ -12,10 +12,12 @@ import math
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from .results import Decision, Kind, Segment, Span, StripConfig
 from .rules import Rule, verdict
 
-__all__ = ["choose_removals", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
+__all__ = ["choose_removals", "kinds_needed", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
 
 # Feed footers: publishing software ends a syndicated post with one fixed sentence, "The post
 # <its own title> appeared first on <site>." The quoted title dilutes the model's evidence (a
@@ -168,6 +170,22 @@ def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[flo
                 if footer is not None:  # removed under the model's own kind for it
                     remove[i], decided_by[i] = True, footer
     return remove, decided_by
+
+
+def kinds_needed(config: StripConfig, threshold: float):
+    """Which segments' kinds can change what ``choose_removals`` removes, given their scores and
+    texts: a mask function for ``PromoFilter.score_batch``. A segment under every removal
+    threshold is kept whatever its kind, unless it may be a feed footer; rules set their own kinds."""
+    floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
+
+    def needed(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        wanted = np.asarray(scores) >= floor
+        if config.builtin_rules:
+            low = np.flatnonzero(~wanted & (np.asarray(scores) >= FEED_FOOTER_FLOOR)).tolist()
+            wanted[[i for i in low if texts[i].startswith("The post")]] = True
+        return wanted
+
+    return needed
 
 
 def _feed_footer(segment_text: str, score: float, kind: Kind, config: StripConfig) -> Rule | None:

@@ -240,15 +240,19 @@ class _HashedWords:
         return rows, cols, counts, norms
 
 
-def _dot(words, weights: np.ndarray) -> np.ndarray:
-    """Hashed rows times ``weights`` (classes x columns): (rows x classes)."""
+def _dot(words, weights: np.ndarray, row_mask: np.ndarray | None = None) -> np.ndarray:
+    """Hashed rows times ``weights`` (classes x columns): (rows x classes); with ``row_mask``,
+    only the rows it marks (the others 0)."""
     rows, cols, counts, norms = words
     n = len(norms)
     compiled = native.core()
     if compiled is not None and weights.dtype == np.float64:
         out = np.zeros((n, len(weights)))
-        compiled.sparse_dot(rows, cols, counts, weights, out)
+        compiled.sparse_dot(rows, cols, counts, weights, out,
+                            None if row_mask is None else np.ascontiguousarray(row_mask, dtype=np.uint8))
     else:
+        if row_mask is not None:  # (entries of other rows count 0)
+            counts = np.where(np.asarray(row_mask, dtype=bool)[rows], counts, 0.0)
         out = np.column_stack([np.bincount(rows, counts * w[cols], minlength=n) for w in weights])
     return out / np.where(norms > 0, norms, 1.0)[:, None]
 
@@ -283,8 +287,9 @@ class _Linear:
         self.n_words = n_words
         self.classes = list(np.asarray(getattr(model, "classes_", [])).tolist())
 
-    def decision(self, words, dense: np.ndarray) -> np.ndarray:
-        return (_dot(words, self.coef[:, :self.n_words]) + dense @ self.coef[:, self.n_words:].T
+    def decision(self, words, dense: np.ndarray, row_mask: np.ndarray | None = None) -> np.ndarray:
+        """Decision values of every row (with ``row_mask``, right only in the rows it marks)."""
+        return (_dot(words, self.coef[:, :self.n_words], row_mask) + dense @ self.coef[:, self.n_words:].T
                 + self.intercept)
 
 
@@ -489,19 +494,27 @@ class CompiledClassifier(_CompiledScorer):
         shape = shape_features(X, self.max_distance, countried)
         return shape, self.words.transform(mask_texts(texts, countried))
 
+    def kinds_of(self, shape: np.ndarray, words: tuple, rows: np.ndarray | None = None) -> list[Kind]:
+        """The kind of every row of ``inputs(X)``; with ``rows`` (a mask), of those rows only, the
+        others ``Kind.CONTENT``."""
+        n = len(shape)
+        if self.kinds is None:
+            return [self.kind_classes[0]] * n
+        d = self.kinds.decision(words, (shape - self.mean) / self.scale, rows)
+        best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
+        if rows is None:
+            return [self.kind_labels[i] for i in best.tolist()]
+        out = [Kind.CONTENT] * n
+        for i in np.flatnonzero(rows).tolist():
+            out[i] = self.kind_labels[best[i]]
+        return out
+
     def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True
                      ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
         """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
-        n = len(X["doc"])
         scaled = (shape - self.mean) / self.scale
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
-        names = None
-        if kinds and self.kinds is None:
-            names = [self.kind_classes[0]] * n
-        elif kinds:
-            d = self.kinds.decision(words, scaled)
-            best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
-            names = [self.kind_labels[i] for i in best.tolist()]
+        names = self.kinds_of(shape, words) if kinds else None
         context = context_features(p1, np.asarray(X["doc"]))
         p2 = self.stage2.predict_proba(self._stage2_matrix(context, shape, X, slice(None), False))
         p_alone = None
@@ -513,11 +526,16 @@ class CompiledClassifier(_CompiledScorer):
                     self._stage2_matrix(context, shape, X, recurring, True))
         return p2, names, p_alone
 
-    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+    def score_kind_alone(self, X, kinds_wanted=None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
         """Promo probability and kind of every row of a segment table, and (batch mode) the
-        probability each row would get without batch repetition; as ``PromoClassifier``."""
+        probability each row would get without batch repetition; as ``PromoClassifier``.
+        ``kinds_wanted`` (the scores -> a mask of rows): kinds of those rows only, the others
+        ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence)."""
         shape, words = self.inputs(X)
-        return self.score_inputs(X, shape, words)
+        if kinds_wanted is None:
+            return self.score_inputs(X, shape, words)
+        p, _, p_alone = self.score_inputs(X, shape, words, kinds=False)
+        return p, self.kinds_of(shape, words, kinds_wanted(p)), p_alone
 
 
 
@@ -541,21 +559,24 @@ class CompiledEnsemble(_CompiledScorer):
             self._fitted = self._source()
         return self._fitted
 
-    def score_kind_alone(self, X) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+    def score_kind_alone(self, X, kinds_wanted=None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """As ``CompiledClassifier.score_kind_alone``; the first member names the kinds."""
         inputs: dict[tuple, tuple] = {}
-        p, alone, kinds = [], [], None
-        for k, member in enumerate(self.members):
+        p, alone = [], []
+        for member in self.members:
             key = member.inputs_key
             if key not in inputs:
                 inputs[key] = member.inputs(X)
-            pm, km, am = member.score_inputs(X, *inputs[key], kinds=k == 0)
+            pm, _, am = member.score_inputs(X, *inputs[key], kinds=False)
             p.append(pm)
             alone.append(am)
-            kinds = kinds if km is None else km
         p_alone = None
         if any(a is not None for a in alone):
             p_alone = np.mean([pm if a is None else a for pm, a in zip(p, alone)], axis=0)
-        return np.mean(p, axis=0), kinds, p_alone
+        mean = np.mean(p, axis=0)
+        first = self.members[0]
+        kinds = first.kinds_of(*inputs[first.inputs_key], None if kinds_wanted is None else kinds_wanted(mean))
+        return mean, kinds, p_alone
 
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
-from .policy import choose_removals, remove_spans
+from .policy import choose_removals, kinds_needed, remove_spans
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -99,8 +99,10 @@ class PromoFilter:
                              for batch in _batched(_with_sites(texts, sites), BATCH_DOCS)), jobs=1)
 
     def score_batch(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
-                    sites: Sequence[str | None] | None = None) -> list[Scored]:
-        """Segments, promo scores and kinds of each text; all segments scored in one call."""
+                    sites: Sequence[str | None] | None = None, kinds_needed=None) -> list[Scored]:
+        """Segments, promo scores and kinds of each text; all segments scored in one call.
+        ``kinds_needed`` (``policy.kinds_needed``): kinds only of the segments it marks, the
+        others ``Kind.CONTENT`` (the kind model is a tenth of the scoring time)."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
@@ -113,9 +115,13 @@ class PromoFilter:
                     table[name] = features[:, j]
             # a loaded model scores the columns with NumPy; a scikit-learn estimator takes a DataFrame
             scorer = self.classifier
-            scores, kinds, alone = scorer.score_kind_alone(
-                table if isinstance(scorer, (CompiledClassifier, CompiledEnsemble)) else as_frame(table))
             memory = self.memory
+            compiled = isinstance(scorer, (CompiledClassifier, CompiledEnsemble))
+            if compiled and kinds_needed is not None and memory is None:  # (a learned example may name no kind)
+                scores, kinds, alone = scorer.score_kind_alone(
+                    table, kinds_wanted=lambda p: kinds_needed(p, table["text"]))
+            else:
+                scores, kinds, alone = scorer.score_kind_alone(table if compiled else as_frame(table))
             if memory is not None:
                 # a new line starts at each segment that starts a line (rows are in document order)
                 line_ids = np.cumsum(table["line_start"] | (table["idx"] == 0))
@@ -142,9 +148,11 @@ class PromoFilter:
         threshold = self._threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
+        # only stripping (no kept spans to describe) can leave the kinds of sure content unnamed
+        needed = None if kept else kinds_needed(config, threshold)
         return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
                                 scores_alone=s.alone, learned=s.learned, kept=kept)
-                for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites))]
+                for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
                     sites: Iterable[str | None] | None = None,

@@ -57,6 +57,29 @@ def test_kinds_not_selected_are_kept(model):
     assert model.strip(text, StripConfig(remove_kinds=others)) == text
 
 
+@pytest.mark.parametrize("config", [
+    StripConfig(),
+    StripConfig(threshold=0.3),
+    StripConfig(kind_thresholds={"credit": 0.2, "disclaimer": 0.99}),
+    StripConfig(remove_kinds=frozenset({Kind.CTA, Kind.CREDIT})),
+    StripConfig(builtin_rules=False),
+])
+def test_stripping_removes_exactly_what_detection_marks_removed(model, config):
+    # stripping names the kinds only of segments whose kind can matter (see policy.kinds_needed):
+    # the same spans, scores and kinds as detection, which names every segment's kind
+    from promofilter.corpus import generate, load_corpus
+
+    documents = [d["text"] for d in generate(load_corpus(), 40, seed=13)]
+    documents += [ARTICLE + "The post Council Approves Riverside Park Budget appeared first on Metro Daily.", ""]
+    for batch in (False, True):  # each document alone, and as one batch
+        repetition = model.count_repetition(documents) if batch else None
+        detected = [tuple(s for s in spans if s.removed)
+                    for spans in model.detect_many(documents, config, repetition=repetition)]
+        stripped = [r.removed for r in model.explain_many(documents, config, repetition=repetition)]
+        assert stripped == detected
+    assert any(detected)
+
+
 def test_strip_many_without_a_batch_matches_strip_one_by_one(model):
     # in batch mode (the default) a segment that recurs in another document of the list is scored
     # by the batch head, so only documents scored alone must match strip() exactly

@@ -103,6 +103,26 @@ def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_
 
 
 @needs_core
+def test_a_masked_sparse_dot_gives_the_marked_rows_what_the_whole_product_gives_them():
+    # the kind model is asked only about segments stripping may remove (policy.kinds_needed)
+    from promofilter.scoring import _dot
+
+    rng = np.random.default_rng(3)
+    n_rows, n_cols = 50, 40
+    rows = np.sort(rng.integers(0, n_rows, 400))
+    words = (rows, rng.integers(0, n_cols, 400), rng.integers(1, 4, 400).astype(float), rng.random(n_rows) + 0.5)
+    weights = np.asfortranarray(rng.normal(size=(6, n_cols + 3)))[:, :n_cols]  # a strided view, as the kind model's
+    mask = rng.random(n_rows) < 0.3
+    whole = _dot(words, weights)
+    masked = _dot(words, weights, mask)
+    assert np.array_equal(masked[mask], whole[mask]) and not masked[~mask].any()
+    with native.switched_off():
+        assert np.array_equal(_dot(words, weights, mask), masked)
+    with pytest.raises(ValueError, match="row_mask"):
+        native.core().sparse_dot(*words[:3], weights, np.zeros((n_rows, 6)), np.ones(n_rows - 1, dtype=np.uint8))
+
+
+@needs_core
 def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model):
     from promofilter.corpus import generate, load_corpus
 
