@@ -83,20 +83,24 @@ def _reference_sums(nodes, roots, X, baseline):
 
 
 @needs_core
-@pytest.mark.parametrize("leaf_counts", [
-    [1, 2, 3, 15, 15, 31],  # what boosting fits here (all scored by feature, not walked)
-    [64, 2, 64],  # the most leaves a tree can have to be scored by feature
-    [15, 65, 3],  # one tree too many leaves: all walked
+@pytest.mark.parametrize("leaf_counts, rows, nan_threshold", [
+    ([1, 2, 3, 15, 15, 31], 700, False),  # what boosting fits here (scored by feature, not walked)
+    ([64, 2, 64], 700, False),  # the most leaves a tree can have to be scored by feature
+    ([15, 65, 3], 700, False),  # one tree too many leaves: all walked
+    ([15, 15], 700, True),  # a (crafted) NaN threshold sends every row right of it: walked
+    ([1, 2, 3, 15, 15, 31], 40, False),  # a few rows (one document) are walked
 ])
-def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_counts):
-    rng = np.random.default_rng(len(leaf_counts) + sum(leaf_counts))
+def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_counts, rows, nan_threshold):
+    rng = np.random.default_rng(len(leaf_counts) + sum(leaf_counts) + rows)
     nodes, roots = _random_forest(rng, leaf_counts, width=4)
     thresholds = nodes["threshold"][nodes["leaf"] == 0]
+    if nan_threshold:
+        nodes["threshold"][np.flatnonzero(nodes["leaf"] == 0)[3]] = np.nan
     # values equal to thresholds, a rounding either side of them, and missing values
     values = np.concatenate([thresholds, np.nextafter(thresholds, np.inf), np.nextafter(thresholds, -np.inf),
                              [np.nan, np.inf, -np.inf, 0.0, -0.0]])
-    X = rng.choice(values, size=(301, 4))
-    X[:100, :] = rng.choice(values[:-5], size=(100, 4))  # rows without a missing value
+    X = rng.choice(values, size=(rows, 4))
+    X[:rows // 2, :] = rng.choice(values[:-5], size=(rows // 2, 4))  # rows without a missing value
     out = np.empty(len(X))
     native.core().tree_sums(nodes, roots, X, 4, 0.125, out)
     assert np.array_equal(out, _reference_sums(nodes, roots, X, 0.125))
