@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 import promofilter
 from promofilter import Kind, Span, StripConfig, Stripped, remove_spans
+from promofilter.rules import Rule
 
 ARTICLE = (
     "Council Approves Riverside Park Budget\n"
@@ -63,6 +64,9 @@ def test_kinds_not_selected_are_kept(model):
     StripConfig(kind_thresholds={"credit": 0.2, "disclaimer": 0.99}),
     StripConfig(remove_kinds=frozenset({Kind.CTA, Kind.CREDIT})),
     StripConfig(builtin_rules=False),
+    StripConfig(threshold=0.0),
+    StripConfig(rules=(Rule("riverside", "allow", "Riverside", "literal"),
+                       Rule("council", "block", "council", "literal", "credit"))),
 ])
 def test_stripping_removes_exactly_what_detection_marks_removed(model, config):
     # stripping names the kinds only of segments whose kind can matter (see policy.kinds_needed):

@@ -98,6 +98,18 @@ def test_an_averaged_model_strips_and_keeps_every_other_character(averaged):
     assert result.text.startswith("The council approved the budget")
 
 
+def test_an_averaged_model_strips_exactly_what_it_detects(averaged):
+    # stripping names kinds (the first member's) only where they can matter, on the mean score
+    from promofilter import StripConfig
+    from promofilter.corpus import generate, load_corpus
+
+    documents = [d["text"] for d in generate(load_corpus(), 30, seed=31)]
+    for config in (StripConfig(), StripConfig(threshold=0.4, kind_thresholds={"cta": 0.1})):
+        detected = [tuple(s for s in spans if s.removed) for spans in averaged.detect_many(documents, config)]
+        assert [r.removed for r in averaged.explain_many(documents, config)] == detected
+        assert any(detected)
+
+
 def test_fitting_needs_the_member_of_each_row(table):
     from promofilter.model import AveragedClassifier
 
