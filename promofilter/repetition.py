@@ -194,7 +194,7 @@ class RepetitionCounter:
         if len(sites) != len(texts):
             raise ValueError("sites must have one entry per text")
         sites = [site or "" for site in sites]
-        rows, sizes = document_key_rows(texts, sites, N_KEYS, _segment_texts, _key_hashes)
+        rows, sizes = document_key_rows(texts, sites, N_KEYS, lambda i: _segment_texts(texts[i]), _key_hashes)
         # each document counts a key once: (document, key) pairs, sorted, without repeats; with the
         # keys that count the documents of the batch and of each site
         docs = np.repeat(np.arange(len(texts)), [N_KEYS * size for size in sizes])
@@ -375,11 +375,15 @@ def repetition_features(table, counts: RepetitionCounts | None,
         return out
     docs = np.asarray(table["doc"])
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
-    if texts is not None and reuse.active():  # (else the table's texts are all there is)
-        rows, _ = document_key_rows(list(texts), [(site or "") for site in (sites or [None] * len(texts))],
-                                    N_KEYS, _segment_texts, _key_hashes)
+    segment_texts = list(table["text"])
+    if texts is not None and reuse.active():  # (else computing the keys is all there is to do)
+        # each document's rows of the table (rows are in document order; a document without
+        # segments has none), for the documents whose keys were not kept
+        bounds = np.searchsorted(docs, np.arange(len(texts) + 1))
+        rows, _ = document_key_rows(list(texts), [(site or "") for site in (sites if sites is not None else [None] * len(texts))],
+                                    N_KEYS, lambda i: segment_texts[bounds[i]:bounds[i + 1]], _key_hashes)
     else:
-        rows = _key_hashes(list(table["text"]), seg_sites)
+        rows = _key_hashes(segment_texts, seg_sites)
     found = counts.lookup(rows.ravel()).reshape(-1, N_KEYS)
     site_docs = counts.lookup(_site_keys(seg_sites))
     others = np.maximum(found - 1, 0).astype(float)

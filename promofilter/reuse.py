@@ -7,7 +7,8 @@ Each ``reusing()`` block has a store of its own, in a context variable: nothing 
 block ends, and calls in other threads have their own (threads started inside a block share its
 store, which is safe: what it holds is a pure function of its keys). It holds what fits in
 ``MAX_CHARS`` characters (texts, keys, and ``SEGMENT_CHARS`` per segment object); later documents
-are computed twice, as without it.
+are computed twice, as without it. Keys are kept per document (one block of rows), segments per
+text.
 """
 from __future__ import annotations
 
@@ -68,18 +69,18 @@ def segments_of(text: str) -> list[Segment]:
 
 
 def document_key_rows(texts: Sequence[str], sites: Sequence[str], n_keys: int,
-                      segment_texts: Callable[[str], list[str]],
+                      segment_texts: Callable[[int], list[str]],
                       compute: Callable[[list[str], list[str]], np.ndarray]) -> tuple[np.ndarray, list[int]]:
     """The rows of ``n_keys`` repetition key hashes (uint64) of every segment of ``texts``, in
-    order, and each text's number of rows: ``compute`` over the ``segment_texts`` of each text
-    (with its site). Within ``reusing()`` each document's rows are kept as one block, so the
-    second pass looks up a document, not each of its segments (a lookup per segment cost about
-    as much as computing the keys again)."""
+    order, and each text's number of rows: ``compute`` over ``segment_texts(i)`` (the non-empty
+    segment texts of ``texts[i]``) with its site. Within ``reusing()`` each document's rows are
+    kept as one block, so the second pass looks up a document, not each of its segments (a lookup
+    per segment cost about as much as computing the keys again)."""
     store = _STORE.get()
     blocks = [None] * len(texts) if store is None else [store.keys.get(pair) for pair in zip(texts, sites)]
     missing = [i for i, block in enumerate(blocks) if block is None]
     if missing:
-        pieces = [segment_texts(texts[i]) for i in missing]
+        pieces = [segment_texts(i) for i in missing]
         found = compute([seg for segs in pieces for seg in segs],
                         [sites[i] for i, segs in zip(missing, pieces) for _ in segs])
         if len(missing) == len(blocks) and store is None:
@@ -88,9 +89,10 @@ def document_key_rows(texts: Sequence[str], sites: Sequence[str], n_keys: int,
         for i, segs in zip(missing, pieces):
             blocks[i] = block = raw[pos:pos + width * len(segs)]
             pos += len(block)
+            pair = (texts[i], sites[i])
             cost = len(texts[i]) + len(block)
-            if store is not None and store.size + cost <= MAX_CHARS:
-                store.keys[(texts[i], sites[i])] = block
+            if store is not None and pair not in store.keys and store.size + cost <= MAX_CHARS:
+                store.keys[pair] = block
                 store.size += cost
         if len(missing) == len(blocks):
             return found, [len(segs) for segs in pieces]

@@ -142,7 +142,27 @@ def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(mod
     assert (len(segmented) == len(texts)) == fits
     segment_rows = sum(len([s for s in segment(t) if s.content_end > s.content_start]) for t in texts)
     assert (len(keyed) == segment_rows) == fits
-    assert len(keyed) >= segment_rows
+
+
+@pytest.mark.parametrize("max_chars", [10**9, 2_000, 0])
+def test_kept_keys_give_the_features_computed_afresh(monkeypatch, max_chars):
+    # documents of different lengths and repetition, empty and blank ones, a repeat, and sites
+    # None, "" and named: the rows kept per document line up with the segment table's rows
+    import promofilter.reuse as reuse
+
+    texts = _batch(12)
+    texts = ["", texts[0], "  \n ", texts[1] + "\nOne more line here.", texts[0], "Short.\nTwo.\nThree."] + texts[2:]
+    sites = ["a", None, "", "a", "b", None] + ["a" if i % 3 else "b" for i in range(len(texts) - 6)]
+    table, _ = build_table(texts)
+    afresh = repetition_features(table, count_batch(texts, sites), sites)
+    monkeypatch.setattr(reuse, "MAX_CHARS", max_chars)
+    with reuse.reusing():
+        counts = count_batch(texts, sites)
+        for site_list in (sites, np.array(sites, dtype=object)):
+            table, _ = build_table(texts)
+            kept = repetition_features(table, counts, site_list, texts)
+            np.testing.assert_array_equal(kept, afresh)
+    assert afresh[:, 1].any() and not afresh[:, 1].all()  # some segments recur, some do not
     assert reuse._STORE.get() is None
 
 
