@@ -27,9 +27,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import native, reuse
+from . import native
 from .mining import template_of
-from .reuse import document_key_rows, segments_of
+from .reuse import key_rows, segments_of
 
 __all__ = ["RepetitionCounter", "RepetitionCounts", "normal_form", "REPETITION_FEATURE_NAMES",
            "repetition_features", "split_key_ranges", "add_up_key_range"]
@@ -194,10 +194,12 @@ class RepetitionCounter:
         if len(sites) != len(texts):
             raise ValueError("sites must have one entry per text")
         sites = [site or "" for site in sites]
-        rows, sizes = document_key_rows(texts, sites, N_KEYS, lambda i: _segment_texts(texts[i]), _key_hashes)
+        segment_texts = [_segment_texts(text) for text in texts]
+        rows = key_rows([seg for segs in segment_texts for seg in segs],
+                        [site for segs, site in zip(segment_texts, sites) for _ in segs], _key_hashes)
         # each document counts a key once: (document, key) pairs, sorted, without repeats; with the
         # keys that count the documents of the batch and of each site
-        docs = np.repeat(np.arange(len(texts)), [N_KEYS * size for size in sizes])
+        docs = np.repeat(np.arange(len(texts)), [N_KEYS * len(segs) for segs in segment_texts])
         keys = np.concatenate([rows.ravel(), np.repeat(_hash([_SEP + "site"]), len(texts)),
                                _site_keys(sites)])
         docs = np.concatenate([docs, np.arange(len(texts)), np.arange(len(texts))])
@@ -362,11 +364,8 @@ def count_batch(texts: Sequence[str], sites: Sequence[str | None] | None = None)
 
 
 def repetition_features(table, counts: RepetitionCounts | None,
-                        sites: Sequence[str | None] | None = None,
-                        texts: Sequence[str] | None = None) -> np.ndarray:
+                        sites: Sequence[str | None] | None = None) -> np.ndarray:
     """One row of ``REPETITION_FEATURE_NAMES`` per segment of ``table`` (zeros without counts).
-    ``texts``: the documents the table was made from (``table["doc"]`` indexes them, every
-    non-empty segment a row), whose keys the counting pass may have kept (``reuse``).
 
     Counts exclude the segment's own document: a segment alone in the batch scores 0."""
     n = len(table["doc"])
@@ -375,16 +374,7 @@ def repetition_features(table, counts: RepetitionCounts | None,
         return out
     docs = np.asarray(table["doc"])
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
-    segment_texts = list(table["text"])
-    if texts is not None and reuse.active():  # (else computing the keys is all there is to do)
-        # each document's rows of the table (rows are in document order; a document without
-        # segments has none), for the documents whose keys were not kept
-        bounds = np.searchsorted(docs, np.arange(len(texts) + 1))
-        rows, _ = document_key_rows(list(texts), [(site or "") for site in (sites if sites is not None else [None] * len(texts))],
-                                    N_KEYS, lambda i: segment_texts[bounds[i]:bounds[i + 1]], _key_hashes)
-    else:
-        rows = _key_hashes(segment_texts, seg_sites)
-    found = counts.lookup(rows.ravel()).reshape(-1, N_KEYS)
+    found = counts.lookup(key_rows(list(table["text"]), seg_sites, _key_hashes).ravel()).reshape(-1, N_KEYS)
     site_docs = counts.lookup(_site_keys(seg_sites))
     others = np.maximum(found - 1, 0).astype(float)
     site_others = np.maximum(site_docs - 1, 0).astype(float)

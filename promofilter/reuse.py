@@ -7,8 +7,7 @@ Each ``reusing()`` block has a store of its own, in a context variable: nothing 
 block ends, and calls in other threads have their own (threads started inside a block share its
 store, which is safe: what it holds is a pure function of its keys). It holds what fits in
 ``MAX_CHARS`` characters (texts, keys, and ``SEGMENT_CHARS`` per segment object); later documents
-are computed twice, as without it. Keys are kept per document (one block of rows), segments per
-text.
+are computed twice, as without it.
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ import numpy as np
 from .results import Segment
 from .segment import segment
 
-__all__ = ["reusing", "active", "segments_of", "document_key_rows", "MAX_CHARS"]
+__all__ = ["reusing", "segments_of", "key_rows", "MAX_CHARS"]
 
 # about 25-50 MB held at most (a text of generated articles keeps ~2x its size in segments and keys)
 MAX_CHARS = 25_000_000
@@ -31,7 +30,7 @@ SEGMENT_CHARS = 100  # what a Segment object costs, in characters
 class _Store:
     def __init__(self) -> None:
         self.segments: dict[str, list[Segment]] = {}
-        self.keys: dict[tuple[str, str], bytes] = {}  # a document's rows of key hashes, as bytes
+        self.keys: dict[tuple[str, str], bytes] = {}  # a row of key hashes, as bytes
         self.size = 0  # characters held (see MAX_CHARS)
 
 
@@ -46,11 +45,6 @@ def reusing() -> Iterator[None]:
         yield
     finally:
         _STORE.reset(token)
-
-
-def active() -> bool:
-    """Whether a ``reusing()`` block is open here (else nothing is kept)."""
-    return _STORE.get() is not None
 
 
 def segments_of(text: str) -> list[Segment]:
@@ -68,33 +62,24 @@ def segments_of(text: str) -> list[Segment]:
     return found
 
 
-def document_key_rows(texts: Sequence[str], sites: Sequence[str], n_keys: int,
-                      segment_texts: Callable[[int], list[str]],
-                      compute: Callable[[list[str], list[str]], np.ndarray]) -> tuple[np.ndarray, list[int]]:
-    """The rows of ``n_keys`` repetition key hashes (uint64) of every segment of ``texts``, in
-    order, and each text's number of rows: ``compute`` over ``segment_texts(i)`` (the non-empty
-    segment texts of ``texts[i]``) with its site. Within ``reusing()`` each document's rows are
-    kept as one block, so the second pass looks up a document, not each of its segments (a lookup
-    per segment cost about as much as computing the keys again)."""
+def key_rows(texts: Sequence[str], sites: Sequence[str],
+             compute: Callable[[list[str], list[str]], np.ndarray]) -> np.ndarray:
+    """``compute(texts, sites)`` (one row of repetition key hashes per segment text, uint64),
+    each row kept within ``reusing()``: only the texts not seen before are computed."""
     store = _STORE.get()
-    blocks = [None] * len(texts) if store is None else [store.keys.get(pair) for pair in zip(texts, sites)]
-    missing = [i for i, block in enumerate(blocks) if block is None]
+    if store is None or not texts:
+        return compute(list(texts), list(sites))
+    pairs = list(zip(texts, sites))
+    rows = [store.keys.get(pair) for pair in pairs]
+    missing = [i for i, row in enumerate(rows) if row is None]
     if missing:
-        pieces = [segment_texts(i) for i in missing]
-        found = compute([seg for segs in pieces for seg in segs],
-                        [sites[i] for i, segs in zip(missing, pieces) for _ in segs])
-        if len(missing) == len(blocks) and store is None:
-            return found, [len(segs) for segs in pieces]
-        raw, pos, width = found.tobytes(), 0, 8 * n_keys
-        for i, segs in zip(missing, pieces):
-            blocks[i] = block = raw[pos:pos + width * len(segs)]
-            pos += len(block)
-            pair = (texts[i], sites[i])
-            cost = len(texts[i]) + len(block)
-            if store is not None and pair not in store.keys and store.size + cost <= MAX_CHARS:
-                store.keys[pair] = block
+        found = compute([texts[i] for i in missing], [sites[i] for i in missing])
+        for i, row in zip(missing, found):
+            rows[i] = row = row.tobytes()
+            cost = len(texts[i]) + len(row)
+            if store.size + cost <= MAX_CHARS:
+                store.keys[pairs[i]] = row
                 store.size += cost
-        if len(missing) == len(blocks):
-            return found, [len(segs) for segs in pieces]
-    rows = np.frombuffer(b"".join(blocks), dtype=np.uint64).reshape(-1, n_keys)
-    return rows, [len(block) // (8 * n_keys) for block in blocks]
+        if len(missing) == len(rows):
+            return found
+    return np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), len(rows[0]) // 8)

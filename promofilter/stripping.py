@@ -110,7 +110,7 @@ class PromoFilter:
         alone = learned = None
         if len(table["doc"]):
             if repetition is not None and self.uses_repetition:
-                features = repetition_features(table, repetition, sites, texts)
+                features = repetition_features(table, repetition, sites)
                 for j, name in enumerate(REPETITION_FEATURE_NAMES):
                     table[name] = features[:, j]
             # a loaded model scores the columns with NumPy; a scikit-learn estimator takes a DataFrame
