@@ -98,7 +98,10 @@ def _markdown(card: dict) -> str:
         "",
         "## Test split (held-out articles and promo families)",
         "",
-        f"Threshold **{card['threshold']}** (best validation F1 with validation content loss ≤ 0.2 %).",
+        f"Threshold **{card['threshold']}**"
+        + " (best validation F1 with validation content loss ≤ 0.2 %)"
+        + (f"; run threshold **{card['run_threshold']}** (fixed: a segment right after a removed one is "
+           "removed from this score on)" if card.get("run_threshold") is not None else "") + ".",
         ("These figures come from an *evaluation model* fit on the training side only (no test or validation "
          "article, promo family or hard negative); the shipped model is the same recipe refit on all "
          "documents with the same threshold." if card.get("refit") else

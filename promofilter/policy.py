@@ -82,6 +82,7 @@ def choose_removals(
     scores_alone: Sequence[float] | None = None,
     learned: Sequence[bool] | None = None,
     kept: bool = True,
+    run_threshold: float | None = None,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
     Without ``kept``, only the removed ones (what stripping needs, without a span per sentence).
@@ -91,11 +92,13 @@ def choose_removals(
     score decides the rest against the kind's threshold, for the kinds that may be removed.
     ``scores_alone`` (batch mode) are the scores without batch repetition, kept on the spans.
     ``learned`` marks segments a learned example decided (their decision reads ``learned``).
+    ``run_threshold`` (below ``threshold``): a segment right after a removed one is removed when
+    its score reaches it, for kinds without a threshold of their own.
     """
     kinds = list(kinds)
     # the model (and the built-in feed-footer rule) decide every segment; user rules then
     # overrule it where they match (kinds as the model gave them until a block rule sets one)
-    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
+    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold, run_threshold)
     for i, s in enumerate(segments if config.rules else ()):
         rule = verdict(config.rules, text[s.content_start:s.content_end], site)
         if rule is not None:
@@ -155,13 +158,24 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
 
 
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
-                    config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
+                    config: StripConfig, threshold: float, run_threshold: float | None = None
+                    ) -> tuple[list[bool], list[Rule | None]]:
     """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
     decided each (None: the model). Each kind's threshold is looked up once."""
     limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
     scores = scores.tolist() if hasattr(scores, "tolist") else scores  # floats compare faster than NumPy's
     remove = [score >= limits[kind] and s.content_end > s.content_start
               for s, score, kind in zip(segments, scores, kinds)]
+    if run_threshold is not None and run_threshold < threshold and any(remove):
+        # a run, once started, goes on while the segments after it reach the lower threshold
+        # (hysteresis); kinds with a threshold of their own keep it, kinds not removed stay kept
+        overridden = {k for k, _ in config.kind_thresholds}
+        run_limits = {k: min(limit, run_threshold) if k in config.remove_kinds and k not in overridden else limit
+                      for k, limit in limits.items()}
+        for i in range(1, len(segments)):
+            if (not remove[i] and remove[i - 1] and scores[i] >= run_limits[kinds[i]]
+                    and segments[i].content_end > segments[i].content_start):
+                remove[i] = True
     decided_by: list[Rule | None] = [None] * len(segments)
     if config.builtin_rules and "The post" in text:
         for i, s in enumerate(segments):
@@ -172,11 +186,14 @@ def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[flo
     return remove, decided_by
 
 
-def kinds_needed(config: StripConfig, threshold: float):
+def kinds_needed(config: StripConfig, threshold: float, run_threshold: float | None = None):
     """Which segments' kinds can change what ``choose_removals`` removes, given their scores and
     texts: a mask function for ``PromoFilter.score_batch``. A segment under every removal
-    threshold is kept whatever its kind, unless it may be a feed footer; rules set their own kinds."""
+    threshold (and the run threshold) is kept whatever its kind, unless it may be a feed footer;
+    rules set their own kinds."""
     floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
+    if run_threshold is not None and config.remove_kinds:
+        floor = min(floor, run_threshold)
 
     def needed(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         wanted = np.asarray(scores) >= floor

@@ -110,6 +110,13 @@ class StripConfig:
     rules
         ``promofilter.rules.Rule`` objects: allow rules keep what they match whatever its score,
         block rules remove it; the model decides the rest.
+    run_threshold
+        A segment that directly follows a removed one is removed when its score reaches this
+        lower threshold: promos come in runs (a "Related" header and its headlines, a footer of
+        several lines), and a run, once started, is followed further than a segment alone would
+        be. ``None`` uses the model's (chosen with its threshold on validation documents) when
+        ``threshold`` is the model's too, and none otherwise; 1.0 turns it off. Per-kind
+        thresholds are not lowered.
     builtin_rules
         Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
         whatever their score, unless the model reads the sentence as plain article text (see
@@ -121,10 +128,13 @@ class StripConfig:
     kind_thresholds: tuple = ()
     rules: tuple = ()
     builtin_rules: bool = True
+    run_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if self.run_threshold is not None and not 0.0 <= self.run_threshold <= 1.0:
+            raise ValueError(f"run_threshold must be between 0 and 1, got {self.run_threshold}")
         object.__setattr__(self, "remove_kinds", frozenset(Kind(k) for k in self.remove_kinds))
         pairs = self.kind_thresholds.items() if isinstance(self.kind_thresholds, dict) else self.kind_thresholds
         pairs = tuple(sorted((Kind(k), float(t)) for k, t in pairs))

@@ -118,3 +118,53 @@ def test_stripping_asks_only_for_the_removed_spans_and_gets_the_same_ones(text):
     every = choose_removals(*args)
     assert len(every) == len(segs)
     assert choose_removals(*args, kept=False) == [s for s in every if s.removed]
+
+
+# Runs: a segment right after a removed one is held to the lower run threshold.
+
+RUN_TEXT = "Story one.\nStory two.\nRelated:\nFirst headline\nSecond headline\nStory three.\n"
+RUN_SCORES = [0.1, 0.75, 0.95, 0.8, 0.7, 0.3]  # "Story two." scores 0.75 but comes before the run
+
+
+def _removed_texts(scores, config=StripConfig(), threshold=0.9, run_threshold=None, kinds=None):
+    segs = segment(RUN_TEXT)
+    kinds = kinds or [Kind.CROSSPROMO] * len(segs)
+    spans = choose_removals(RUN_TEXT, segs, scores, kinds, config, threshold, run_threshold=run_threshold)
+    return [RUN_TEXT[s.start:s.end].strip() for s in spans if s.removed]
+
+
+def test_a_run_goes_on_while_the_segments_after_it_reach_the_run_threshold():
+    assert _removed_texts(RUN_SCORES) == ["Related:"]
+    assert _removed_texts(RUN_SCORES, run_threshold=0.7) == ["Related:", "First headline", "Second headline"]
+    assert _removed_texts(RUN_SCORES, run_threshold=0.75) == ["Related:", "First headline"]
+
+
+def test_a_run_never_reaches_back_before_its_first_segment():
+    assert "Story two." not in _removed_texts(RUN_SCORES, run_threshold=0.5)
+
+
+def test_a_run_threshold_at_or_above_the_threshold_changes_nothing():
+    assert _removed_texts(RUN_SCORES, run_threshold=0.9) == _removed_texts(RUN_SCORES) == _removed_texts(
+        RUN_SCORES, run_threshold=1.0)
+
+
+def test_kinds_with_their_own_threshold_or_kept_kinds_are_not_lowered():
+    kinds = [Kind.CONTENT, Kind.CONTENT, Kind.CROSSPROMO, Kind.CREDIT, Kind.CROSSPROMO, Kind.CONTENT]
+    own = StripConfig(kind_thresholds={"credit": 0.85})
+    assert _removed_texts(RUN_SCORES, own, run_threshold=0.5, kinds=kinds) == ["Related:"]
+    kept = StripConfig(remove_kinds={Kind.CROSSPROMO})
+    assert _removed_texts(RUN_SCORES, kept, run_threshold=0.5, kinds=kinds) == ["Related:"]
+
+
+def test_run_threshold_outside_unit_interval_is_refused():
+    with pytest.raises(ValueError):
+        StripConfig(run_threshold=1.5)
+
+
+def test_the_models_run_threshold_applies_with_its_own_threshold_only(tmp_path):
+    from promofilter.stripping import PromoFilter
+
+    model = PromoFilter(classifier=None, threshold=0.9, run_threshold=0.6)
+    assert model._run_threshold(StripConfig()) == 0.6
+    assert model._run_threshold(StripConfig(threshold=0.95)) is None  # the user's threshold alone
+    assert model._run_threshold(StripConfig(threshold=0.95, run_threshold=0.7)) == 0.7
