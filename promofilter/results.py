@@ -114,7 +114,7 @@ class StripConfig:
         A segment that directly follows a removed one is removed when its score reaches this
         lower threshold: promos come in runs (a "Related" header and its headlines, a footer of
         several lines), and a run, once started, is followed further than a segment alone would
-        be. ``None`` uses the model's (chosen with its threshold on validation documents) when
+        be. ``None`` uses the model's (stored with it; the build sets 0.85) when
         ``threshold`` is the model's too, and none otherwise; 1.0 turns it off. Per-kind
         thresholds are not lowered.
     builtin_rules
