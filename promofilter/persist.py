@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from .results import is_probability
 from .stripping import PromoFilter
 from .textio import atomic_write
 
@@ -148,8 +149,8 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
         )
     threshold = float(meta.get("threshold", 0.5))
     run_threshold = meta.get("run_threshold")
-    if run_threshold is not None and not (isinstance(run_threshold, (int, float)) and 0.0 <= run_threshold <= 1.0):
-        raise ModelLoadError(f"{model_path}: run_threshold must be a number between 0 and 1, got {run_threshold!r}")
+    if run_threshold is not None and not is_probability(run_threshold):
+        raise ModelLoadError(f"{meta_path}: run_threshold must be a number between 0 and 1, got {run_threshold!r}")
     run_threshold = None if run_threshold is None else float(run_threshold)
     if model_path.suffix == ".npz" and not trusted:
         # scored with NumPy alone: scikit-learn is imported only if the estimator itself is wanted

@@ -98,7 +98,7 @@ def choose_removals(
     kinds = list(kinds)
     # the model (and the built-in feed-footer rule) decide every segment; user rules then
     # overrule it where they match (kinds as the model gave them until a block rule sets one)
-    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold, run_threshold)
+    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
     for i, s in enumerate(segments if config.rules else ()):
         rule = verdict(config.rules, text[s.content_start:s.content_end], site)
         if rule is not None:
@@ -106,6 +106,8 @@ def choose_removals(
             remove[i] = rule.action == "block" and s.content_end > s.content_start
             if rule.action == "block":
                 kinds[i] = rule.kind
+    # runs follow every removal, the rules' too, and stop at whatever a rule keeps
+    run_limits = _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
     spans: list[Span] = []
     done = 0  # segments before this one have their spans
     for first, last in _runs(remove):
@@ -121,7 +123,8 @@ def choose_removals(
                               decision=(Decision.RULE if rule else
                                         Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
                               rule=rule and rule.name,
-                              **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
+                              **_alone(scores_alone, k, True, rule is None,
+                                       run_limits.get(k) or config.threshold_for(kinds[k], threshold))))
         done = last + 1
     if kept:
         spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
@@ -157,25 +160,35 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
                          config.threshold_for(kinds[i], threshold)))
 
 
+def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
+                 decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
+                 run_threshold: float | None) -> dict[int, float]:
+    """Remove, in ``remove``, each segment the model decides that directly follows a removed one
+    and reaches the run threshold (hysteresis: a run, once started, goes on over the segments
+    that reach the lower threshold). Kinds with a threshold of their own keep it and kinds not
+    removed stay kept. Returns {segment: the limit that removed it}."""
+    if run_threshold is None or run_threshold >= threshold or not any(remove):
+        return {}
+    overridden = {k for k, _ in config.kind_thresholds}
+    limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
+              for k in set(kinds)}
+    by_run = {}
+    for i in range(1, len(segments)):
+        if (remove[i - 1] and not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
+                and segments[i].content_end > segments[i].content_start):
+            remove[i] = True
+            by_run[i] = run_threshold
+    return by_run
+
+
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
-                    config: StripConfig, threshold: float, run_threshold: float | None = None
-                    ) -> tuple[list[bool], list[Rule | None]]:
+                    config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
     """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
     decided each (None: the model). Each kind's threshold is looked up once."""
     limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
     scores = scores.tolist() if hasattr(scores, "tolist") else scores  # floats compare faster than NumPy's
     remove = [score >= limits[kind] and s.content_end > s.content_start
               for s, score, kind in zip(segments, scores, kinds)]
-    if run_threshold is not None and run_threshold < threshold and any(remove):
-        # a run, once started, goes on while the segments after it reach the lower threshold
-        # (hysteresis); kinds with a threshold of their own keep it, kinds not removed stay kept
-        overridden = {k for k, _ in config.kind_thresholds}
-        run_limits = {k: min(limit, run_threshold) if k in config.remove_kinds and k not in overridden else limit
-                      for k, limit in limits.items()}
-        for i in range(1, len(segments)):
-            if (not remove[i] and remove[i - 1] and scores[i] >= run_limits[kinds[i]]
-                    and segments[i].content_end > segments[i].content_start):
-                remove[i] = True
     decided_by: list[Rule | None] = [None] * len(segments)
     if config.builtin_rules and "The post" in text:
         for i, s in enumerate(segments):

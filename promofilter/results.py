@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import asdict, dataclass, field
 
 
@@ -95,6 +96,11 @@ class Stripped:
         return {"text": self.text, "removed": [s.to_dict() for s in self.removed]}
 
 
+def is_probability(value) -> bool:
+    """A number (not a bool, which Python counts as one) between 0 and 1."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 @dataclass(frozen=True)
 class StripConfig:
     """All knobs of stripping, in one place.
@@ -131,10 +137,10 @@ class StripConfig:
     run_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
-        if self.run_threshold is not None and not 0.0 <= self.run_threshold <= 1.0:
-            raise ValueError(f"run_threshold must be between 0 and 1, got {self.run_threshold}")
+        for name in ("threshold", "run_threshold"):
+            value = getattr(self, name)
+            if value is not None and not is_probability(value):
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
         object.__setattr__(self, "remove_kinds", frozenset(Kind(k) for k in self.remove_kinds))
         pairs = self.kind_thresholds.items() if isinstance(self.kind_thresholds, dict) else self.kind_thresholds
         pairs = tuple(sorted((Kind(k), float(t)) for k, t in pairs))

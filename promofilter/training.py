@@ -157,8 +157,9 @@ def evaluate_model(model: PromoFilter, docs: Sequence[dict], threshold: float | 
     and, with ``sweep``, at every threshold of ``THRESHOLDS``. Documents with a ``batch`` key are
     scored in batch mode with the rest of their batch."""
     scored = scored_documents(model, docs)
+    # as with `strip --threshold`: a threshold of your own is the whole policy (no runs)
+    run = model.run_threshold if threshold is None else None
     threshold = model.threshold if threshold is None else threshold
-    run = model.run_threshold if threshold == model.threshold else None
     out = {"threshold": threshold, "metrics": metrics_at(docs, scored, threshold, run_threshold=run).to_dict()}
     if sweep:
         out["sweep"] = [{"threshold": t, **metrics_at(docs, scored, t).to_dict()} for t in THRESHOLDS]
