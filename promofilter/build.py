@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .corpus import generate, generate_batches, load_corpus, split_corpus, split_folds
 from .evaluate import Metrics
-from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, metrics_at, scored_documents
+from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, run_threshold_for, metrics_at, scored_documents
 
 __all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores"]
 
@@ -287,32 +287,43 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     # 1. an evaluation model: fit on the training side, choose the threshold on validation
     #    documents, measure the test side (articles and promo styles it never saw)
     model = fit_filter(train_docs, members=members, **params)
-    threshold, val_sweep = choose_threshold(val_docs or train_docs, scored_documents(model, val_docs or train_docs),
-                                            MAX_VALIDATION_CONTENT_LOSS)
+    val_used = val_docs or train_docs
+    val_scored = scored_documents(model, val_used)
+    threshold, val_sweep = choose_threshold(val_used, val_scored, MAX_VALIDATION_CONTENT_LOSS)
+    run = run_threshold_for(threshold)
+    model.run_threshold = run
+    # what the runs add on the validation documents (reported; the run threshold is fixed)
+    val_with_runs = metrics_at(val_used, val_scored, threshold, run_threshold=run) if run is not None else None
     # the headline test figures are those of documents alone (as `strip(text)` sees them); the
     # documents generated in site batches are reported apart, in batch mode and alone
     batch_test = [d for d in test_docs if d.get("batch") is not None]
     test_docs = [d for d in test_docs if d.get("batch") is None]
     test_scored = scored_documents(model, test_docs) if test_docs else []
-    test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold) if test_docs else None
+    test_metrics: Metrics | None = metrics_at(test_docs, test_scored, threshold, run_threshold=run) if test_docs else None
     # the coarse grid and the chosen threshold itself (which the validation rule may take between)
+    # (the sweep is of thresholds alone, as `--threshold t` removes: no runs)
     sweep = ([(t, metrics_at(test_docs, test_scored, t)) for t in sorted(set(THRESHOLDS) | {threshold})]
              if test_docs else [])
     # the test documents generated in site batches, scored in batch mode and each alone
     if batch_test and model.uses_repetition:
         card["test_batch_documents"] = {
             "documents": len(batch_test),
-            "batch_mode": metrics_at(batch_test, scored_documents(model, batch_test), threshold).to_dict(),
-            "alone": metrics_at(batch_test, scored_documents(model, batch_test, batch=False), threshold).to_dict(),
+            "batch_mode": metrics_at(batch_test, scored_documents(model, batch_test), threshold,
+                                     run_threshold=run).to_dict(),
+            "alone": metrics_at(batch_test, scored_documents(model, batch_test, batch=False), threshold,
+                                run_threshold=run).to_dict(),
         }
     if parent is not None:
-        parent_test = (metrics_at(test_docs, scored_documents(parent, test_docs), parent.threshold).to_dict()
+        parent_test = (metrics_at(test_docs, scored_documents(parent, test_docs), parent.threshold,
+                                  run_threshold=parent.run_threshold).to_dict()
                        if test_docs else None)
-        card["parent"] = {"path": parent_path, "threshold": parent.threshold, "test": parent_test}
+        card["parent"] = {"path": parent_path, "threshold": parent.threshold, "run_threshold": parent.run_threshold,
+                          "test": parent_test}
     # 2. the shipped model: the same recipe refit on every document, with that threshold
     if refit:
         model = fit_filter(train_docs + for_members(val_docs + test_docs + batch_test), threshold=threshold,
                            members=members, **params)
+        model.run_threshold = run
     else:
         model.threshold = threshold
 
@@ -321,6 +332,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
 
     card.update(
         threshold=threshold,
+        run_threshold=run,
         trained_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         train_seconds=round(time.time() - started, 1),
         documents={"train": len(train_docs), "validation": len(val_docs), "test": len(test_docs),
@@ -332,6 +344,7 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
                      "test and validation figures are those of this model, fit on the training side only"),
             "test": test_metrics.to_dict() if test_metrics else None,
             "validation_sweep": [{"threshold": t, **m.to_dict()} for t, m in val_sweep],
+            "validation_with_runs": val_with_runs.to_dict() if val_with_runs else None,
             "test_sweep": [{"threshold": t, **m.to_dict()} for t, m in sweep],
         },
     )

@@ -62,6 +62,11 @@ def _plots(out: Path, card: dict, scored_test) -> list[str]:
     return written
 
 
+def _at(card: dict, threshold: float) -> dict | None:
+    """The validation sweep's row at ``threshold`` (no runs)."""
+    return next((row for row in card["metrics"].get("validation_sweep", []) if row["threshold"] == threshold), None)
+
+
 def _markdown(card: dict) -> str:
     m = card["metrics"]["test"] or {}
     lines = [
@@ -98,7 +103,14 @@ def _markdown(card: dict) -> str:
         "",
         "## Test split (held-out articles and promo families)",
         "",
-        f"Threshold **{card['threshold']}** (best validation F1 with validation content loss ≤ 0.2 %).",
+        f"Threshold **{card['threshold']}**"
+        + " (best validation F1 with validation content loss ≤ 0.2 %)"
+        + (f"; run threshold **{card['run_threshold']}** (fixed: a segment right after a removed one is "
+           "removed from this score on)" if card.get("run_threshold") is not None else "") + "."
+        + (" On the validation documents the runs take F1 from {:.3f} to {:.3f} and content loss from {} to {}."
+           .format(_at(card, card["threshold"])["f1"], vr["f1"], _pct(_at(card, card["threshold"])["content_loss"]),
+                   _pct(vr["content_loss"]))
+           if (vr := card["metrics"].get("validation_with_runs")) and _at(card, card["threshold"]) else ""),
         ("These figures come from an *evaluation model* fit on the training side only (no test or validation "
          "article, promo family or hard negative); the shipped model is the same recipe refit on all "
          "documents with the same threshold." if card.get("refit") else
@@ -155,6 +167,7 @@ def _markdown(card: dict) -> str:
                   f"F1 {before.get('f1', 0):.3f}, content loss {_pct(before.get('content_loss'))}.", ""]
         lines += [f"- {'promo' if x['label'] == 'promo' else 'keep'} ({x['kind']}): {x['text']}" for x in learned]
     lines += ["", "## Threshold sweep (test split)", "",
+              "Each threshold alone, as `--threshold` removes (no runs).", "",
               "| threshold | precision | recall | F1 | content loss | lossy docs |", "| --- | --- | --- | --- | --- | --- |"]
     for row in card["metrics"].get("test_sweep", []):
         lines.append(f"| {row['threshold']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "

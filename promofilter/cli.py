@@ -63,7 +63,7 @@ def _kinds(value: str | None) -> frozenset[Kind] | None:
 
 
 def _config(threshold: float | None, remove: str | None, keep: str | None,
-            config_path: str | None = None) -> StripConfig:
+            config_path: str | None = None, run_threshold: float | None = None) -> StripConfig:
     """The config file (--config, else ./promofilter.toml if present), overridden by the flags."""
     import dataclasses
 
@@ -79,6 +79,7 @@ def _config(threshold: float | None, remove: str | None, keep: str | None,
     kinds = set(_kinds(remove) or base.remove_kinds)
     kinds -= set(_kinds(keep) or ())
     return dataclasses.replace(base, threshold=base.threshold if threshold is None else threshold,
+                               run_threshold=base.run_threshold if run_threshold is None else run_threshold,
                                remove_kinds=frozenset(kinds))
 
 
@@ -88,6 +89,10 @@ trust_option = click.option("--trust-model", is_flag=True,
                             help="Allow loading pickle/joblib models, which can run code. Only for files you trust.")
 threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), default=None,
                                 help="Remove segments scoring at or above this (default: the model's).")
+run_threshold_option = click.option(
+    "--run-threshold", type=click.FloatRange(0, 1), default=None,
+    help="A segment right after a removed one is removed from this score on (default: the model's, "
+         "unless --threshold is given; 1 turns it off).")
 remove_option = click.option("--remove", metavar="KINDS", help="Only remove these kinds (comma-separated).")
 keep_option = click.option("--keep", metavar="KINDS", help="Never remove these kinds, e.g. --keep credit,disclaimer.")
 config_option = click.option("--config", "config_path", metavar="FILE.toml", type=click.Path(dir_okay=False),
@@ -109,6 +114,7 @@ def cli(verbose: bool) -> None:
 @click.option("--in-place", is_flag=True, help="Rewrite each FILE with its clean version (atomically).")
 @click.option("--backup", metavar="SUFFIX", help="With --in-place, first copy each FILE to FILE+SUFFIX.")
 @threshold_option
+@run_threshold_option
 @remove_option
 @keep_option
 @config_option
@@ -136,7 +142,7 @@ def cli(verbose: bool) -> None:
                    "repeated across its documents (trailers, footers) count as evidence (two passes).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Clean a Parquet dataset on this Dask scheduler (tcp://HOST:8786) into -o OUTDIR.")
-def strip(files, output, in_place, backup, threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
+def strip(files, output, in_place, backup, threshold, run_threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
           field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run,
           no_batch, dask_address) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
@@ -158,7 +164,7 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
         raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
     if dask_address:
         _strip_dask(files, output, dask_address, field_name, threshold, remove, keep, config_path, model_path,
-                    trust_model, not no_batch, site_field)
+                    trust_model, not no_batch, site_field, run_threshold)
         return
     if backup and not in_place:
         raise click.UsageError("--backup goes with --in-place")
@@ -169,7 +175,7 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
     if on_error == "skip" and not rejects:
         raise click.UsageError("--on-error skip needs --rejects FILE, so skipped records are kept somewhere")
     formats = [detect_format(s, fmt) if s != "-" else (fmt or "text") for s in sources]
-    config = _config(threshold, remove, keep, config_path)
+    config = _config(threshold, remove, keep, config_path, run_threshold)
     if jobs > 1:
         from .parallel import warm_up
 
@@ -188,14 +194,14 @@ def strip(files, output, in_place, backup, threshold, remove, keep, config_path,
 
 
 def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust,
-                batch: bool = True, site_field: str | None = None) -> None:
+                batch: bool = True, site_field: str | None = None, run_threshold: float | None = None) -> None:
     """A Parquet dataset (files, directories or globs) cleaned on a Dask cluster into OUTDIR."""
     if not files or not output:
         raise click.UsageError("--dask takes Parquet inputs (files, directories or globs) and -o OUTDIR")
-    config = _config(threshold, remove, keep, config_path)
-    if config.rules or config.kind_thresholds or not config.builtin_rules:
-        raise click.UsageError("--dask supports --threshold, --remove and --keep; rules, per-kind thresholds "
-                               "and builtin_rules = false run in single-machine mode")
+    config = _config(threshold, remove, keep, config_path, run_threshold)
+    if config.rules or config.kind_thresholds or not config.builtin_rules or config.run_threshold is not None:
+        raise click.UsageError("--dask supports --threshold, --remove and --keep; rules, per-kind thresholds, "
+                               "run thresholds and builtin_rules = false run in single-machine mode")
     try:
         import dask.dataframe as dd
         from distributed import Client
@@ -357,16 +363,17 @@ def _strip_records(sources, formats, targets, config, model_path, trust_model, r
 @click.argument("file", default="-", metavar="[FILE]")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per segment instead of a table.")
 @threshold_option
+@run_threshold_option
 @remove_option
 @keep_option
 @config_option
 @model_option
 @trust_option
 @click.option("--site", metavar="NAME", help="The site of FILE, for rules limited to sites.")
-def detect(file, as_json, threshold, remove, keep, config_path, model_path, trust_model, site) -> None:
+def detect(file, as_json, threshold, run_threshold, remove, keep, config_path, model_path, trust_model, site) -> None:
     """Show every segment of FILE (or stdin) with its promo score and kind, removed or not, and
     what decided: the model, or a block or allow rule (named)."""
-    config = _config(threshold, remove, keep, config_path)
+    config = _config(threshold, remove, keep, config_path, run_threshold)
     text = _read(file)
     model = _load(model_path, trust_model)
     spans = model.detect(text, config, site)

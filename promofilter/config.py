@@ -3,6 +3,8 @@
 ::
 
     threshold = 0.9                 # default: the model's own
+    run_threshold = 0.8             # a segment right after a removed one, from this score on
+                                    # (default: the model's, with its own threshold; 1.0: off)
     remove = ["ad", "cta", "crosspromo", "boilerplate", "disclaimer", "credit"]
     keep = ["credit"]               # never removed (applied after ``remove``)
     builtin_rules = true            # feed footers ("The post ... appeared first on ...") by shape
@@ -33,7 +35,7 @@ else:  # pragma: no cover
 __all__ = ["CONFIG_NAME", "ConfigError", "find_config", "load_config", "config_from_dict"]
 
 CONFIG_NAME = "promofilter.toml"
-_KEYS = {"threshold", "remove", "keep", "thresholds", "rules", "builtin_rules"}
+_KEYS = {"threshold", "run_threshold", "remove", "keep", "thresholds", "rules", "builtin_rules"}
 
 
 class ConfigError(ValueError):
@@ -78,7 +80,8 @@ def config_from_dict(data: dict) -> StripConfig:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ConfigError(f"rule names must be unique: {', '.join(duplicated)}")
-        return StripConfig(threshold=data.get("threshold"), remove_kinds=frozenset(kinds),
+        return StripConfig(threshold=data.get("threshold"), run_threshold=data.get("run_threshold"),
+                           remove_kinds=frozenset(kinds),
                            kind_thresholds=thresholds, rules=parsed_rules, builtin_rules=builtin_rules)
     except (RuleError, ValueError, TypeError) as e:
         if isinstance(e, ConfigError):

@@ -198,7 +198,8 @@ def retrain_with(base, samples: list[LearnedSample], seed: int = 0, replay_docs:
     model.metadata["learned"] = {"samples": len(samples), "promo": sum(s.label == "promo" for s in samples),
                                  "content": sum(s.label == "content" for s in samples),
                                  "replay_docs": replay_docs, "weight": LEARNED_WEIGHT}
-    return PromoFilter(classifier=clf, threshold=model.threshold, metadata=model.metadata)
+    return PromoFilter(classifier=clf, threshold=model.threshold, metadata=model.metadata,
+                       run_threshold=model.run_threshold)
 
 
 EVAL_DOCS = 300
@@ -221,8 +222,10 @@ def apply_learned(base_path: str, samples: list[LearnedSample], max_loss_rise: f
     base = load_model(base_path)
     model = retrain_with(base, samples)
     held_out = [d for d in _replay_documents(EVAL_DOCS, EVAL_SEED)]
-    before = metrics_at(held_out, scored_documents(base, held_out), base.threshold).to_dict()
-    after = metrics_at(held_out, scored_documents(model, held_out), model.threshold).to_dict()
+    before = metrics_at(held_out, scored_documents(base, held_out), base.threshold,
+                        run_threshold=base.run_threshold).to_dict()
+    after = metrics_at(held_out, scored_documents(model, held_out), model.threshold,
+                       run_threshold=model.run_threshold).to_dict()
     # each example on its own, as a trailer line after an ordinary paragraph
     misses = []
     for s in samples:

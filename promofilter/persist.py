@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from .results import is_probability
 from .stripping import PromoFilter
 from .textio import atomic_write
 
@@ -81,6 +82,9 @@ def save_model(model: PromoFilter, directory: str | os.PathLike) -> Path:
 
     meta = dict(model.metadata)
     meta.pop("skops_version", None)
+    meta.pop("run_threshold", None)
+    if model.run_threshold is not None:
+        meta["run_threshold"] = model.run_threshold
     meta.update(
         threshold=model.threshold,
         model_file=MODEL_FILE,
@@ -144,12 +148,17 @@ def load_model_file(path: str | os.PathLike, trusted: bool = False) -> PromoFilt
             "is installed; install the matching version or retrain the model (promofilter train --base)"
         )
     threshold = float(meta.get("threshold", 0.5))
+    run_threshold = meta.get("run_threshold")
+    if run_threshold is not None and not is_probability(run_threshold):
+        raise ModelLoadError(f"{meta_path}: run_threshold must be a number between 0 and 1, got {run_threshold!r}")
+    run_threshold = None if run_threshold is None else float(run_threshold)
     if model_path.suffix == ".npz" and not trusted:
         # scored with NumPy alone: scikit-learn is imported only if the estimator itself is wanted
         compiled = _compiled(model_path)
         if compiled is not None:
-            return PromoFilter(classifier=compiled, threshold=threshold, metadata=meta)
-    return PromoFilter(classifier=_load_estimator(model_path, trusted), threshold=threshold, metadata=meta)
+            return PromoFilter(classifier=compiled, threshold=threshold, metadata=meta, run_threshold=run_threshold)
+    return PromoFilter(classifier=_load_estimator(model_path, trusted), threshold=threshold, metadata=meta,
+                       run_threshold=run_threshold)
 
 
 def _sklearn_version() -> str:

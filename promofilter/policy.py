@@ -82,6 +82,7 @@ def choose_removals(
     scores_alone: Sequence[float] | None = None,
     learned: Sequence[bool] | None = None,
     kept: bool = True,
+    run_threshold: float | None = None,
 ) -> list[Span]:
     """One Span per segment (removed or kept), in order; removed spans tile the removed text.
     Without ``kept``, only the removed ones (what stripping needs, without a span per sentence).
@@ -91,6 +92,8 @@ def choose_removals(
     score decides the rest against the kind's threshold, for the kinds that may be removed.
     ``scores_alone`` (batch mode) are the scores without batch repetition, kept on the spans.
     ``learned`` marks segments a learned example decided (their decision reads ``learned``).
+    ``run_threshold`` (below ``threshold``): a segment right after a removed one is removed when
+    its score reaches it, for kinds without a threshold of their own.
     """
     kinds = list(kinds)
     # the model (and the built-in feed-footer rule) decide every segment; user rules then
@@ -103,6 +106,8 @@ def choose_removals(
             remove[i] = rule.action == "block" and s.content_end > s.content_start
             if rule.action == "block":
                 kinds[i] = rule.kind
+    # runs follow every removal, the rules' too, and stop at whatever a rule keeps
+    run_limits = _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
     spans: list[Span] = []
     done = 0  # segments before this one have their spans
     for first, last in _runs(remove):
@@ -118,7 +123,8 @@ def choose_removals(
                               decision=(Decision.RULE if rule else
                                         Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
                               rule=rule and rule.name,
-                              **_alone(scores_alone, k, True, rule is None, config.threshold_for(kinds[k], threshold))))
+                              **_alone(scores_alone, k, True, rule is None,
+                                       run_limits.get(k) or config.threshold_for(kinds[k], threshold))))
         done = last + 1
     if kept:
         spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
@@ -154,6 +160,27 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
                          config.threshold_for(kinds[i], threshold)))
 
 
+def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
+                 decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
+                 run_threshold: float | None) -> dict[int, float]:
+    """Remove, in ``remove``, each segment the model decides that directly follows a removed one
+    and reaches the run threshold (hysteresis: a run, once started, goes on over the segments
+    that reach the lower threshold). Kinds with a threshold of their own keep it and kinds not
+    removed stay kept. Returns {segment: the limit that removed it}."""
+    if run_threshold is None or run_threshold >= threshold or not any(remove):
+        return {}
+    overridden = {k for k, _ in config.kind_thresholds}
+    limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
+              for k in set(kinds)}
+    by_run = {}
+    for i in range(1, len(segments)):
+        if (remove[i - 1] and not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
+                and segments[i].content_end > segments[i].content_start):
+            remove[i] = True
+            by_run[i] = run_threshold
+    return by_run
+
+
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
                     config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
     """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
@@ -172,11 +199,14 @@ def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[flo
     return remove, decided_by
 
 
-def kinds_needed(config: StripConfig, threshold: float):
+def kinds_needed(config: StripConfig, threshold: float, run_threshold: float | None = None):
     """Which segments' kinds can change what ``choose_removals`` removes, given their scores and
     texts: a mask function for ``PromoFilter.score_batch``. A segment under every removal
-    threshold is kept whatever its kind, unless it may be a feed footer; rules set their own kinds."""
+    threshold (and the run threshold) is kept whatever its kind, unless it may be a feed footer;
+    rules set their own kinds."""
     floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
+    if run_threshold is not None and config.remove_kinds:
+        floor = min(floor, run_threshold)
 
     def needed(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         wanted = np.asarray(scores) >= floor

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import asdict, dataclass, field
 
 
@@ -95,6 +96,11 @@ class Stripped:
         return {"text": self.text, "removed": [s.to_dict() for s in self.removed]}
 
 
+def is_probability(value) -> bool:
+    """A number (not a bool, which Python counts as one) between 0 and 1."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 @dataclass(frozen=True)
 class StripConfig:
     """All knobs of stripping, in one place.
@@ -110,6 +116,13 @@ class StripConfig:
     rules
         ``promofilter.rules.Rule`` objects: allow rules keep what they match whatever its score,
         block rules remove it; the model decides the rest.
+    run_threshold
+        A segment that directly follows a removed one is removed when its score reaches this
+        lower threshold: promos come in runs (a "Related" header and its headlines, a footer of
+        several lines), and a run, once started, is followed further than a segment alone would
+        be. ``None`` uses the model's (stored with it; the build sets 0.85) when
+        ``threshold`` is the model's too, and none otherwise; 1.0 turns it off. Per-kind
+        thresholds are not lowered.
     builtin_rules
         Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
         whatever their score, unless the model reads the sentence as plain article text (see
@@ -121,10 +134,13 @@ class StripConfig:
     kind_thresholds: tuple = ()
     rules: tuple = ()
     builtin_rules: bool = True
+    run_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+        for name in ("threshold", "run_threshold"):
+            value = getattr(self, name)
+            if value is not None and not is_probability(value):
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
         object.__setattr__(self, "remove_kinds", frozenset(Kind(k) for k in self.remove_kinds))
         pairs = self.kind_thresholds.items() if isinstance(self.kind_thresholds, dict) else self.kind_thresholds
         pairs = tuple(sorted((Kind(k), float(t)) for k, t in pairs))

@@ -59,9 +59,17 @@ class PromoFilter:
     classifier: object
     threshold: float
     metadata: dict = field(default_factory=dict)
+    # a run of removed segments goes on over the segments after it that reach this (see
+    # ``StripConfig.run_threshold``); None: no runs beyond the threshold
+    run_threshold: float | None = None
 
     def _threshold(self, config: StripConfig) -> float:
         return self.threshold if config.threshold is None else config.threshold
+
+    def _run_threshold(self, config: StripConfig) -> float | None:
+        if config.run_threshold is not None:
+            return config.run_threshold
+        return self.run_threshold if config.threshold is None else None
 
     @property
     def memory(self) -> ExampleMemory | None:
@@ -145,13 +153,13 @@ class PromoFilter:
 
     def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
                        repetition: RepetitionCounts | None = None, kept: bool = True) -> list[list[Span]]:
-        threshold = self._threshold(config)
+        threshold, run_threshold = self._threshold(config), self._run_threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
         # only stripping (no kept spans to describe) can leave the kinds of sure content unnamed
-        needed = None if kept else kinds_needed(config, threshold)
+        needed = None if kept else kinds_needed(config, threshold, run_threshold)
         return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
-                                scores_alone=s.alone, learned=s.learned, kept=kept)
+                                scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,

@@ -67,6 +67,7 @@ def test_kinds_not_selected_are_kept(model):
     StripConfig(threshold=0.0),
     StripConfig(rules=(Rule("riverside", "allow", "Riverside", "literal"),
                        Rule("council", "block", "council", "literal", "credit"))),
+    StripConfig(threshold=0.9, run_threshold=0.2),  # runs reach segments under the threshold
 ])
 def test_stripping_removes_exactly_what_detection_marks_removed(model, config):
     # stripping names the kinds only of segments whose kind can matter (see policy.kinds_needed):

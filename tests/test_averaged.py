@@ -73,7 +73,7 @@ def test_a_loaded_averaged_model_is_scored_by_numpy_as_its_estimator_scores_it(a
     from promofilter.corpus import generate, load_corpus
 
     documents = [d["text"] for d in generate(load_corpus(), 40, seed=31)]
-    estimator = PromoFilter(averaged.estimator(), averaged.threshold, averaged.metadata)
+    estimator = PromoFilter(averaged.estimator(), averaged.threshold, averaged.metadata, averaged.run_threshold)
     assert averaged.uses_repetition  # the members' batch heads are compared too
     counts = averaged.count_repetition(documents)
     for repetition in (None, counts):  # alone, and batch mode (the members' batch heads)

@@ -73,6 +73,14 @@ def test_bad_threshold_is_a_usage_error(run):
     assert run("strip", "--threshold", "3", input="x").exit_code == 2
 
 
+def test_run_threshold_flag_carries_a_run_on_and_is_checked(run):
+    # the trailer opens the text: a run threshold of 0 removes everything after it, 1 nothing more
+    text = TRAILER + ARTICLE
+    assert run("strip", "--threshold", "0.5", "--run-threshold", "0", input=text).stdout_bytes.strip() == b""
+    assert run("strip", "--threshold", "0.5", "--run-threshold", "1", input=text).stdout_bytes == ARTICLE.encode()
+    assert run("strip", "--run-threshold", "3", input="x").exit_code == 2
+
+
 def test_unknown_kind_is_a_usage_error(run):
     assert run("strip", "--keep", "banner", input="x").exit_code == 2
 

@@ -29,6 +29,7 @@ def test_saved_model_round_trips_exactly(model, tmp_path):
     assert (tmp_path / "copy" / MODEL_FILE).is_file()
     again = promofilter.load_model(tmp_path / "copy")
     assert again.threshold == model.threshold
+    assert again.run_threshold == model.run_threshold
     texts = [d["text"] for d in generate(load_corpus(), 40, seed=11)]
     counts = model.count_repetition(texts)
 
@@ -37,6 +38,48 @@ def test_saved_model_round_trips_exactly(model, tmp_path):
 
     assert spans(again) == spans(model)  # scores bit for bit, kinds too
     assert spans(again, counts) == spans(model, counts)
+
+
+def _with_run_threshold(model, directory, value, threshold=None):
+    """``model`` saved to ``directory`` with ``value`` as the run threshold in its model.json
+    (``...``: without the key, as models made before runs), and ``threshold`` if given."""
+    from promofilter.persist import save_model
+
+    save_model(model, directory)
+    meta = json.loads((directory / "model.json").read_text())
+    meta.pop("run_threshold", None)
+    if value is not ...:
+        meta["run_threshold"] = value
+    if threshold is not None:
+        meta["threshold"] = threshold
+    (directory / "model.json").write_text(json.dumps(meta))
+    return directory
+
+
+def test_the_run_threshold_stored_with_a_model_is_used_by_every_way_of_stripping(model, tmp_path):
+    from promofilter import StripConfig
+
+    # the trailer opens the text; the model's threshold is set to its score, so it alone is removed
+    text = "Subscribe to our newsletter for the latest news, delivered every morning!\n" + ARTICLE
+    trailer, article = (s.score for s in model.detect(text))
+    assert trailer > article
+    loaded = promofilter.load_model(_with_run_threshold(model, tmp_path / "runs", 0.0, threshold=trailer))
+    assert loaded.run_threshold == 0.0
+    assert loaded.strip(text, StripConfig(threshold=trailer)) == ARTICLE  # a threshold of your own: no runs
+    # with a run threshold of 0 the run takes everything after it
+    assert loaded.strip(text).strip() == ""
+    assert loaded.strip_many([text, text]) == [loaded.strip(text)] * 2
+    assert [s.removed for s in loaded.detect(text)] == [True, True]
+    assert loaded.strip(text, StripConfig(run_threshold=1.0)) == ARTICLE  # 1: off
+    # models made before runs have none
+    assert promofilter.load_model(_with_run_threshold(model, tmp_path / "old", ...)).run_threshold is None
+
+
+@pytest.mark.parametrize("value", ["high", True, 1.5, -1])
+def test_a_malformed_run_threshold_in_model_json_is_refused_with_the_file_named(model, tmp_path, value):
+    directory = _with_run_threshold(model, tmp_path / "bad", value)
+    with pytest.raises(ModelLoadError, match=r"model\.json: run_threshold must be a number between 0 and 1"):
+        promofilter.load_model(directory)
 
 
 def _write_tree(directory, root, **arrays):

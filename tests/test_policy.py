@@ -1,7 +1,7 @@
 """Policy: removed runs take exactly one separator with them; kept characters never change."""
 import pytest
 
-from promofilter import Kind, StripConfig, remove_spans, segment
+from promofilter import Kind, Rule, StripConfig, remove_spans, segment
 from promofilter.policy import SpanError, choose_removals
 
 
@@ -118,3 +118,82 @@ def test_stripping_asks_only_for_the_removed_spans_and_gets_the_same_ones(text):
     every = choose_removals(*args)
     assert len(every) == len(segs)
     assert choose_removals(*args, kept=False) == [s for s in every if s.removed]
+
+
+# Runs: a segment right after a removed one is held to the lower run threshold.
+
+RUN_TEXT = "Story one.\nStory two.\nRelated:\nFirst headline\nSecond headline\nStory three.\n"
+RUN_SCORES = [0.1, 0.75, 0.95, 0.8, 0.7, 0.3]  # "Story two." scores 0.75 but comes before the run
+
+
+def _run_spans(scores, config=StripConfig(), threshold=0.9, run_threshold=None, kinds=None, scores_alone=None):
+    segs = segment(RUN_TEXT)
+    kinds = kinds or [Kind.CROSSPROMO] * len(segs)
+    return choose_removals(RUN_TEXT, segs, scores, kinds, config, threshold, run_threshold=run_threshold,
+                           scores_alone=scores_alone)
+
+
+def _removed_texts(scores, config=StripConfig(), threshold=0.9, run_threshold=None, kinds=None):
+    return [RUN_TEXT[s.start:s.end].strip() for s in _run_spans(scores, config, threshold, run_threshold, kinds)
+            if s.removed]
+
+
+def test_a_run_goes_on_while_the_segments_after_it_reach_the_run_threshold():
+    assert _removed_texts(RUN_SCORES) == ["Related:"]
+    assert _removed_texts(RUN_SCORES, run_threshold=0.7) == ["Related:", "First headline", "Second headline"]
+    assert _removed_texts(RUN_SCORES, run_threshold=0.75) == ["Related:", "First headline"]
+
+
+def test_a_run_never_reaches_back_before_its_first_segment():
+    assert "Story two." not in _removed_texts(RUN_SCORES, run_threshold=0.5)
+
+
+def test_a_run_threshold_at_or_above_the_threshold_changes_nothing():
+    assert _removed_texts(RUN_SCORES, run_threshold=0.9) == _removed_texts(RUN_SCORES) == _removed_texts(
+        RUN_SCORES, run_threshold=1.0)
+
+
+def test_kinds_with_their_own_threshold_or_kept_kinds_are_not_lowered():
+    kinds = [Kind.CONTENT, Kind.CONTENT, Kind.CROSSPROMO, Kind.CREDIT, Kind.CROSSPROMO, Kind.CONTENT]
+    own = StripConfig(kind_thresholds={"credit": 0.85})
+    assert _removed_texts(RUN_SCORES, own, run_threshold=0.5, kinds=kinds) == ["Related:"]
+    kept = StripConfig(remove_kinds={Kind.CROSSPROMO})
+    assert _removed_texts(RUN_SCORES, kept, run_threshold=0.5, kinds=kinds) == ["Related:"]
+
+
+def test_the_models_run_threshold_applies_with_its_own_threshold_only():
+    from promofilter.stripping import PromoFilter
+
+    model = PromoFilter(classifier=None, threshold=0.9, run_threshold=0.6)
+    assert model._run_threshold(StripConfig()) == 0.6
+    assert model._run_threshold(StripConfig(threshold=0.95)) is None  # the user's threshold alone
+    assert model._run_threshold(StripConfig(threshold=0.95, run_threshold=0.7)) == 0.7
+
+
+def test_runs_stop_at_what_an_allow_rule_keeps_and_follow_what_a_block_rule_removes():
+    keep_first = StripConfig(rules=(Rule("related", "allow", "Related:", "literal"),))
+    assert _removed_texts(RUN_SCORES, keep_first, run_threshold=0.7) == []
+    keep_inside = StripConfig(rules=(Rule("first", "allow", "First headline", "literal"),))
+    assert _removed_texts(RUN_SCORES, keep_inside, run_threshold=0.7) == ["Related:"]
+    # a block rule starts a run even where the model's score is low
+    low = [0.1, 0.1, 0.2, 0.8, 0.7, 0.3]
+    block = StripConfig(rules=(Rule("related", "block", "Related:", "literal", "crosspromo"),))
+    assert _removed_texts(low, block, run_threshold=0.7) == ["Related:", "First headline", "Second headline"]
+
+
+def test_a_segment_a_run_removes_counts_as_removed_by_repetition_only_when_alone_it_would_not_be():
+    alone_same = _run_spans(RUN_SCORES, run_threshold=0.7, scores_alone=RUN_SCORES)
+    assert [s.by_repetition for s in alone_same if s.removed] == [False, False, False]
+    alone_lower = list(RUN_SCORES)
+    alone_lower[3] = 0.4  # "First headline" reaches the run threshold only with batch repetition
+    spans = _run_spans(RUN_SCORES, run_threshold=0.7, scores_alone=alone_lower)
+    assert [(s.text.strip(), s.by_repetition) for s in spans if s.removed] == [
+        ("Related:", False), ("First headline", True), ("Second headline", False)]
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, True, "0.8"])
+def test_thresholds_must_be_numbers_between_zero_and_one(value):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        StripConfig(run_threshold=value)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        StripConfig(threshold=value)

@@ -86,10 +86,10 @@ def test_per_kind_thresholds_and_kept_kinds(model):
 
 def test_config_file_sets_policy_and_rules(tmp_path):
     path = tmp_path / "promofilter.toml"
-    path.write_text('threshold = 0.8\nkeep = ["credit"]\n[thresholds]\ncta = 0.6\n'
+    path.write_text('threshold = 0.8\nrun_threshold = 0.7\nkeep = ["credit"]\n[thresholds]\ncta = 0.6\n'
                     '[[rules]]\nname = "tw"\naction = "block"\nkind = "ad"\nliteral = "Tidewater Outfitters"\n')
     config = load_config(path)
-    assert config.threshold == 0.8 and Kind.CREDIT not in config.remove_kinds
+    assert config.threshold == 0.8 and config.run_threshold == 0.7 and Kind.CREDIT not in config.remove_kinds
     assert config.threshold_for(Kind.CTA, 0.9) == 0.6 and config.threshold_for(Kind.AD, 0.9) == 0.9
     assert [r.name for r in config.rules] == ["tw"]
     assert config.builtin_rules and not config_from_dict({"builtin_rules": False}).builtin_rules
@@ -102,6 +102,7 @@ def test_config_file_sets_policy_and_rules(tmp_path):
     ({"rules": [{"name": "a", "action": "block", "literal": "x y z"}] * 2}, "unique: a"),
     ({"rules": [{"name": "a", "action": "drop", "literal": "x y z"}]}, "action must be block or allow"),
     ({"builtin_rules": "no"}, "builtin_rules must be true or false"),
+    ({"run_threshold": 2}, "run_threshold must be between 0 and 1"),
 ])
 def test_config_errors_say_what_is_wrong(data, problem):
     with pytest.raises(ConfigError, match=problem):

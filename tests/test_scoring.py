@@ -98,7 +98,7 @@ def test_a_loaded_model_is_scored_by_numpy_as_the_estimator_scores_it(model, doc
 def test_stripping_with_numpy_scores_removes_what_the_estimator_removes(model, documents):
     from promofilter.stripping import PromoFilter
 
-    estimator = PromoFilter(model.estimator(), model.threshold, model.metadata)
+    estimator = PromoFilter(model.estimator(), model.threshold, model.metadata, model.run_threshold)
     counts = model.count_repetition(documents)
     for repetition in (None, counts):  # documents alone, and batch mode (the batch head)
         mine = [[(s.start, s.end, s.kind, s.removed) for s in r] for r in model.detect_many(documents, repetition=repetition)]

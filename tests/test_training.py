@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 from promofilter.results import Kind
 from promofilter.segment import segment
-from promofilter.training import THRESHOLD_CHOICES, choose_threshold
+from promofilter.training import RUN_THRESHOLD, THRESHOLD_CHOICES, choose_threshold, run_threshold_for
 
 
 def _scored(text: str, scores: list[float]):
@@ -25,3 +25,22 @@ def test_without_a_threshold_in_budget_the_highest_lowest_loss_one_is_chosen():
     text = "The council approved the budget on Tuesday after a long debate.\n"
     threshold, _ = choose_threshold([{"text": text, "promo_spans": []}], [_scored(text, [1.0])], 0.002)
     assert threshold == max(THRESHOLD_CHOICES)
+
+
+def test_runs_ship_only_with_a_threshold_above_the_run_threshold():
+    assert run_threshold_for(0.92) == RUN_THRESHOLD < 0.92
+    assert run_threshold_for(RUN_THRESHOLD) is None
+    assert run_threshold_for(0.5) is None
+
+
+def test_evaluation_applies_the_models_runs_only_at_its_own_threshold(monkeypatch):
+    import promofilter.training as training
+
+    seen = []
+    monkeypatch.setattr(training, "scored_documents", lambda model, docs: [])
+    monkeypatch.setattr(training, "metrics_at", lambda docs, scored, t, config=None, run_threshold=None:
+                        seen.append((t, run_threshold)) or SimpleNamespace(to_dict=dict))
+    model = SimpleNamespace(threshold=0.92, run_threshold=0.85)
+    training.evaluate_model(model, [])
+    training.evaluate_model(model, [], threshold=0.92)  # a threshold of your own, even the same one
+    assert seen == [(0.92, 0.85), (0.92, None)]

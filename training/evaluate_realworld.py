@@ -1,6 +1,7 @@
 """Score a model on a gold file (default ../shared/realworld/dev.jsonl) with the team scorer.
 
     python training/evaluate_realworld.py [--model DIR] [--gold GOLD.jsonl] [--worst N] [--threshold T]
+        [--run-threshold R]
 
 Writes the predictions next to nothing in the repo (a temp file) and prints the scorer's report:
 overall, per kind, per site and the worst documents. Evaluation only: nothing here trains.
@@ -26,6 +27,8 @@ def main() -> None:
     ap.add_argument("--gold", default=str(ROOT.parent / "shared" / "realworld" / "dev.jsonl"))
     ap.add_argument("--worst", type=int, default=0)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--run-threshold", type=float, default=None,
+                    help="remove a segment right after a removed one from this score on")
     ap.add_argument("--pred", default=None, help="also keep the predictions here")
     args = ap.parse_args()
     gold = Path(args.gold)
@@ -34,7 +37,7 @@ def main() -> None:
     scorer = gold.parent.parent / "bench" / "score.py"
     model = promofilter.load_model(args.model) if args.model else promofilter.load_model()
     docs = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
-    config = StripConfig(threshold=args.threshold)
+    config = StripConfig(threshold=args.threshold, run_threshold=args.run_threshold)
     with tempfile.TemporaryDirectory() as tmp:
         pred = Path(args.pred) if args.pred else Path(tmp) / "pred.jsonl"
         with open(pred, "w", encoding="utf-8") as f:
