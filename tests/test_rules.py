@@ -102,7 +102,7 @@ def test_config_file_sets_policy_and_rules(tmp_path):
     ({"rules": [{"name": "a", "action": "block", "literal": "x y z"}] * 2}, "unique: a"),
     ({"rules": [{"name": "a", "action": "drop", "literal": "x y z"}]}, "action must be block or allow"),
     ({"builtin_rules": "no"}, "builtin_rules must be true or false"),
-    ({"run_threshold": 2}, "run_threshold must be between 0 and 1"),
+    ({"run_threshold": 2}, "run_threshold must be a number between 0 and 1"),
 ])
 def test_config_errors_say_what_is_wrong(data, problem):
     with pytest.raises(ConfigError, match=problem):

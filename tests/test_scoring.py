@@ -140,5 +140,5 @@ def test_a_model_numpy_cannot_score_exactly_is_scored_by_scikit_learn(model, tmp
     save_model(odd, tmp_path / "odd")
     again = promofilter.load_model(tmp_path / "odd")
     assert isinstance(again.classifier, PromoClassifier)
-    by_estimator = PromoFilter(odd.estimator(), odd.threshold)
+    by_estimator = PromoFilter(odd.estimator(), odd.threshold, run_threshold=odd.run_threshold)
     assert again.strip_many(documents[:10], batch=False) == by_estimator.strip_many(documents[:10], batch=False)
