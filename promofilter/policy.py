@@ -107,7 +107,7 @@ def choose_removals(
             if rule.action == "block":
                 kinds[i] = rule.kind
     # runs follow every removal, the rules' too, and stop at whatever a rule keeps
-    run_limits = _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
+    by_run = _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
     spans: list[Span] = []
     done = 0  # segments before this one have their spans
     for first, last in _runs(remove):
@@ -124,7 +124,7 @@ def choose_removals(
                                         Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
                               rule=rule and rule.name,
                               **_alone(scores_alone, k, True, rule is None,
-                                       run_limits.get(k) or config.threshold_for(kinds[k], threshold))))
+                                       run_threshold if k in by_run else config.threshold_for(kinds[k], threshold))))
         done = last + 1
     if kept:
         spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
@@ -162,22 +162,22 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
 
 def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
                  decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
-                 run_threshold: float | None) -> dict[int, float]:
+                 run_threshold: float | None) -> set[int]:
     """Remove, in ``remove``, each segment the model decides that directly follows a removed one
     and reaches the run threshold (hysteresis: a run, once started, goes on over the segments
     that reach the lower threshold). Kinds with a threshold of their own keep it and kinds not
-    removed stay kept. Returns {segment: the limit that removed it}."""
+    removed stay kept. Returns the segments the runs removed."""
     if run_threshold is None or run_threshold >= threshold or not any(remove):
-        return {}
+        return set()
     overridden = {k for k, _ in config.kind_thresholds}
     limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
               for k in set(kinds)}
-    by_run = {}
+    by_run = set()
     for i in range(1, len(segments)):
         if (remove[i - 1] and not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
                 and segments[i].content_end > segments[i].content_start):
             remove[i] = True
-            by_run[i] = run_threshold
+            by_run.add(i)
     return by_run
 
 
