@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .corpus import generate, generate_batches, load_corpus, split_corpus, split_folds
 from .evaluate import Metrics
-from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, run_threshold_for, metrics_at, scored_documents
+from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, metrics_at, run_threshold_for, scored_documents
 
 __all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores"]
 

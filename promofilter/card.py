@@ -62,9 +62,15 @@ def _plots(out: Path, card: dict, scored_test) -> list[str]:
     return written
 
 
-def _at(card: dict, threshold: float) -> dict | None:
-    """The validation sweep's row at ``threshold`` (no runs)."""
-    return next((row for row in card["metrics"].get("validation_sweep", []) if row["threshold"] == threshold), None)
+def _runs_on_validation(card: dict) -> str:
+    """What the runs change on the validation documents, at the chosen threshold ("" without runs)."""
+    with_runs = card["metrics"].get("validation_with_runs")
+    without = next((row for row in card["metrics"].get("validation_sweep", [])
+                    if row["threshold"] == card["threshold"]), None)
+    if not with_runs or not without:
+        return ""
+    return (f" On the validation documents the runs take F1 from {without['f1']:.3f} to {with_runs['f1']:.3f} "
+            f"and content loss from {_pct(without['content_loss'])} to {_pct(with_runs['content_loss'])}.")
 
 
 def _markdown(card: dict) -> str:
@@ -107,10 +113,7 @@ def _markdown(card: dict) -> str:
         + " (best validation F1 with validation content loss ≤ 0.2 %)"
         + (f"; run threshold **{card['run_threshold']}** (fixed: a segment right after a removed one is "
            "removed from this score on)" if card.get("run_threshold") is not None else "") + "."
-        + (" On the validation documents the runs take F1 from {:.3f} to {:.3f} and content loss from {} to {}."
-           .format(_at(card, card["threshold"])["f1"], vr["f1"], _pct(_at(card, card["threshold"])["content_loss"]),
-                   _pct(vr["content_loss"]))
-           if (vr := card["metrics"].get("validation_with_runs")) and _at(card, card["threshold"]) else ""),
+        + _runs_on_validation(card),
         ("These figures come from an *evaluation model* fit on the training side only (no test or validation "
          "article, promo family or hard negative); the shipped model is the same recipe refit on all "
          "documents with the same threshold." if card.get("refit") else

@@ -120,9 +120,9 @@ class StripConfig:
         A segment that directly follows a removed one is removed when its score reaches this
         lower threshold: promos come in runs (a "Related" header and its headlines, a footer of
         several lines), and a run, once started, is followed further than a segment alone would
-        be. ``None`` uses the model's (stored with it; the build sets 0.85) when
-        ``threshold`` is the model's too, and none otherwise; 1.0 turns it off. Per-kind
-        thresholds are not lowered.
+        be. ``None`` uses the model's (stored with it; the build sets 0.85 when the model's
+        threshold is above that) if ``threshold`` is None too, and none if a threshold is given;
+        1.0 turns it off. Per-kind thresholds are not lowered.
     builtin_rules
         Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
         whatever their score, unless the model reads the sentence as plain article text (see
