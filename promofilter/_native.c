@@ -1799,16 +1799,6 @@ bbuf_utf8(bbuf *b, Py_UCS4 c)
     return 0;
 }
 
-static int
-bbuf_int64(bbuf *b, int64_t v)
-{
-    if (bbuf_reserve(b, 8) < 0)
-        return -1;
-    memcpy(b->buf + b->len, &v, 8);
-    b->len += 8;
-    return 0;
-}
-
 PyDoc_STRVAR(hashed_grams_doc,
 "hashed_grams(texts, min_token, max_n, n_features) -> (rows, columns)\n\n"
 "HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
