@@ -111,8 +111,9 @@ def _markdown(card: dict) -> str:
         "",
         f"Threshold **{card['threshold']}**"
         + " (best validation F1 with validation content loss ≤ 0.2 %)"
-        + (f"; run threshold **{card['run_threshold']}** (fixed: a segment right after a removed one is "
-           "removed from this score on)" if card.get("run_threshold") is not None else "") + "."
+        + (f"; run threshold **{card['run_threshold']}** (fixed: a segment right after a removed one, or right "
+           "before it on its line, is removed from this score on)" if card.get("run_threshold") is not None else "")
+        + "."
         + _runs_on_validation(card),
         ("These figures come from an *evaluation model* fit on the training side only (no test or validation "
          "article, promo family or hard negative); the shipped model is the same recipe refit on all "

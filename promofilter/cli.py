@@ -91,7 +91,8 @@ threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), defa
                                 help="Remove segments scoring at or above this (default: the model's).")
 run_threshold_option = click.option(
     "--run-threshold", type=click.FloatRange(0, 1), default=None,
-    help="A segment right after a removed one is removed from this score on (default: the model's, "
+    help="A segment right after a removed one (or right before it on its line) is removed from this "
+         "score on (default: the model's, "
          "unless --threshold is given; 1 turns it off).")
 remove_option = click.option("--remove", metavar="KINDS", help="Only remove these kinds (comma-separated).")
 keep_option = click.option("--keep", metavar="KINDS", help="Never remove these kinds, e.g. --keep credit,disclaimer.")

@@ -3,7 +3,7 @@
 ::
 
     threshold = 0.9                 # default: the model's own
-    run_threshold = 0.8             # a segment right after a removed one, from this score on
+    run_threshold = 0.8             # after a removed one (or before it on its line), from this score on
                                     # (default: the model's, with its own threshold; 1.0: off)
     remove = ["ad", "cta", "crosspromo", "boilerplate", "disclaimer", "credit"]
     keep = ["credit"]               # never removed (applied after ``remove``)

@@ -92,8 +92,9 @@ def choose_removals(
     score decides the rest against the kind's threshold, for the kinds that may be removed.
     ``scores_alone`` (batch mode) are the scores without batch repetition, kept on the spans.
     ``learned`` marks segments a learned example decided (their decision reads ``learned``).
-    ``run_threshold`` (below ``threshold``): a segment right after a removed one is removed when
-    its score reaches it, for kinds without a threshold of their own.
+    ``run_threshold`` (below ``threshold``): a segment right after a removed one, or right before
+    it on the same line, is removed when its score reaches it, for kinds without a threshold of
+    their own.
     """
     kinds = list(kinds)
     # the model (and the built-in feed-footer rule) decide every segment; user rules then
@@ -163,19 +164,31 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
 def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
                  decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
                  run_threshold: float | None) -> set[int]:
-    """Remove, in ``remove``, each segment the model decides that directly follows a removed one
-    and reaches the run threshold (hysteresis: a run, once started, goes on over the segments
-    that reach the lower threshold). Kinds with a threshold of their own keep it and kinds not
-    removed stay kept. Returns the segments the runs removed."""
+    """Remove, in ``remove``, each segment the model decides that directly follows a removed one,
+    or directly precedes one on the same line, and reaches the run threshold (hysteresis: a run,
+    once started, grows over the segments that reach the lower threshold). Kinds with a
+    threshold of their own keep it and kinds not removed stay kept. Returns the segments the
+    runs removed."""
     if run_threshold is None or run_threshold >= threshold or not any(remove):
         return set()
     overridden = {k for k, _ in config.kind_thresholds}
     limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
               for k in set(kinds)}
     by_run = set()
+
+    def joins(i: int) -> bool:
+        return (not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
+                and segments[i].content_end > segments[i].content_start)
+
+    # forward, then backward within a line (a caption before its credit; a line that introduces
+    # the block under it stays): each pass sees the segments the one before it added, so a run
+    # ends up as long in both directions as its neighbours' scores allow
     for i in range(1, len(segments)):
-        if (remove[i - 1] and not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
-                and segments[i].content_end > segments[i].content_start):
+        if remove[i - 1] and joins(i):
+            remove[i] = True
+            by_run.add(i)
+    for i in range(len(segments) - 2, -1, -1):
+        if remove[i + 1] and not segments[i].line_end and joins(i):
             remove[i] = True
             by_run.add(i)
     return by_run

@@ -117,12 +117,13 @@ class StripConfig:
         ``promofilter.rules.Rule`` objects: allow rules keep what they match whatever its score,
         block rules remove it; the model decides the rest.
     run_threshold
-        A segment that directly follows a removed one is removed when its score reaches this
-        lower threshold: promos come in runs (a "Related" header and its headlines, a footer of
-        several lines), and a run, once started, is followed further than a segment alone would
-        be. ``None`` uses the model's (stored with it; the build sets 0.85 when the model's
-        threshold is above that) if ``threshold`` is None too, and none if a threshold is given;
-        1.0 turns it off. Per-kind thresholds are not lowered.
+        A segment that directly follows a removed one, or directly precedes it on the same line,
+        is removed when its score reaches this lower threshold: promos come in runs (a "Related"
+        header and its headlines, a footer of several lines, a chart caption and its "Source:"
+        credit), and a run, once started, is followed further than a segment alone would be.
+        ``None`` uses the model's (stored with it; the build sets 0.85 when the model's threshold
+        is above that) if ``threshold`` is None too, and none if a threshold is given; 1.0 turns
+        it off. Per-kind thresholds are not lowered.
     builtin_rules
         Remove feed footers ("The post <title> appeared first on <site>.") by their fixed shape
         whatever their score, unless the model reads the sentence as plain article text (see

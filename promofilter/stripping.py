@@ -59,8 +59,8 @@ class PromoFilter:
     classifier: object
     threshold: float
     metadata: dict = field(default_factory=dict)
-    # a run of removed segments goes on over the segments after it that reach this (see
-    # ``StripConfig.run_threshold``); None: no runs beyond the threshold
+    # a run of removed segments goes on over the segments after it (and before it on its line)
+    # that reach this (see ``StripConfig.run_threshold``); None: no runs beyond the threshold
     run_threshold: float | None = None
 
     def _threshold(self, config: StripConfig) -> float:

@@ -31,10 +31,11 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.05))
 # the thresholds the validation rule chooses from: THRESHOLDS, and every 0.01 above 0.85, where
 # the content-loss budget is met and one coarse step (0.90 -> 0.95) cost 0.04-0.08 real-world F1
 THRESHOLD_CHOICES = tuple(sorted(set(THRESHOLDS) | {round(0.85 + 0.01 * i, 2) for i in range(1, 15)}))
-# A segment right after a removed one is removed from this score on (StripConfig.run_threshold:
-# promos come in runs, and the later lines of a run score a little under the threshold). Fixed,
-# not chosen on the validation documents: generated documents rarely hold runs of mid-score promo
-# lines, so they cannot measure what a run threshold is worth (training/README: H and H85).
+# A segment right after a removed one, or right before it on its line, is removed from this
+# score on (StripConfig.run_threshold: promos come in runs, and the other lines of a run score a
+# little under the threshold). Fixed, not chosen on the validation documents: generated
+# documents rarely hold runs of mid-score promo lines, so they cannot measure what a run threshold
+# is worth (training/README: H, H85 and RL).
 RUN_THRESHOLD = 0.85
 
 

@@ -120,7 +120,8 @@ def test_stripping_asks_only_for_the_removed_spans_and_gets_the_same_ones(text):
     assert choose_removals(*args, kept=False) == [s for s in every if s.removed]
 
 
-# Runs: a segment right after a removed one is held to the lower run threshold.
+# Runs: a segment right after a removed one, or right before it on the same line, is held to the
+# lower run threshold.
 
 RUN_TEXT = "Story one.\nStory two.\nRelated:\nFirst headline\nSecond headline\nStory three.\n"
 RUN_SCORES = [0.1, 0.75, 0.95, 0.8, 0.7, 0.3]  # "Story two." scores 0.75 but comes before the run
@@ -144,8 +145,43 @@ def test_a_run_goes_on_while_the_segments_after_it_reach_the_run_threshold():
     assert _removed_texts(RUN_SCORES, run_threshold=0.75) == ["Related:", "First headline"]
 
 
-def test_a_run_never_reaches_back_before_its_first_segment():
+def test_a_run_never_reaches_back_over_a_line_break():
     assert "Story two." not in _removed_texts(RUN_SCORES, run_threshold=0.5)
+
+
+CAPTION_TEXT = "Prices fell again.\nWeekly fund flows in 2025. Source: Example Data\nMore story.\n"
+
+
+def test_a_run_reaches_back_over_the_segment_before_it_on_the_same_line_only():
+    segs = segment(CAPTION_TEXT)
+    assert [CAPTION_TEXT[s.content_start:s.content_end] for s in segs] == [
+        "Prices fell again.", "Weekly fund flows in 2025.", "Source: Example Data", "More story."]
+    scores = [0.8, 0.8, 0.95, 0.1]  # the line before the caption scores as high, but is its own line
+
+    def cleaned(run_threshold):
+        spans = choose_removals(CAPTION_TEXT, segs, scores, [Kind.CREDIT] * 4, StripConfig(), 0.9,
+                                run_threshold=run_threshold, kept=False)
+        return remove_spans(CAPTION_TEXT, spans)
+
+    assert cleaned(None) == "Prices fell again.\nWeekly fund flows in 2025.\nMore story.\n"
+    assert cleaned(0.7) == "Prices fell again.\nMore story.\n"
+    assert cleaned(0.85) == cleaned(None)  # the caption is under the run threshold
+
+
+def test_a_run_reaches_back_over_several_segments_of_its_line_until_one_is_kept():
+    text = "Intro.\nOne. Two. Three. Source: Example\n"
+    segs = segment(text)
+    scores = [0.1, 0.8, 0.8, 0.8, 0.95]
+    kinds = [Kind.CREDIT] * 5
+
+    def cleaned(config, kinds=kinds):
+        return remove_spans(text, choose_removals(text, segs, scores, kinds, config, 0.9, run_threshold=0.7,
+                                                  kept=False))
+
+    assert cleaned(StripConfig()) == "Intro.\n"
+    assert cleaned(StripConfig(rules=(Rule("two", "allow", "Two.", "literal"),))) == "Intro.\nOne. Two.\n"
+    kept_kind = [Kind.CREDIT, Kind.CREDIT, Kind.CTA, Kind.CREDIT, Kind.CREDIT]
+    assert cleaned(StripConfig(remove_kinds={Kind.CREDIT}), kept_kind) == "Intro.\nOne. Two.\n"
 
 
 def test_a_run_threshold_at_or_above_the_threshold_changes_nothing():
