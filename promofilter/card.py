@@ -148,6 +148,10 @@ def _markdown(card: dict) -> str:
             "Recall per kind: " + ", ".join(f"{k} {v['recall']:.3f}" for k, v in rw["scores"].get("per_kind", {}).items()
                                             if v.get("recall") is not None),
         ]
+        again = rw.get("remeasured")
+        if again:  # (training/remeasure_realworld.py: same arrays, newer stripping code)
+            lines += ["", f"Re-measured on {again['at'][:10]} with the code of `{again.get('code')}`, the model "
+                      f"unchanged: {again['why']} The test and validation figures above are the build's."]
     if rw and rw.get("scores_batch"):
         o = rw["scores_batch"]["overall"]
         lines += ["", "The same file as **one batch** (batch mode: repetition across its documents, per site):", "",
