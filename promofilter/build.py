@@ -20,7 +20,7 @@ from .corpus import generate, generate_batches, load_corpus, split_corpus, split
 from .evaluate import Metrics
 from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, metrics_at, run_threshold_for, scored_documents
 
-__all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores"]
+__all__ = ["build_model", "BuildError", "load_gold_documents", "default_realworld", "realworld_scores", "realworld_section"]
 
 # Content loss the shipped threshold may spend on validation documents (0.2 % of characters).
 MAX_VALIDATION_CONTENT_LOSS = 0.002
@@ -183,6 +183,18 @@ def _removed_for(model, docs, batch: bool = False) -> list[list[tuple[int, int]]
     sites = [d.get("site") if isinstance(d.get("site"), str) else None for d in docs]
     counts = model.count_repetition(texts, sites) if batch else None
     return [[(s.start, s.end) for s in r.removed] for r in model.explain_many(texts, sites=sites, repetition=counts)]
+
+
+def realworld_section(model, gold_path: Path) -> dict | None:
+    """The card's ``realworld`` section: the file, its sha256, and ``model``'s team-scorer figures
+    on it, documents alone and (for a batch-aware model) as one batch (None: no scorer)."""
+    scores = realworld_scores(model, gold_path)
+    if not scores:
+        return None
+    section = {"file": gold_path.name, "sha256": _sha256_file(gold_path), "scores": scores}
+    if model.uses_repetition:
+        section["scores_batch"] = realworld_scores(model, gold_path, batch=True)
+    return section
 
 
 def realworld_scores(model, gold_path: Path, batch: bool = False) -> dict | None:
@@ -353,11 +365,9 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
     # False to skip. It is only ever measured: nothing above looks at it.
     rw_path = Path(realworld) if realworld else (default_realworld() if realworld is None else None)
     if rw_path and rw_path.is_file():
-        rw = realworld_scores(model, rw_path)
+        rw = realworld_section(model, rw_path)
         if rw:
-            card["realworld"] = {"file": rw_path.name, "sha256": _sha256_file(rw_path), "scores": rw}
-            if model.uses_repetition:
-                card["realworld"]["scores_batch"] = realworld_scores(model, rw_path, batch=True)
+            card["realworld"] = rw
     out = Path(out_dir) if out_dir else _repo_root() / "models"
     model.metadata = dict(card)
     save_model(model, out)

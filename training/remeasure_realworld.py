@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import promofilter
-from promofilter.build import _sha256_file, default_realworld, realworld_scores
+from promofilter.build import default_realworld, realworld_section
 from promofilter.card import _markdown
 from promofilter.textio import atomic_write
 
@@ -36,11 +36,9 @@ def main() -> None:
     if gold is None or not gold.is_file():
         sys.exit("no real-world file (../shared/realworld/dev.jsonl): nothing to re-measure")
     model = promofilter.load_model(out)
-    realworld = {"file": gold.name, "sha256": _sha256_file(gold), "scores": realworld_scores(model, gold)}
-    if realworld["scores"] is None:
+    realworld = realworld_section(model, gold)
+    if realworld is None:
         sys.exit("no team scorer (../shared/bench/score.py)")
-    if model.uses_repetition:
-        realworld["scores_batch"] = realworld_scores(model, gold, batch=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     realworld["remeasured"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code": commit or None,
                                "why": args.why}
