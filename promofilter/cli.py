@@ -138,14 +138,15 @@ def cli(verbose: bool) -> None:
 @click.option("--glob", "pattern", default="*", show_default=True, metavar="PATTERN",
               help="Files to take from directory inputs (searched recursively).")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed, write nothing.")
-@click.option("--no-batch", is_flag=True,
-              help="Score each document alone; by default all inputs of a run form one batch and segments "
-                   "repeated across its documents (trailers, footers) count as evidence (two passes).")
+@click.option("--batch/--no-batch", default=False, show_default=True,
+              help="Batch mode: all inputs of the run form one batch and segments repeated across its "
+                   "documents (trailers, footers) count as evidence (two passes). Off by default: on the "
+                   "team's real-world file it scored lower than documents alone, at half the speed.")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Clean a Parquet dataset on this Dask scheduler (tcp://HOST:8786) into -o OUTDIR.")
 def strip(files, output, in_place, backup, threshold, run_threshold, remove, keep, config_path, model_path, trust_model, report, fmt,
           field_name, keep_original, on_error, rejects, jobs, site_field, site, pattern, dry_run,
-          no_batch, dask_address) -> None:
+          batch, dask_address) -> None:
     """Strip promotional segments from FILEs (or stdin) and write the clean text.
 
     With no FILE, or when FILE is -, read standard input. Text files are cleaned one by one and
@@ -154,10 +155,10 @@ def strip(files, output, in_place, backup, threshold, run_threshold, remove, kee
     its files (recursively, --glob), written under -o OUTDIR with the same relative paths, or in
     place. Offsets in the report are character offsets into each input text.
 
-    Batch mode (the default when the model supports it): every input of the run is read once to
-    count which segments repeat across documents (per --site-field when given), then cleaned with
-    those counts; the output does not depend on --jobs. Standard input is read once, so it is
-    cleaned without batch counts. --no-batch scores every document alone.
+    By default every document is scored alone. --batch (when the model supports it): every input
+    of the run is read once to count which segments repeat across documents (per --site-field
+    when given), then cleaned with those counts; the output does not depend on --jobs. Standard
+    input is read once, so it is cleaned without batch counts.
     """
     from .batch import detect_format
 
@@ -165,7 +166,7 @@ def strip(files, output, in_place, backup, threshold, run_threshold, remove, kee
         raise click.UsageError("--in-place rewrites the input files: it takes FILEs and no -o")
     if dask_address:
         _strip_dask(files, output, dask_address, field_name, threshold, remove, keep, config_path, model_path,
-                    trust_model, not no_batch, site_field, run_threshold)
+                    trust_model, batch, site_field, run_threshold)
         return
     if backup and not in_place:
         raise click.UsageError("--backup goes with --in-place")
@@ -188,10 +189,10 @@ def strip(files, output, in_place, backup, threshold, run_threshold, remove, kee
         if dry_run:
             output, report = os.devnull, "-"
         _strip_records(sources, formats, targets or [output] * len(sources), config, model_path, trust_model,
-                       report, field_name, keep_original, on_error, rejects, jobs, site_field, site, not no_batch)
+                       report, field_name, keep_original, on_error, rejects, jobs, site_field, site, batch)
         return
     _strip_texts(sources, output, targets, config, model_path, trust_model, report, jobs, site, dry_run,
-                 not no_batch)
+                 batch)
 
 
 def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust,

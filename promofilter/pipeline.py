@@ -64,12 +64,14 @@ class PromoStripper(TransformerMixin, BaseEstimator):
         Removal threshold; None uses the model's own.
     remove_kinds : iterable of str or None, default=None
         Only remove promos of these kinds (``"ad"``, ``"cta"``, ...); None removes every kind.
-    batch : bool, default=True
+    batch : bool, default=False
         Treat the documents of each ``transform`` call as one batch: segments repeated across
-        them (trailers, footers) count as evidence (see ``promofilter.repetition``).
+        them (trailers, footers) count as evidence (see ``promofilter.repetition``). Off by
+        default: on the team's real-world file it scores lower than documents alone, at half
+        the speed (training/README.md, experiment BM).
     """
 
-    def __init__(self, model=None, threshold: float | None = None, remove_kinds=None, batch: bool = True):
+    def __init__(self, model=None, threshold: float | None = None, remove_kinds=None, batch: bool = False):
         self.model = model
         self.threshold = threshold
         self.remove_kinds = remove_kinds
@@ -99,11 +101,11 @@ class PromoStripper(TransformerMixin, BaseEstimator):
 
 def strip_column(df: pd.DataFrame, column: str, model=None, *, threshold: float | None = None,
                  remove_kinds=None, spans_column: str | None = None,
-                 count_column: str | None = None, batch: bool = True, site_column: str | None = None,
+                 count_column: str | None = None, batch: bool = False, site_column: str | None = None,
                  repetition=None) -> pd.DataFrame:
     """A copy of ``df`` with promos stripped from the text column ``column``.
 
-    With ``batch`` (the default), the rows are one batch: segments repeated across them
+    With ``batch`` (off by default), the rows are one batch: segments repeated across them
     (trailers, footers) count as evidence, per site when ``site_column`` names each row's site.
     ``repetition`` gives counts gathered elsewhere (the whole dataset, when ``df`` is one part).
 
@@ -214,12 +216,12 @@ def _gather_counts(documents, *ranges):
 def strip_dask_column(ddf, column: str, model_path: str | os.PathLike | None = None, *,
                       trusted: bool = False, threshold: float | None = None, remove_kinds=None,
                       spans_column: str | None = None, count_column: str | None = None,
-                      batch: bool = True, site_column: str | None = None):
+                      batch: bool = False, site_column: str | None = None):
     """Lazily clean the text column ``column`` of a Dask DataFrame, partition by partition.
 
     Same arguments and result per row as ``strip_column``. Only ``model_path`` (None: the shipped
     model) is sent to the workers; each worker process loads the model once and reuses it.
-    In batch mode (``batch``, the default) the whole dataframe is one batch: each partition's
+    In batch mode (``batch``) the whole dataframe is one batch: each partition's
     repetition counts are gathered and merged before any partition is cleaned, so the result
     does not depend on the partitioning (the data is read twice).
 

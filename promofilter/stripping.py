@@ -183,10 +183,10 @@ class PromoFilter:
                 yield Stripped(remove_spans(text, removed), tuple(removed))
 
     def strip_many(self, texts: Iterable[str], config: StripConfig | None = None,
-                   sites: Iterable[str | None] | None = None, batch: bool = True) -> list[str]:
+                   sites: Iterable[str | None] | None = None, batch: bool = False) -> list[str]:
         """Cleaned texts, in order; all segments of a batch are scored in one call.
 
-        With ``batch`` (the default), the texts are one batch: segments that repeat across them
+        With ``batch``, the texts are one batch: segments that repeat across them
         (trailers, footers) are recognised as such (see ``count_repetition``)."""
         texts = list(texts)
         sites = None if sites is None else list(sites)

@@ -29,9 +29,11 @@ def test_two_workers_give_the_single_process_result(cluster, model, model_dir, t
     ddf = dd.read_parquet(str(tmp_path / "*.parquet"))
     assert ddf.npartitions == 4
     # batch mode: counts gathered from all four partitions before any is cleaned, per site
-    out = strip_dask_column(ddf, "text", model_dir, spans_column="spans", count_column="n", site_column="site")
+    out = strip_dask_column(ddf, "text", model_dir, spans_column="spans", count_column="n", site_column="site",
+                            batch=True)
     got = out.compute().sort_values("id").reset_index(drop=True)
-    expected = strip_column(df, "text", model, spans_column="spans", count_column="n", site_column="site")
+    expected = strip_column(df, "text", model, spans_column="spans", count_column="n", site_column="site",
+                            batch=True)
     assert got["text"].tolist() == expected["text"].tolist()
     assert got["n"].tolist() == expected["n"].tolist() and sum(got["n"]) > 0
     assert got["spans"].tolist() == expected["spans"].tolist()
@@ -68,7 +70,7 @@ def test_the_cli_runs_a_parquet_dataset_on_a_scheduler_address(cluster, model, m
         df.iloc[part * 10:(part + 1) * 10].to_parquet(src / f"part-{part}.parquet", index=False)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["strip", str(src), "--dask", cluster.scheduler.address, "-o", str(out),
-                                      "--model", str(model_dir)])
+                                      "--model", str(model_dir), "--batch"])
     assert result.exit_code == 0, result.output
     got = dd.read_parquet(str(out)).compute().sort_values("id")
-    assert got["text"].tolist() == model.strip_many(df["text"].tolist())  # the dataset is one batch
+    assert got["text"].tolist() == model.strip_many(df["text"].tolist(), batch=True)  # the dataset is one batch

@@ -117,8 +117,8 @@ def test_batch_output_does_not_depend_on_chunking(model, monkeypatch):
     whole = [r.text for r in model.explain_many(texts, repetition=counts)]
     monkeypatch.setattr(stripping, "BATCH_DOCS", 7)
     assert [r.text for r in model.explain_many(texts, repetition=counts)] == whole
-    assert model.strip_many(texts) == whole
-    assert model.strip_many(texts, batch=False) == [r.text for r in model.explain_many(texts)]
+    assert model.strip_many(texts, batch=True) == whole
+    assert model.strip_many(texts) == [r.text for r in model.explain_many(texts)]  # alone by default
 
 
 @pytest.mark.parametrize("max_chars", [10**9, 3_000, 0])
@@ -135,7 +135,7 @@ def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(mod
     hashes = repetition._key_hashes
     monkeypatch.setattr(repetition, "_key_hashes",
                         lambda texts, sites: keyed.extend(zip(texts, sites)) or hashes(texts, sites))
-    assert model.strip_many(texts) == expected
+    assert model.strip_many(texts, batch=True) == expected
     # everything fits: each text segmented once, each segment's keys computed once; else some twice
     fits = max_chars == 10**9
     assert (len(segmented) == len(texts)) == fits
@@ -167,7 +167,7 @@ def test_cli_batch_mode_is_the_same_with_jobs_and_reports_repetition(model_dir, 
     src.write_text("".join(json.dumps({"id": i, "text": t, "site": "quay"}) + "\n" for i, t in enumerate(_batch(40))))
     runner = CliRunner()
     outputs = {}
-    for name, extra in {"one": [], "two": ["--jobs", "2"], "alone": ["--no-batch"]}.items():
+    for name, extra in {"one": ["--batch"], "two": ["--batch", "--jobs", "2"], "alone": []}.items():
         out = tmp_path / f"{name}.jsonl"
         report = tmp_path / f"{name}.report.jsonl"
         result = runner.invoke(cli, ["strip", str(src), "-o", str(out), "--model", str(model_dir),
@@ -191,12 +191,12 @@ def test_pandas_helper_cleans_the_frame_as_one_batch(model):
     from promofilter.pipeline import strip_column
 
     df = pd.DataFrame({"text": _batch(20), "site": ["quay"] * 20})
-    batch = strip_column(df, "text", model, site_column="site")
+    batch = strip_column(df, "text", model, site_column="site", batch=True)
     counts = model.count_repetition(df["text"].tolist(), df["site"].tolist())
     expected = [r.text for r in model.explain_many(df["text"].tolist(), sites=df["site"].tolist(), repetition=counts)]
     assert batch["text"].tolist() == expected
-    alone = strip_column(df, "text", model, batch=False)
-    assert alone["text"].tolist() == model.strip_many(df["text"].tolist(), batch=False)
+    alone = strip_column(df, "text", model)  # documents alone by default
+    assert alone["text"].tolist() == model.strip_many(df["text"].tolist())
 
 
 def test_eval_scores_a_file_as_one_batch(model_dir, tmp_path):
@@ -222,20 +222,21 @@ def test_undecodable_bytes_stay_distinct_keys():
 
 def test_a_batch_of_empty_and_blank_texts_comes_back_as_it_was(model):
     texts = ["", "", "   ", "\n\n"]
-    assert model.strip_many(texts) == texts
-    assert model.strip_many(texts + ["Rates rose. Follow us on X."])[:4] == texts
+    assert model.strip_many(texts, batch=True) == texts
+    assert model.strip_many(texts + ["Rates rose. Follow us on X."], batch=True)[:4] == texts
 
 
 def test_one_text_is_not_a_batch(model):
     text = _batch(1)[0]
-    assert model.strip_many([text]) == [model.strip(text)]
+    assert model.strip_many([text], batch=True) == [model.strip(text)]
     assert model.count_repetition([text]).documents == 1
 
 
 def test_an_empty_csv_is_a_clear_error_in_batch_mode(model_dir, tmp_path):
     src = tmp_path / "empty.csv"
     src.write_text("")
-    result = CliRunner().invoke(cli, ["strip", str(src), "-o", str(tmp_path / "out.csv"), "--model", str(model_dir)])
+    result = CliRunner().invoke(cli, ["strip", str(src), "-o", str(tmp_path / "out.csv"), "--model", str(model_dir),
+                                      "--batch"])
     assert result.exit_code == 1 and "empty.csv" in result.output and "Traceback" not in result.output
 
 
@@ -245,7 +246,7 @@ def test_site_of_text_inputs_does_not_change_record_files(model_dir, tmp_path):
     outs = []
     for extra in ([], ["--site", "elsewhere"]):
         out = tmp_path / f"out{len(outs)}.jsonl"
-        assert CliRunner().invoke(cli, ["strip", str(src), "-o", str(out), "--model", str(model_dir),
+        assert CliRunner().invoke(cli, ["strip", str(src), "-o", str(out), "--model", str(model_dir), "--batch",
                                         "--report", str(tmp_path / f"r{len(outs)}.jsonl")] + extra).exit_code == 0
         outs.append((tmp_path / f"r{len(outs)}.jsonl").read_text())
     assert outs[0] == outs[1]
