@@ -63,12 +63,11 @@ def _run_range(text: str, segments: Sequence[Segment], first: int, last: int) ->
     return run_start, run_end
 
 
-def _alone(scores_alone, i: int, removed: bool, by_model: bool, threshold: float) -> dict:
+def _alone(scores_alone, i: int, by_repetition: Sequence[bool] | None) -> dict:
     """``score_alone`` and ``by_repetition`` of a span (batch mode only)."""
-    if scores_alone is None:
+    if scores_alone is None or by_repetition is None:
         return {}
-    alone = float(scores_alone[i])
-    return {"score_alone": alone, "by_repetition": by_model and (alone >= threshold) != removed}
+    return {"score_alone": float(scores_alone[i]), "by_repetition": by_repetition[i]}
 
 
 def choose_removals(
@@ -96,6 +95,40 @@ def choose_removals(
     it on the same line, is removed when its score reaches it, for kinds without a threshold of
     their own.
     """
+    remove, decided_by, kinds = _decide(text, segments, scores, kinds, config, threshold, site, run_threshold)
+    by_repetition = None
+    if scores_alone is not None:
+        # what the same decisions give without batch repetition (runs included: a run that
+        # starts at a segment removed only by repetition is repetition's doing too)
+        remove_alone, _, _ = _decide(text, segments, scores_alone, kinds, config, threshold, site, run_threshold)
+        by_repetition = [rule is None and r != a for rule, r, a in zip(decided_by, remove, remove_alone)]
+    spans: list[Span] = []
+    done = 0  # segments before this one have their spans
+    for first, last in _runs(remove):
+        if kept:
+            spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+                                 _alone(scores_alone, i, by_repetition), learned) for i in range(done, first)]
+        lo, hi = _run_range(text, segments, first, last)
+        for k in range(first, last + 1):
+            start = lo if k == first else segments[k].content_start
+            end = hi if k == last else segments[k + 1].content_start
+            rule = decided_by[k]
+            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
+                              decision=(Decision.RULE if rule else
+                                        Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
+                              rule=rule and rule.name, **_alone(scores_alone, k, by_repetition)))
+        done = last + 1
+    if kept:
+        spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+                             _alone(scores_alone, i, by_repetition), learned) for i in range(done, len(segments))]
+    return spans
+
+
+def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
+            config: StripConfig, threshold: float, site: str | None, run_threshold: float | None
+            ) -> tuple[list[bool], list[Rule | None], list[Kind]]:
+    """Which segments to remove, the rule that decided each (None: the model) and the kinds
+    (a block rule sets its own)."""
     kinds = list(kinds)
     # the model (and the built-in feed-footer rule) decide every segment; user rules then
     # overrule it where they match (kinds as the model gave them until a block rule sets one)
@@ -108,29 +141,8 @@ def choose_removals(
             if rule.action == "block":
                 kinds[i] = rule.kind
     # runs follow every removal, the rules' too, and stop at whatever a rule keeps
-    by_run = _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
-    spans: list[Span] = []
-    done = 0  # segments before this one have their spans
-    for first, last in _runs(remove):
-        if kept:
-            spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
-                                 scores_alone, learned) for i in range(done, first)]
-        lo, hi = _run_range(text, segments, first, last)
-        for k in range(first, last + 1):
-            start = lo if k == first else segments[k].content_start
-            end = hi if k == last else segments[k + 1].content_start
-            rule = decided_by[k]
-            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
-                              decision=(Decision.RULE if rule else
-                                        Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
-                              rule=rule and rule.name,
-                              **_alone(scores_alone, k, True, rule is None,
-                                       run_threshold if k in by_run else config.threshold_for(kinds[k], threshold))))
-        done = last + 1
-    if kept:
-        spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
-                             scores_alone, learned) for i in range(done, len(segments))]
-    return spans
+    _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
+    return remove, decided_by, kinds
 
 
 def _runs(remove: Sequence[bool]) -> list[tuple[int, int]]:
@@ -149,32 +161,28 @@ def _runs(remove: Sequence[bool]) -> list[tuple[int, int]]:
 
 
 def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None, config: StripConfig,
-               threshold: float, scores_alone, learned) -> Span:
+               threshold: float, alone: dict, learned) -> Span:
     # below the threshold the segment is content; above it, it is a promo of a kept kind
     kind = kinds[i] if scores[i] >= config.threshold_for(kinds[i], threshold) else Kind.CONTENT
     return Span(seg.content_start, seg.content_end, text[seg.content_start:seg.content_end],
                 float(scores[i]), kind, removed=False,
                 decision=(Decision.ALLOWED if rule else
                           Decision.LEARNED if learned is not None and learned[i] else Decision.KEPT),
-                rule=rule and rule.name,
-                **_alone(scores_alone, i, False, rule is None and kinds[i] in config.remove_kinds,
-                         config.threshold_for(kinds[i], threshold)))
+                rule=rule and rule.name, **alone)
 
 
 def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
                  decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
-                 run_threshold: float | None) -> set[int]:
+                 run_threshold: float | None) -> None:
     """Remove, in ``remove``, each segment the model decides that directly follows a removed one,
     or directly precedes one on the same line, and reaches the run threshold (hysteresis: a run,
     once started, grows over the segments that reach the lower threshold). Kinds with a
-    threshold of their own keep it and kinds not removed stay kept. Returns the segments the
-    runs removed."""
+    threshold of their own keep it and kinds not removed stay kept."""
     if run_threshold is None or run_threshold >= threshold or not any(remove):
-        return set()
+        return
     overridden = {k for k, _ in config.kind_thresholds}
     limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
               for k in set(kinds)}
-    by_run = set()
 
     def joins(i: int) -> bool:
         return (not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
@@ -186,12 +194,9 @@ def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Se
     for i in range(1, len(segments)):
         if remove[i - 1] and joins(i):
             remove[i] = True
-            by_run.add(i)
     for i in range(len(segments) - 2, -1, -1):
         if remove[i + 1] and not segments[i].line_end and joins(i):
             remove[i] = True
-            by_run.add(i)
-    return by_run
 
 
 def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],

@@ -223,8 +223,20 @@ def test_a_segment_a_run_removes_counts_as_removed_by_repetition_only_when_alone
     alone_lower = list(RUN_SCORES)
     alone_lower[3] = 0.4  # "First headline" reaches the run threshold only with batch repetition
     spans = _run_spans(RUN_SCORES, run_threshold=0.7, scores_alone=alone_lower)
+    # alone, the run would stop before it, so "Second headline" goes only with repetition too
     assert [(s.text.strip(), s.by_repetition) for s in spans if s.removed] == [
-        ("Related:", False), ("First headline", True), ("Second headline", False)]
+        ("Related:", False), ("First headline", True), ("Second headline", True)]
+    # a run that starts at a segment removed only by repetition is repetition's doing throughout,
+    # though the segments after it would reach the run threshold alone
+    origin_lower = list(RUN_SCORES)
+    origin_lower[2] = 0.5  # "Related:" is removed only with batch repetition
+    spans = _run_spans(RUN_SCORES, run_threshold=0.7, scores_alone=origin_lower)
+    assert [(s.text.strip(), s.by_repetition) for s in spans if s.removed] == [
+        ("Related:", True), ("First headline", True), ("Second headline", True)]
+    # and a segment kept only because repetition lowered its score says so
+    kept = _run_spans([0.1, 0.75, 0.5, 0.8, 0.7, 0.3], run_threshold=0.7, scores_alone=RUN_SCORES)
+    assert [s.by_repetition for s in kept if s.text.strip() == "Related:"] == [True]
+    assert not any(s.removed for s in kept)
 
 
 @pytest.mark.parametrize("value", [1.5, -0.1, True, "0.8"])
