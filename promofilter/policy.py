@@ -63,11 +63,11 @@ def _run_range(text: str, segments: Sequence[Segment], first: int, last: int) ->
     return run_start, run_end
 
 
-def _alone(scores_alone, i: int, by_repetition: Sequence[bool] | None) -> dict:
+def _alone(scores_alone, i: int, by_repetition: set[int] | None) -> dict:
     """``score_alone`` and ``by_repetition`` of a span (batch mode only)."""
     if scores_alone is None or by_repetition is None:
         return {}
-    return {"score_alone": float(scores_alone[i]), "by_repetition": by_repetition[i]}
+    return {"score_alone": float(scores_alone[i]), "by_repetition": i in by_repetition}
 
 
 def choose_removals(
@@ -95,68 +95,86 @@ def choose_removals(
     it on the same line, is removed when its score reaches it, for kinds without a threshold of
     their own.
     """
-    remove, decided_by, kinds = _decide(text, segments, scores, kinds, config, threshold, site, run_threshold)
+    removed, decided_by, kinds = _decide(text, segments, scores, kinds, config, threshold, site, run_threshold)
     by_repetition = None
     if scores_alone is not None:
         # what the same decisions give without batch repetition (runs included: a run that
         # starts at a segment removed only by repetition is repetition's doing too)
-        remove_alone, _, _ = _decide(text, segments, scores_alone, kinds, config, threshold, site, run_threshold)
-        by_repetition = [rule is None and r != a for rule, r, a in zip(decided_by, remove, remove_alone)]
+        removed_alone, _, _ = _decide(text, segments, scores_alone, kinds, config, threshold, site, run_threshold)
+        by_repetition = {i for i in removed ^ removed_alone if i not in decided_by}
     spans: list[Span] = []
     done = 0  # segments before this one have their spans
-    for first, last in _runs(remove):
+    for first, last in _runs(removed):
         if kept:
-            spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+            spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by.get(i), config, threshold,
                                  _alone(scores_alone, i, by_repetition), learned) for i in range(done, first)]
         lo, hi = _run_range(text, segments, first, last)
         for k in range(first, last + 1):
             start = lo if k == first else segments[k].content_start
             end = hi if k == last else segments[k + 1].content_start
-            rule = decided_by[k]
+            rule = decided_by.get(k)
             spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
                               decision=(Decision.RULE if rule else
                                         Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
                               rule=rule and rule.name, **_alone(scores_alone, k, by_repetition)))
         done = last + 1
     if kept:
-        spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by[i], config, threshold,
+        spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by.get(i), config, threshold,
                              _alone(scores_alone, i, by_repetition), learned) for i in range(done, len(segments))]
     return spans
 
 
 def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
             config: StripConfig, threshold: float, site: str | None, run_threshold: float | None
-            ) -> tuple[list[bool], list[Rule | None], list[Kind]]:
-    """Which segments to remove, the rule that decided each (None: the model) and the kinds
-    (a block rule sets its own)."""
-    kinds = list(kinds)
-    # the model (and the built-in feed-footer rule) decide every segment; user rules then
-    # overrule it where they match (kinds as the model gave them until a block rule sets one)
-    remove, decided_by = _model_removals(text, segments, scores, kinds, config, threshold)
-    for i, s in enumerate(segments if config.rules else ()):
-        rule = verdict(config.rules, text[s.content_start:s.content_end], site)
-        if rule is not None:
-            decided_by[i] = rule
-            remove[i] = rule.action == "block" and s.content_end > s.content_start
-            if rule.action == "block":
-                kinds[i] = rule.kind
+            ) -> tuple[set[int], dict[int, Rule], Sequence[Kind]]:
+    """The segments to remove, the rule of each segment a rule decided (the model decides the
+    others) and the kinds (a block rule sets its own).
+
+    Only segments that reach the lowest threshold in play (a kind's or the run threshold) can
+    be removed by the model, so only those are visited; the feed-footer rule looks only where
+    "The post" occurs and user rules see every segment."""
+    scores = scores.tolist() if hasattr(scores, "tolist") else list(scores)  # floats compare faster
+    limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
+    runs = run_threshold is not None and run_threshold < threshold
+    floor = min([*limits.values(), run_threshold if runs else math.inf])
+    candidates = [i for i, score in enumerate(scores) if score >= floor] if floor < math.inf else []
+    removed = {i for i in candidates
+               if scores[i] >= limits[kinds[i]] and segments[i].content_end > segments[i].content_start}
+    decided_by: dict[int, Rule] = {}
+    if config.builtin_rules and "The post" in text:
+        for i, s in enumerate(segments):
+            if text.startswith("The post", s.content_start, s.content_end):
+                footer = _feed_footer(text[s.content_start:s.content_end], scores[i], kinds[i], config)
+                if footer is not None:  # removed under the model's own kind for it
+                    removed.add(i)
+                    decided_by[i] = footer
+    # user rules overrule the model where they match (kinds as the model gave them until a
+    # block rule sets one)
+    if config.rules:
+        kinds = list(kinds)
+        for i, s in enumerate(segments):
+            rule = verdict(config.rules, text[s.content_start:s.content_end], site)
+            if rule is not None:
+                decided_by[i] = rule
+                removed.discard(i)
+                if rule.action == "block":
+                    kinds[i] = rule.kind
+                    if s.content_end > s.content_start:
+                        removed.add(i)
     # runs follow every removal, the rules' too, and stop at whatever a rule keeps
-    _extend_runs(segments, scores, kinds, remove, decided_by, config, threshold, run_threshold)
-    return remove, decided_by, kinds
+    if runs and removed:
+        _extend_runs(segments, scores, kinds, removed, decided_by, candidates, config, run_threshold)
+    return removed, decided_by, kinds
 
 
-def _runs(remove: Sequence[bool]) -> list[tuple[int, int]]:
-    """(first, last) of each run of consecutive True, in order."""
-    runs = []
-    first = -1
-    for i, r in enumerate(remove):
-        if r and first < 0:
-            first = i
-        elif not r and first >= 0:
-            runs.append((first, i - 1))
-            first = -1
-    if first >= 0:
-        runs.append((first, len(remove) - 1))
+def _runs(removed: set[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive indices in ``removed``, in order."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(removed):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
     return runs
 
 
@@ -171,50 +189,31 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
                 rule=rule and rule.name, **alone)
 
 
-def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], remove: list[bool],
-                 decided_by: Sequence[Rule | None], config: StripConfig, threshold: float,
-                 run_threshold: float | None) -> None:
-    """Remove, in ``remove``, each segment the model decides that directly follows a removed one,
-    or directly precedes one on the same line, and reaches the run threshold (hysteresis: a run,
+def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], removed: set[int],
+                 decided_by: dict[int, Rule], candidates: Sequence[int], config: StripConfig,
+                 run_threshold: float) -> None:
+    """Add to ``removed`` each segment the model decides that directly follows a removed one, or
+    directly precedes one on the same line, and reaches the run threshold (hysteresis: a run,
     once started, grows over the segments that reach the lower threshold). Kinds with a
-    threshold of their own keep it and kinds not removed stay kept."""
-    if run_threshold is None or run_threshold >= threshold or not any(remove):
-        return
+    threshold of their own keep it and kinds not removed stay kept. ``candidates``: the
+    segments at or over the run threshold, in order (no other can join a run)."""
     overridden = {k for k, _ in config.kind_thresholds}
     limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
               for k in set(kinds)}
 
     def joins(i: int) -> bool:
-        return (not remove[i] and decided_by[i] is None and scores[i] >= limits[kinds[i]]
+        return (i not in removed and i not in decided_by and scores[i] >= limits[kinds[i]]
                 and segments[i].content_end > segments[i].content_start)
 
     # forward, then backward within a line (a caption before its credit; a line that introduces
     # the block under it stays): each pass sees the segments the one before it added, so a run
     # ends up as long in both directions as its neighbours' scores allow
-    for i in range(1, len(segments)):
-        if remove[i - 1] and joins(i):
-            remove[i] = True
-    for i in range(len(segments) - 2, -1, -1):
-        if remove[i + 1] and not segments[i].line_end and joins(i):
-            remove[i] = True
-
-
-def _model_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
-                    config: StripConfig, threshold: float) -> tuple[list[bool], list[Rule | None]]:
-    """Which segments the model (or the built-in feed-footer rule) removes, and the rule that
-    decided each (None: the model). Each kind's threshold is looked up once."""
-    limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
-    scores = scores.tolist() if hasattr(scores, "tolist") else scores  # floats compare faster than NumPy's
-    remove = [score >= limits[kind] and s.content_end > s.content_start
-              for s, score, kind in zip(segments, scores, kinds)]
-    decided_by: list[Rule | None] = [None] * len(segments)
-    if config.builtin_rules and "The post" in text:
-        for i, s in enumerate(segments):
-            if text.startswith("The post", s.content_start, s.content_end):
-                footer = _feed_footer(text[s.content_start:s.content_end], scores[i], kinds[i], config)
-                if footer is not None:  # removed under the model's own kind for it
-                    remove[i], decided_by[i] = True, footer
-    return remove, decided_by
+    for i in candidates:
+        if i - 1 in removed and joins(i):
+            removed.add(i)
+    for i in reversed(candidates):
+        if i + 1 in removed and not segments[i].line_end and joins(i):
+            removed.add(i)
 
 
 def kinds_needed(config: StripConfig, threshold: float, run_threshold: float | None = None):
