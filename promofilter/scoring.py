@@ -289,8 +289,10 @@ class _Linear:
 
     def decision(self, words, dense: np.ndarray, row_mask: np.ndarray | None = None) -> np.ndarray:
         """Decision values of every row (with ``row_mask``, right only in the rows it marks)."""
-        return (_dot(words, self.coef[:, :self.n_words], row_mask) + dense @ self.coef[:, self.n_words:].T
-                + self.intercept)
+        # einsum, not "@": a matrix product goes to BLAS, whose threads then spin on the other
+        # cores for a while after each call (0.7 s of CPU per 1.4 s of stripping, measured)
+        return (_dot(words, self.coef[:, :self.n_words], row_mask)
+                + np.einsum("ij,kj->ik", dense, self.coef[:, self.n_words:]) + self.intercept)
 
 
 def tree_problem(tree, n_features: int) -> str | None:
