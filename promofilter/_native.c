@@ -24,6 +24,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -1629,14 +1630,39 @@ fail:
     return NULL;
 }
 
-/* A Segment (results.Segment, a frozen dataclass) with these six fields, made as its generated
-   __init__ makes it: object.__setattr__ of each field, here without running Python code. A
-   class without an instance dict (slots) is called instead. */
-static PyObject *
-new_segment(PyTypeObject *type, PyObject *names[6], Py_ssize_t start, Py_ssize_t end, Py_ssize_t cs,
-            Py_ssize_t ce, int ls, int le)
+/* Where each of the six fields of a class with slots lives in its objects (offsets[k]), as its
+   member descriptors say: 1 when all six are object slots, 0 when not (then the class is
+   called), -1 on error. */
+static int
+slot_offsets(PyTypeObject *type, PyObject *names[6], Py_ssize_t offsets[6])
 {
-    if (type->tp_dictoffset == 0)
+    if (type->tp_dictoffset != 0)
+        return 0;
+    for (int k = 0; k < 6; k++) {
+        PyObject *descr = PyObject_GetAttr((PyObject *)type, names[k]);
+        if (descr == NULL)
+            return -1;
+        int usable = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+                     && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX
+                     && ((PyMemberDescrObject *)descr)->d_common.d_type == type;
+        if (usable)
+            offsets[k] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+        if (!usable)
+            return 0;
+    }
+    return 1;
+}
+
+/* A Segment (results.Segment, a frozen dataclass) with these six fields, made as its generated
+   __init__ makes it, without running Python code: its slots filled in (`offsets`, from
+   slot_offsets), or object.__setattr__ of each field for a class with an instance dict. Any
+   other class is called. */
+static PyObject *
+new_segment(PyTypeObject *type, PyObject *names[6], const Py_ssize_t *offsets, Py_ssize_t start,
+            Py_ssize_t end, Py_ssize_t cs, Py_ssize_t ce, int ls, int le)
+{
+    if (type->tp_dictoffset == 0 && offsets == NULL)
         return PyObject_CallFunction((PyObject *)type, "nnnnOO", start, end, cs, ce, ls ? Py_True : Py_False,
                                      le ? Py_True : Py_False);
     PyObject *obj = type->tp_alloc(type, 0);
@@ -1647,9 +1673,16 @@ new_segment(PyTypeObject *type, PyObject *names[6], Py_ssize_t start, Py_ssize_t
                            Py_NewRef(le ? Py_True : Py_False)};
     int failed = 0;
     for (int k = 0; k < 6; k++) {
-        if (!failed && (values[k] == NULL || PyObject_GenericSetAttr(obj, names[k], values[k]) < 0))
+        if (failed || values[k] == NULL) {
             failed = 1;
-        Py_XDECREF(values[k]);
+            Py_XDECREF(values[k]);
+        } else if (offsets != NULL) {  /* the slot takes the reference (tp_alloc zeroed it) */
+            *(PyObject **)((char *)obj + offsets[k]) = values[k];
+        } else {
+            if (PyObject_GenericSetAttr(obj, names[k], values[k]) < 0)
+                failed = 1;
+            Py_DECREF(values[k]);
+        }
     }
     if (failed) {
         Py_DECREF(obj);
@@ -1686,9 +1719,14 @@ segments(PyObject *self, PyObject *args)
     for (int k = 0; k < 6; k++)
         if ((names[k] = PyUnicode_InternFromString(field_names[k])) == NULL)
             goto done;
+    Py_ssize_t offsets[6];
+    int slotted = slot_offsets(type, names, offsets);
+    if (slotted < 0)
+        goto done;
+    const Py_ssize_t *slots = slotted ? offsets : NULL;
     const Py_ssize_t m = PyList_GET_SIZE(list);
     if (m == 0) {
-        PyObject *only = new_segment(type, names, 0, n, 0, 0, 1, 1);
+        PyObject *only = new_segment(type, names, slots, 0, n, 0, 0, 1, 1);
         if (only != NULL) {
             out = PyList_New(1);
             if (out == NULL)
@@ -1704,7 +1742,7 @@ segments(PyObject *self, PyObject *args)
         PyObject *t = PyList_GET_ITEM(list, i);
         Py_ssize_t cs = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0)), ce = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 1));
         Py_ssize_t end = i + 1 < m ? PyLong_AsSsize_t(PyTuple_GET_ITEM(PyList_GET_ITEM(list, i + 1), 0)) : n;
-        PyObject *seg = new_segment(type, names, i == 0 ? 0 : cs, end, cs, ce,
+        PyObject *seg = new_segment(type, names, slots, i == 0 ? 0 : cs, end, cs, ce,
                                     PyTuple_GET_ITEM(t, 2) == Py_True, PyTuple_GET_ITEM(t, 3) == Py_True);
         if (seg == NULL) {
             Py_CLEAR(out);

@@ -38,7 +38,7 @@ class Decision(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the compiled core fills a hundred thousand a second
 class Segment:
     """One tile of the input: ``text[start:end]``.
 

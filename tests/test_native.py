@@ -404,11 +404,52 @@ def test_compiled_segments_are_the_segments_python_makes(text):
     with native.switched_off():
         expected = segment(text)
     assert compiled == expected
-    assert [vars(s) for s in compiled] == [vars(s) for s in expected]  # the same fields, nothing more
+    # the same fields, of the same types (slots: nothing more can be set)
+    assert [_fields(s) for s in compiled] == [_fields(s) for s in expected]
     assert all(hash(a) == hash(b) for a, b in zip(compiled, expected))
     for s in compiled[:1]:  # still frozen
         with pytest.raises(dataclasses.FrozenInstanceError):
             s.start = 1
+
+
+def _fields(obj) -> list:
+    return [(f.name, type(getattr(obj, f.name)), getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+
+
+@needs_core
+def test_compiled_segments_of_a_class_with_a_dict_or_without_slots_are_made_as_it_makes_them():
+    import importlib
+    import typing
+
+    from promofilter.results import Segment
+
+    segment_module = importlib.import_module("promofilter.segment")  # (the package exports the function)
+
+    @dataclasses.dataclass(frozen=True)
+    class WithDict:
+        start: int
+        end: int
+        content_start: int
+        content_end: int
+        line_start: bool
+        line_end: bool
+
+    class Called(typing.NamedTuple):
+        start: int
+        end: int
+        content_start: int
+        content_end: int
+        line_start: bool
+        line_end: bool
+
+    text = "First line. Second one!\n\n  Third.\n"
+    args = (segment_module._is_abbreviation, segment_module._ABBREVIATIONS)
+    expected = [_fields(s) for s in native.core().segments(text, *args, Segment)]
+    assert len(expected) == 3
+    for cls in (WithDict, Called):
+        made = native.core().segments(text, *args, cls)
+        assert all(type(s) is cls for s in made)
+        assert [[(n, type(getattr(s, n)), getattr(s, n)) for n, _, _ in e] for s, e in zip(made, expected)] == expected
 
 
 @needs_core
