@@ -15,8 +15,8 @@ times, on the same records:
 - the C4 line rules of datatrove (``C4QualityFilter``) when it is installed
   (``pip install 'promofilter[bench]'``), on --sample-mb MB.
 
-Prints MB/s and documents/s of each, the ratios of promofilter to each baseline, and this
-process's peak RSS (the CLI's is printed by ``benchmarks/batch.py``). The machine is shared and
+Prints MB/s and documents/s of each, MB per CPU second (every thread counted: the speed per
+core), the ratios of promofilter to each baseline, and this process's peak RSS (the CLI's is printed by ``benchmarks/batch.py``). The machine is shared and
 noisy: read the ratios, not the absolute figures.
 """
 from __future__ import annotations
@@ -90,10 +90,16 @@ def c4_filter():
     return clean
 
 
-def timed(fn) -> float:
-    started = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of ``fn()``: this process's, and its finished children's
+    (the CLI runs). CPU time counts every thread, so a library that spins threads on other
+    cores shows here; MB per CPU second is the speed per core."""
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    started, cpu_started = time.perf_counter(), cpu()
     fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu() - cpu_started
 
 
 def main() -> None:
@@ -127,43 +133,44 @@ def main() -> None:
               f"(seeded generator); slow baselines on the first {sample_mb:.1f} MB")
 
         model = promofilter.load_model(args.model) if args.model else promofilter.load_model()
-        rows = []  # (name, MB/s, docs/s)
-        t = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
-        rows.append(("promofilter strip_many (API), alone", text_mb / t, len(docs) / t))
+        rows = []  # (name, MB/s, docs/s, MB per CPU second)
+        t, c = timed(lambda: sum(1 for _ in model.strip_many(docs)))
+        rows.append(("promofilter strip_many (API), alone", text_mb / t, len(docs) / t, text_mb / c))
         compiled_speed = None
         if native.core() is not None:  # the same, scored by NumPy instead of the compiled core
             with native.switched_off():
-                t_numpy = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=False)))
+                t_numpy, _ = timed(lambda: sum(1 for _ in model.strip_many(docs)))
             compiled_speed = (text_mb / t, text_mb / t_numpy)
         else:
             print("the compiled core is not built: scoring with NumPy (see README, Performance)")
         if model.uses_repetition:
-            t = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=True)))
-            rows.append(("promofilter strip_many (API), batch mode", text_mb / t, len(docs) / t))
+            t, c = timed(lambda: sum(1 for _ in model.strip_many(docs, batch=True)))
+            rows.append(("promofilter strip_many (API), batch mode", text_mb / t, len(docs) / t, text_mb / c))
         if not args.no_cli:
             env = dict(os.environ, **({"PROMOFILTER_MODEL": args.model} if args.model else {}))
             for label, extra in (("", []), (" --batch", ["--batch"])):
-                t = timed(lambda: subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
-                                                  os.path.join(tmp, "out.jsonl"), *extra], check=True, env=env,
-                                                 stderr=subprocess.DEVNULL))
-                rows.append((f"promofilter CLI on JSONL, 1 job{label}", size / 1e6 / t, len(docs) / t))
-        t = timed(lambda: [keyword_filter(x) for x in docs])
-        rows.append(("keyword/regex line filter", text_mb / t, len(docs) / t))
+                t, c = timed(lambda: subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
+                                                     os.path.join(tmp, "out.jsonl"), *extra], check=True, env=env,
+                                                    stderr=subprocess.DEVNULL))
+                rows.append((f"promofilter CLI on JSONL, 1 job{label}", size / 1e6 / t, len(docs) / t, size / 1e6 / c))
+        t, c = timed(lambda: [keyword_filter(x) for x in docs])
+        rows.append(("keyword/regex line filter", text_mb / t, len(docs) / t, text_mb / c))
         naive = naive_line_classifier(corpus)
-        t = timed(lambda: [naive(x) for x in sample])
-        rows.append(("naive per-line sklearn (char n-grams)", sample_mb / t, len(sample) / t))
+        t, c = timed(lambda: [naive(x) for x in sample])
+        rows.append(("naive per-line sklearn (char n-grams)", sample_mb / t, len(sample) / t, sample_mb / c))
         c4 = c4_filter()
         if c4 is not None:
-            t = timed(lambda: [c4(x) for x in sample])
-            rows.append(("datatrove C4 line rules", sample_mb / t, len(sample) / t))
+            t, c = timed(lambda: [c4(x) for x in sample])
+            rows.append(("datatrove C4 line rules", sample_mb / t, len(sample) / t, sample_mb / c))
         else:
             print("C4 baseline skipped: datatrove or spaCy not installed (pip install 'promofilter[bench]')")
-    for name, mbs, dps in rows:
-        print(f"{name:<40}: {mbs:8.2f} MB/s  {dps:9.0f} docs/s")
+    for name, mbs, dps, per_cpu in rows:
+        print(f"{name:<42}: {mbs:8.2f} MB/s  {dps:9.0f} docs/s  {per_cpu:8.2f} MB per CPU second")
     ours = [r for r in rows if r[0].startswith("promofilter")]
-    for name, mbs, _ in rows:
+    for name, mbs, _, per_cpu in rows:
         if not name.startswith("promofilter"):
             print(f"speed / {name}: " + ", ".join(f"{o[0].split(' ', 1)[1]} {o[1] / mbs:.2f}x" for o in ours))
+            print("  per CPU second: " + ", ".join(f"{o[0].split(' ', 1)[1]} {o[3] / per_cpu:.2f}x" for o in ours))
     if compiled_speed is not None:
         print(f"API alone, compiled core / Python code (native.switched_off()): {compiled_speed[0]:.2f} / "
               f"{compiled_speed[1]:.2f} MB/s = {compiled_speed[0] / compiled_speed[1]:.2f}x")

@@ -287,12 +287,16 @@ class _Linear:
         self.n_words = n_words
         self.classes = list(np.asarray(getattr(model, "classes_", [])).tolist())
 
-    def decision(self, words, dense: np.ndarray, row_mask: np.ndarray | None = None) -> np.ndarray:
-        """Decision values of every row (with ``row_mask``, right only in the rows it marks)."""
+    def decision(self, words, dense: np.ndarray, row_mask: np.ndarray | None = None,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+        """Decision values of every row (with ``row_mask``, right only in the rows it marks); with
+        ``rows`` (the indices ``row_mask`` marks), of those rows only, ``dense`` being theirs."""
+        sparse = _dot(words, self.coef[:, :self.n_words], row_mask)
+        if rows is not None:
+            sparse = sparse[rows]
         # einsum, not "@": a matrix product goes to BLAS, whose threads then spin on the other
         # cores for a while after each call (0.7 s of CPU per 1.4 s of stripping, measured)
-        return (_dot(words, self.coef[:, :self.n_words], row_mask)
-                + np.einsum("ij,kj->ik", dense, self.coef[:, self.n_words:]) + self.intercept)
+        return sparse + np.einsum("ij,kj->ik", dense, self.coef[:, self.n_words:]) + self.intercept
 
 
 def tree_problem(tree, n_features: int) -> str | None:
@@ -502,13 +506,18 @@ class CompiledClassifier(_CompiledScorer):
         n = len(shape)
         if self.kinds is None:
             return [self.kind_classes[0]] * n
-        d = self.kinds.decision(words, (shape - self.mean) / self.scale, rows)
-        best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
         if rows is None:
+            d = self.kinds.decision(words, (shape - self.mean) / self.scale)
+            best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
             return [self.kind_labels[i] for i in best.tolist()]
         out = [Kind.CONTENT] * n
-        for i in np.flatnonzero(rows).tolist():
-            out[i] = self.kind_labels[best[i]]
+        wanted = np.flatnonzero(rows)
+        if len(wanted):
+            # the dense columns of the wanted rows alone (a tenth of the rows, when stripping)
+            d = self.kinds.decision(words, (shape[wanted] - self.mean) / self.scale, rows, wanted)
+            best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
+            for i, b in zip(wanted.tolist(), best.tolist()):
+                out[i] = self.kind_labels[b]
         return out
 
     def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True
