@@ -1559,37 +1559,30 @@ done:
 #undef AT
 }
 
+/* a non-blank line or sentence: content_start, content_end, and whether it starts / ends its line */
+typedef struct { Py_ssize_t start, end; uint8_t line_start, line_end; } piece_t;
+typedef struct { piece_t *v; Py_ssize_t len, cap; } pieces_t;
+
 static int
-append_piece(PyObject *out, Py_ssize_t start, Py_ssize_t end, int line_start, int line_end)
+pieces_add(pieces_t *p, Py_ssize_t start, Py_ssize_t end, int line_start, int line_end)
 {
-    PyObject *piece = Py_BuildValue("(nnOO)", start, end, line_start ? Py_True : Py_False,
-                                    line_end ? Py_True : Py_False);
-    if (piece == NULL)
+    piece_t *grown = grow(p->v, &p->cap, p->len + 1, sizeof(piece_t), 64);
+    if (grown == NULL)
         return -1;
-    int status = PyList_Append(out, piece);
-    Py_DECREF(piece);
-    return status;
+    p->v = grown;
+    p->v[p->len++] = (piece_t){start, end, (uint8_t)line_start, (uint8_t)line_end};
+    return 0;
 }
 
-PyDoc_STRVAR(pieces_doc,
-"pieces(text, is_abbreviation, abbreviations) -> list\n\n"
-"segment._pieces(text) as a list: (content_start, content_end, line_start, line_end) of every\n"
-"non-blank line or sentence. is_abbreviation(line, end) is segment._is_abbreviation (asked about\n"
-"non-ASCII tokens), abbreviations its set segment._ABBREVIATIONS.");
-
-static PyObject *
-pieces(PyObject *self, PyObject *args)
+/* segment._pieces(text) into `out` (emptied first); -1 with an exception set on error */
+static int
+collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviations, pieces_t *out)
 {
-    PyObject *text, *is_abbreviation, *abbreviations;
-    if (!PyArg_ParseTuple(args, "UOO", &text, &is_abbreviation, &abbreviations))
-        return NULL;
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *out = PyList_New(0);
     ends_t ends = {NULL, 0, 0};
-    if (out == NULL)
-        return NULL;
+    out->len = 0;
     for (Py_ssize_t i = 0; i < n;) {
         if (is_line_break(PyUnicode_READ(kind, data, i))) {
             i++;
@@ -1618,16 +1611,48 @@ pieces(PyObject *self, PyObject *args)
                 to--;
             if (from == to)
                 continue;
-            if (append_piece(out, from, to, k == 0, k == n_cuts - 2) < 0)
+            if (pieces_add(out, from, to, k == 0, k == n_cuts - 2) < 0)
                 goto fail;
         }
     }
     PyMem_Free(ends.v);
-    return out;
+    return 0;
 fail:
     PyMem_Free(ends.v);
-    Py_DECREF(out);
-    return NULL;
+    return -1;
+}
+
+PyDoc_STRVAR(pieces_doc,
+"pieces(text, is_abbreviation, abbreviations) -> list\n\n"
+"segment._pieces(text) as a list: (content_start, content_end, line_start, line_end) of every\n"
+"non-blank line or sentence. is_abbreviation(line, end) is segment._is_abbreviation (asked about\n"
+"non-ASCII tokens), abbreviations its set segment._ABBREVIATIONS.");
+
+static PyObject *
+pieces(PyObject *self, PyObject *args)
+{
+    PyObject *text, *is_abbreviation, *abbreviations;
+    if (!PyArg_ParseTuple(args, "UOO", &text, &is_abbreviation, &abbreviations))
+        return NULL;
+    pieces_t found = {NULL, 0, 0};
+    PyObject *out = NULL;
+    if (collect_pieces(text, is_abbreviation, abbreviations, &found) < 0)
+        goto done;
+    if ((out = PyList_New(found.len)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < found.len; i++) {
+        const piece_t *pc = &found.v[i];
+        PyObject *piece = Py_BuildValue("(nnOO)", pc->start, pc->end, pc->line_start ? Py_True : Py_False,
+                                        pc->line_end ? Py_True : Py_False);
+        if (piece == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, piece);
+    }
+done:
+    PyMem_Free(found.v);
+    return out;
 }
 
 /* Where each of the six fields of a class with slots lives in its objects (offsets[k]), as its
@@ -1707,12 +1732,8 @@ segments(PyObject *self, PyObject *args)
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (n == 0)
         return PyList_New(0);
-    PyObject *piece_args = Py_BuildValue("(OOO)", text, is_abbreviation, abbreviations);
-    if (piece_args == NULL)
-        return NULL;
-    PyObject *list = pieces(self, piece_args);
-    Py_DECREF(piece_args);
-    if (list == NULL)
+    pieces_t found = {NULL, 0, 0};
+    if (collect_pieces(text, is_abbreviation, abbreviations, &found) < 0)
         return NULL;
     static const char *field_names[6] = {"start", "end", "content_start", "content_end", "line_start", "line_end"};
     PyObject *names[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *out = NULL;
@@ -1724,7 +1745,7 @@ segments(PyObject *self, PyObject *args)
     if (slotted < 0)
         goto done;
     const Py_ssize_t *slots = slotted ? offsets : NULL;
-    const Py_ssize_t m = PyList_GET_SIZE(list);
+    const Py_ssize_t m = found.len;
     if (m == 0) {
         PyObject *only = new_segment(type, names, slots, 0, n, 0, 0, 1, 1);
         if (only != NULL) {
@@ -1739,11 +1760,10 @@ segments(PyObject *self, PyObject *args)
     if ((out = PyList_New(m)) == NULL)
         goto done;
     for (Py_ssize_t i = 0; i < m; i++) {
-        PyObject *t = PyList_GET_ITEM(list, i);
-        Py_ssize_t cs = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0)), ce = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 1));
-        Py_ssize_t end = i + 1 < m ? PyLong_AsSsize_t(PyTuple_GET_ITEM(PyList_GET_ITEM(list, i + 1), 0)) : n;
-        PyObject *seg = new_segment(type, names, slots, i == 0 ? 0 : cs, end, cs, ce,
-                                    PyTuple_GET_ITEM(t, 2) == Py_True, PyTuple_GET_ITEM(t, 3) == Py_True);
+        const piece_t *pc = &found.v[i];
+        Py_ssize_t end = i + 1 < m ? found.v[i + 1].start : n;
+        PyObject *seg = new_segment(type, names, slots, i == 0 ? 0 : pc->start, end, pc->start, pc->end,
+                                    pc->line_start, pc->line_end);
         if (seg == NULL) {
             Py_CLEAR(out);
             goto done;
@@ -1753,7 +1773,7 @@ segments(PyObject *self, PyObject *args)
 done:
     for (int k = 0; k < 6; k++)
         Py_XDECREF(names[k]);
-    Py_DECREF(list);
+    PyMem_Free(found.v);
     return out;
 }
 
