@@ -1713,6 +1713,10 @@ new_segment(PyTypeObject *type, PyObject *names[6], const Py_ssize_t *offsets, P
         Py_DECREF(obj);
         return NULL;
     }
+    /* ints and bools alone in a frozen object: it can be in no reference cycle, so the cyclic
+       collector need not visit it (as CPython does for tuples of atoms) */
+    if (offsets != NULL && PyObject_GC_IsTracked(obj))
+        PyObject_GC_UnTrack(obj);
     return obj;
 }
 

@@ -1,6 +1,7 @@
 """The optional compiled core (promofilter/_native.c): built at install, the same numbers as the
 NumPy code it replaces, safe on a crafted model, and ignored when stale or switched off."""
 import dataclasses
+import gc
 import os
 import re
 
@@ -407,6 +408,7 @@ def test_compiled_segments_are_the_segments_python_makes(text):
     # the same fields, of the same types (slots: nothing more can be set)
     assert [_fields(s) for s in compiled] == [_fields(s) for s in expected]
     assert all(hash(a) == hash(b) for a, b in zip(compiled, expected))
+    assert not any(gc.is_tracked(s) for s in compiled)  # atoms alone: the cyclic collector skips them
     for s in compiled[:1]:  # still frozen
         with pytest.raises(dataclasses.FrozenInstanceError):
             s.start = 1
