@@ -12,8 +12,6 @@ import math
 import re
 from collections.abc import Sequence
 
-import numpy as np
-
 from .results import Decision, Kind, Segment, Span, StripConfig
 from .rules import Rule, verdict
 
@@ -225,7 +223,9 @@ def kinds_needed(config: StripConfig, threshold: float, run_threshold: float | N
     if run_threshold is not None and config.remove_kinds:
         floor = min(floor, run_threshold)
 
-    def needed(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def needed(scores, texts: Sequence[str]):
+        import numpy as np  # here: `import promofilter` (and `promofilter --version`) stays without NumPy
+
         wanted = np.asarray(scores) >= floor
         if config.builtin_rules:
             low = np.flatnonzero(~wanted & (np.asarray(scores) >= FEED_FOOTER_FLOOR)).tolist()

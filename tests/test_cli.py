@@ -1,5 +1,8 @@
 """The command line: a thin layer over the API, byte-exact, with clear errors and exit codes."""
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -138,3 +141,15 @@ def test_any_bytes_come_out_as_input_minus_the_reported_spans(run, tmp_path_fact
     for span in reversed(spans):
         expected = expected[: span["start"]] + expected[span["end"]:]
     assert result.stdout_bytes == expected.encode("utf-8", "surrogateescape")
+
+
+def test_version_and_import_load_no_numpy():
+    # `promofilter --version` and `import promofilter` are start-up cost alone: NumPy comes with
+    # the first model or scoring call
+    code = "import sys, promofilter\nprint('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    version = subprocess.run([sys.executable, "-X", "importtime", "-m", "promofilter", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("promofilter")
+    assert not re.search(r"\|\s+numpy$", version.stderr, re.M)  # (one line per module imported)
