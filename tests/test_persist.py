@@ -230,6 +230,28 @@ def test_small_arrays_are_packed_into_a_few_members_and_read_back_exactly(model,
     assert len(trees) > 20 and all(p[0].nodes.flags.writeable for p in trees)
 
 
+def test_the_same_model_is_written_as_the_same_bytes(model, monkeypatch):
+    import io
+    import time
+    import zipfile
+
+    from promofilter import modelfile
+
+    first = io.BytesIO()
+    modelfile.dump(model.estimator(), first)
+    # an hour later, the stop words held at another address: nothing of either is written
+    monkeypatch.setattr(time, "time", lambda: 1_900_000_000.0)
+    words = model.estimator().words_.steps[1][1]
+    monkeypatch.setattr(words, "_stop_words_id", 12345, raising=False)
+    second = io.BytesIO()
+    modelfile.dump(model.estimator(), second)
+    assert first.getvalue() == second.getvalue()
+    assert b"_stop_words_id" not in zipfile.ZipFile(second).read("__tree__.npy")
+    from promofilter.persist import TRUSTED_TYPES
+
+    assert modelfile.load_state(io.BytesIO(second.getvalue()), allowed=TRUSTED_TYPES) is not None
+
+
 def test_model_files_of_the_unpacked_format_still_load(model, tmp_path, monkeypatch):
     import zipfile
 
