@@ -427,22 +427,9 @@ def test_compiled_segments_of_a_class_with_a_dict_or_without_slots_are_made_as_i
 
     segment_module = importlib.import_module("promofilter.segment")  # (the package exports the function)
 
-    @dataclasses.dataclass(frozen=True)
-    class WithDict:
-        start: int
-        end: int
-        content_start: int
-        content_end: int
-        line_start: bool
-        line_end: bool
-
-    class Called(typing.NamedTuple):
-        start: int
-        end: int
-        content_start: int
-        content_end: int
-        line_start: bool
-        line_end: bool
+    fields = [(f.name, f.type) for f in dataclasses.fields(Segment)]
+    WithDict = dataclasses.make_dataclass("WithDict", fields, frozen=True)  # no slots: an instance dict
+    Called = typing.NamedTuple("Called", fields)  # neither: the class is called
 
     text = "First line. Second one!\n\n  Third.\n"
     args = (segment_module._is_abbreviation, segment_module._ABBREVIATIONS)
