@@ -1737,8 +1737,10 @@ segments(PyObject *self, PyObject *args)
     if (n == 0)
         return PyList_New(0);
     pieces_t found = {NULL, 0, 0};
-    if (collect_pieces(text, is_abbreviation, abbreviations, &found) < 0)
+    if (collect_pieces(text, is_abbreviation, abbreviations, &found) < 0) {
+        PyMem_Free(found.v);  /* what was collected before the error */
         return NULL;
+    }
     static const char *field_names[6] = {"start", "end", "content_start", "content_end", "line_start", "line_end"};
     PyObject *names[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *out = NULL;
     for (int k = 0; k < 6; k++)

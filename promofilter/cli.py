@@ -196,7 +196,7 @@ def strip(files, output, in_place, backup, threshold, run_threshold, remove, kee
 
 
 def _strip_dask(files, output, address, field_name, threshold, remove, keep, config_path, model_path, trust,
-                batch: bool = True, site_field: str | None = None, run_threshold: float | None = None) -> None:
+                batch: bool = False, site_field: str | None = None, run_threshold: float | None = None) -> None:
     """A Parquet dataset (files, directories or globs) cleaned on a Dask cluster into OUTDIR."""
     if not files or not output:
         raise click.UsageError("--dask takes Parquet inputs (files, directories or globs) and -o OUTDIR")
