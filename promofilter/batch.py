@@ -35,6 +35,11 @@ CHUNK = 256
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article ("an int", "a list")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 class RecordError(ValueError):
     """A record (or a whole batch file) that cannot be cleaned; the message names where."""
 
@@ -213,7 +218,7 @@ def _jsonl_chunks(run: _Run, src: IO[bytes], fld: str, keep_original, site_field
                 run.stats.passed += 1
                 parsed.append((lineno, raw, None, True))
             elif not isinstance(value, str):
-                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {fld!r} is a {type(value).__name__}, not text", raw)))
+                parsed.append((lineno, raw, None, run.bad(f"{lineno}", f"field {fld!r} is {_a(type(value).__name__)}, not text", raw)))
             else:
                 parsed.append((lineno, raw, obj, False))
         texts = [obj[fld] for _, _, obj, _ in parsed if obj is not None]

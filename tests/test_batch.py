@@ -86,7 +86,7 @@ def test_a_malformed_line_fails_naming_file_and_line_and_writes_nothing(run, tmp
 @pytest.mark.parametrize("bad, problem", [
     ('[1, 2]\n', "a JSON list, not an object"),
     ('{"id": 7}\n', "no field 'text'"),
-    ('{"id": 7, "text": 12}\n', "field 'text' is a int, not text"),
+    ('{"id": 7, "text": 12}\n', "field 'text' is an int, not text"),
 ])
 def test_unreadable_records_are_errors_naming_the_problem(run, tmp_path, bad, problem):
     src = tmp_path / "in.jsonl"
