@@ -273,11 +273,8 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
         vec[t] = ~(uint64_t)0;
     for (Py_ssize_t f = 0; f < width; f++) {
         const double v = row[f];
-        Py_ssize_t k = m->start[f], end = m->start[f + 1];
-        while (k < end && m->threshold[k] < v)
-            k++;
-        for (Py_ssize_t i = m->start[f]; i < k; i++)
-            vec[m->tree[i]] &= m->mask[i];
+        for (Py_ssize_t k = m->start[f], end = m->start[f + 1]; k < end && m->threshold[k] < v; k++)
+            vec[m->tree[k]] &= m->mask[k];
     }
     double raw = baseline;
     for (Py_ssize_t t = 0; t < n_trees; t++)
@@ -476,6 +473,29 @@ ascii_class_init(void)
                                    | (Py_UNICODE_ISSPACE(c) ? C_SPACE : 0) | (Py_UNICODE_ISUPPER(c) ? C_UPPER : 0)
                                    | (Py_UNICODE_ISDIGIT(c) ? C_DIGIT : 0) | (Py_UNICODE_ISDECIMAL(c) ? C_DECIMAL : 0));
 }
+
+/* ASCII text's class counts in one add a character: ten-bit fields of letters, letters or
+   digits, spaces, capitals, digits and '|' (flushed before a field can fill) */
+enum { PACK_ALPHA = 0, PACK_ALNUM = 10, PACK_SPACE = 20, PACK_UPPER = 30, PACK_DIGIT = 40, PACK_BAR = 50 };
+#define PACK_FLUSH 1000
+static uint64_t ascii_pack[128];
+/* what a title word cannot follow (\w or an apostrophe); what needs a look of its own (@ # ") */
+static uint8_t ascii_word_or_quote[128], ascii_special[128];
+
+static void
+ascii_pack_init(void)
+{
+    for (int c = 0; c < 128; c++) {
+        const uint8_t k = ascii_class[c];
+        ascii_pack[c] = ((uint64_t)((k & C_ALPHA) != 0) << PACK_ALPHA) | ((uint64_t)((k & C_ALNUM) != 0) << PACK_ALNUM)
+                        | ((uint64_t)((k & C_SPACE) != 0) << PACK_SPACE) | ((uint64_t)((k & C_UPPER) != 0) << PACK_UPPER)
+                        | ((uint64_t)((k & C_DIGIT) != 0) << PACK_DIGIT) | ((uint64_t)(c == '|') << PACK_BAR);
+        ascii_word_or_quote[c] = (k & C_ALNUM) != 0 || c == '_' || c == '\'';
+        ascii_special[c] = c == '@' || c == '#' || c == '"';
+    }
+}
+
+static inline Py_ssize_t pack_field(uint64_t acc, int shift) { return (Py_ssize_t)((acc >> shift) & 1023); }
 
 static inline int is_alpha(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_ALPHA) != 0 : Py_UNICODE_ISALPHA(c) != 0; }
 static inline int is_alnum(Py_UCS4 c) { return c < 128 ? (ascii_class[c] & C_ALNUM) != 0 : Py_UNICODE_ISALNUM(c) != 0; }
@@ -717,6 +737,116 @@ url_hint(int kind, const void *data, Py_ssize_t n)
     return 0;
 }
 
+/* url_hint of an ASCII text: the same tests on its bytes */
+static int
+url_hint_ascii(const uint8_t *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i + 2 < n; i++) {
+        const uint8_t c = s[i];
+        if (c == ':') {
+            if (s[i + 1] == '/' && s[i + 2] == '/')
+                return 1;
+        } else if (c == 'w' || c == 'W') {
+            if (i + 3 < n && (s[i + 1] | 0x20) == 'w' && (s[i + 2] | 0x20) == 'w' && s[i + 3] == '.')
+                return 1;
+        } else if (c == '.') {
+            for (size_t t = 0; t < sizeof(url_tlds) / sizeof(url_tlds[0]); t++) {
+                const char *tld = url_tlds[t];
+                Py_ssize_t k = 0;
+                while (tld[k] && i + 1 + k < n && (s[i + 1 + k] | 0x20) == (uint8_t)tld[k])
+                    k++;
+                if (!tld[k] && (i + 1 + k == n || !re_word(s[i + 1 + k])))
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The character counts of shape_one's first loop over an ASCII text (where no character is an
+   emoji, a non-ASCII separator or the copyright sign) */
+static void
+ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *alnum, Py_ssize_t *spaces,
+             Py_ssize_t *upper, Py_ssize_t *digits, Py_ssize_t *titles, Py_ssize_t *handles, Py_ssize_t *hashtags,
+             Py_ssize_t *separators, int *quotes, int *at)
+{
+    uint64_t acc = 0;
+    int after_word = 0;  /* the previous character is \w or an apostrophe */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint8_t c = s[i];
+        acc += ascii_pack[c];
+        /* TITLE_WORD at its first letter: a capital not after a word character or apostrophe */
+        *titles += ((unsigned)(c - 'A') < 26u) & !after_word;
+        if (ascii_special[c]) {
+            const uint8_t prev = i ? s[i - 1] : 0;
+            const int prev_word = i && ((ascii_class[prev] & C_ALNUM) || prev == '_');
+            *quotes |= c == '"';
+            if (c == '@') {
+                *at = 1;
+                if (!(prev_word || prev == '@')) {
+                    Py_ssize_t j = i + 1;
+                    while (j < n && ((ascii_class[s[j]] & C_ALNUM) || s[j] == '_'))
+                        j++;
+                    *handles += j - i - 1 >= 2;
+                }
+            } else if (c == '#' && !(prev_word || prev == '#' || prev == '&') && i + 2 < n) {
+                const uint8_t d = s[i + 1] | 0x20;
+                *hashtags += d >= 'a' && d <= 'z' && ((ascii_class[s[i + 2]] & C_ALNUM) || s[i + 2] == '_');
+            }
+        }
+        after_word = ascii_word_or_quote[c];
+        if (i % PACK_FLUSH == PACK_FLUSH - 1 || i == n - 1) {
+            *letters += pack_field(acc, PACK_ALPHA);
+            *alnum += pack_field(acc, PACK_ALNUM);
+            *spaces += pack_field(acc, PACK_SPACE);
+            *upper += pack_field(acc, PACK_UPPER);
+            *digits += pack_field(acc, PACK_DIGIT);
+            *separators += pack_field(acc, PACK_BAR);
+            acc = 0;
+        }
+    }
+}
+
+/* WORD over lower-cased ASCII (its letters are a-z), each word looked up in the table: the
+   number of words, and of words in each list; whether the first is a call-to-action verb */
+static Py_ssize_t
+ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t counts[5], int *cta_first)
+{
+    Py_ssize_t words = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if ((unsigned)(s[i] - 'a') >= 26u) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < n && (unsigned)(s[j] - 'a') < 26u)
+            j++;
+        if (j + 1 < n && s[j] == '\'' && (unsigned)(s[j + 1] - 'a') < 26u) {
+            j += 2;
+            while (j < n && (unsigned)(s[j] - 'a') < 26u)
+                j++;
+        }
+        uint8_t mask = 0;
+        if (j - i <= 64) {  /* longer than any listed word */
+            uint32_t h = fnv1a(s + i, j - i) & (WT_SLOTS - 1);
+            while (wt->word[h] != NULL) {
+                if (wt->len[h] == j - i && memcmp(wt->word[h], s + i, j - i) == 0) {
+                    mask = wt->mask[h];
+                    break;
+                }
+                h = (h + 1) & (WT_SLOTS - 1);
+            }
+        }
+        for (int k = 0; k < 5; k++)
+            counts[k] += (mask >> k) & 1;
+        if (words == 0)
+            *cta_first = mask & 1;
+        words++;
+        i = j;
+    }
+    return words;
+}
+
 /* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
    Returns -1 with an exception set on error. */
 static int
@@ -734,39 +864,46 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     Py_ssize_t handles = 0, hashtags = 0, emoji = 0, separators = 0;
     int quotes = 0, copyright = 0, ascii_only = 1, at = 0;
     Py_UCS4 prev = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c > 127)
-            ascii_only = 0;
-        letters += is_alpha(c) != 0;
-        alnum += is_alnum(c) != 0;
-        spaces += is_space(c) != 0;
-        upper += is_upper(c) != 0;
-        digits += is_digit(c) != 0;
-        /* TITLE_WORD: (?<![\w'’])[^\W\d_a-z][^\W\d_]*, counted at its first letter */
-        if (re_letter(c) && !(c >= 'a' && c <= 'z')
-                && (i == 0 || !(re_word(prev) || prev == '\'' || prev == 0x2019)))
-            titles++;
-        emoji += is_emoji(c);
-        separators += is_separator(c);
-        quotes |= c == '"' || c == 0x201C || c == 0x201D;
-        copyright |= c == 0xA9;
-        at |= c == '@';
-        /* HANDLE: (?<![\w@])@\w{2,}   HASHTAG: (?<![\w#&])#[A-Za-z]\w+  (a match runs on to the
-           end of its word characters, where the next cannot start) */
-        if (c == '@' && (i == 0 || !(re_word(prev) || prev == '@'))) {
-            Py_ssize_t j = i + 1;
-            while (j < n && re_word(PyUnicode_READ(kind, data, j)))
-                j++;
-            if (j - i - 1 >= 2)
-                handles++;
+    /* ASCII text (most of it) is counted byte by byte with tables: the same counts */
+    const int ascii_fast = PyUnicode_IS_ASCII(text) && wt->usable;
+    if (ascii_fast) {
+        ascii_counts(data, n, &letters, &alnum, &spaces, &upper, &digits, &titles, &handles, &hashtags,
+                     &separators, &quotes, &at);
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c > 127)
+                ascii_only = 0;
+            letters += is_alpha(c) != 0;
+            alnum += is_alnum(c) != 0;
+            spaces += is_space(c) != 0;
+            upper += is_upper(c) != 0;
+            digits += is_digit(c) != 0;
+            /* TITLE_WORD: (?<![\w'’])[^\W\d_a-z][^\W\d_]*, counted at its first letter */
+            if (re_letter(c) && !(c >= 'a' && c <= 'z')
+                    && (i == 0 || !(re_word(prev) || prev == '\'' || prev == 0x2019)))
+                titles++;
+            emoji += is_emoji(c);
+            separators += is_separator(c);
+            quotes |= c == '"' || c == 0x201C || c == 0x201D;
+            copyright |= c == 0xA9;
+            at |= c == '@';
+            /* HANDLE: (?<![\w@])@\w{2,}   HASHTAG: (?<![\w#&])#[A-Za-z]\w+  (a match runs on to the
+               end of its word characters, where the next cannot start) */
+            if (c == '@' && (i == 0 || !(re_word(prev) || prev == '@'))) {
+                Py_ssize_t j = i + 1;
+                while (j < n && re_word(PyUnicode_READ(kind, data, j)))
+                    j++;
+                if (j - i - 1 >= 2)
+                    handles++;
+            }
+            if (c == '#' && (i == 0 || !(re_word(prev) || prev == '#' || prev == '&')) && i + 2 < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
+                if (((d | 0x20) >= 'a' && (d | 0x20) <= 'z') && re_word(PyUnicode_READ(kind, data, i + 2)))
+                    hashtags++;
+            }
+            prev = c;
         }
-        if (c == '#' && (i == 0 || !(re_word(prev) || prev == '#' || prev == '&')) && i + 2 < n) {
-            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
-            if (((d | 0x20) >= 'a' && (d | 0x20) <= 'z') && re_word(PyUnicode_READ(kind, data, i + 2)))
-                hashtags++;
-        }
-        prev = c;
     }
 
     /* the lower-cased text: ASCII lower-cased here, anything else by str.lower (its length may
@@ -797,7 +934,9 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     /* WORD: [^\W\d_]+(?:['’][^\W\d_]+)? over the lower-cased text */
     Py_ssize_t words = 0, counts[5] = {0, 0, 0, 0, 0};  /* cta, stop, second, plural, reporting */
     int cta_first = 0;
-    for (Py_ssize_t i = 0; i < ln;) {
+    if (ascii_fast)
+        words = ascii_words(ldata, ln, wt, counts, &cta_first);
+    for (Py_ssize_t i = 0; !ascii_fast && i < ln;) {
         if (!re_letter(PyUnicode_READ(lkind, ldata, i))) {
             i++;
             continue;
@@ -885,7 +1024,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     r[27] = quotes;
     r[28] = (double)counts[1] / n_words;
     r[29] = copyright;
-    *hint = (uint8_t)((url_hint(kind, data, n) ? HINT_URL : 0) | (at ? HINT_AT : 0));
+    *hint = (uint8_t)(((ascii_fast ? url_hint_ascii(data, n) : url_hint(kind, data, n)) ? HINT_URL : 0) | (at ? HINT_AT : 0));
     return 0;
 fail:
     Py_XDECREF(lowered);
@@ -3045,6 +3184,7 @@ PyMODINIT_FUNC
 PyInit__native(void)
 {
     ascii_class_init();
+    ascii_pack_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "NATIVE_VERSION", NATIVE_VERSION) < 0) {
         Py_DECREF(m);

@@ -214,6 +214,8 @@ _LINKISH = st.lists(st.sampled_from(["U", "S", ".", "US", "U.S.", "AB ", "A", " 
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet=_TRICKY, min_size=1, max_size=40),
                           st.text(min_size=1, max_size=40),
+                          # ASCII: a path of its own
+                          st.text(alphabet="aZq_1 '.:/wW@#&-|\"*!?([{)]\t\n", min_size=1, max_size=40),
                           st.sampled_from(["READ MORE: Don't miss", "1. Item", "12) Item", "123. Not a bullet",
                                            "• Bullet", "  - dash item", "Related » More", "ALSO READ – x",
                                            "__Tag_Line | x", "A:b", "Very long label words here and more and more: x",
@@ -229,6 +231,16 @@ def test_compiled_shape_features_are_the_ones_python_computes(texts):
 
     expected = np.array([_text_shape(t) for t in texts])
     np.testing.assert_array_equal(_text_shapes(texts), expected)
+
+
+@needs_core
+def test_compiled_shape_features_count_long_texts_whole():
+    """Counts of ASCII text are kept in small fields flushed every thousand characters."""
+    from promofilter.signals import _text_shape, _text_shapes
+
+    texts = ["Read The Post | Follow @us 2025 now! " * n for n in (26, 27, 28, 120)]
+    texts.append("A" * 999 + "b" * 1023 + " " * 1025)
+    np.testing.assert_array_equal(_text_shapes(texts), np.array([_text_shape(t) for t in texts]))
 
 
 @needs_core
