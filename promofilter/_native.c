@@ -1132,6 +1132,83 @@ ubuf_puts(ubuf *b, const char *s)
     return 0;
 }
 
+static inline int is_digit_ascii(uint8_t c) { return (unsigned)(c - '0') < 10u; }
+
+/* mask_tail_one of an ASCII text (no emoji; \d is 0-9; lower-casing is ASCII's), on bytes: the
+   masked text, lower-cased as it is written, then the markers of its first and last words */
+static PyObject *
+mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
+{
+    /* a character becomes at most six (a digit: " xnum "); the buffer's memory is used as bytes */
+    Py_UCS4 *grown = grow(b->buf, &b->cap, (6 * n) / (Py_ssize_t)sizeof(Py_UCS4) + 2, sizeof(Py_UCS4), 256);
+    if (grown == NULL)
+        return NULL;
+    b->buf = grown;
+    uint8_t *m = (uint8_t *)b->buf;
+    Py_ssize_t len = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        const uint8_t c = s[i];
+        if (!is_digit_ascii(c)) {
+            m[len++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        for (;;) {
+            while (j < n && is_digit_ascii(s[j]))
+                j++;
+            if (j + 1 < n && (s[j] == '.' || s[j] == ',') && is_digit_ascii(s[j + 1]))
+                j += 2;
+            else
+                break;
+        }
+        memcpy(m + len, " xnum ", 6);
+        len += 6;
+        i = j;
+    }
+    /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches */
+    Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
+    for (Py_ssize_t i = 0; i < len;) {
+        if ((unsigned)(m[i] - 'a') >= 26u) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < len && (unsigned)(m[j] - 'a') < 26u)
+            j++;
+        if (j + 1 < len && m[j] == '\'' && (unsigned)(m[j + 1] - 'a') < 26u) {
+            j += 2;
+            while (j < len && (unsigned)(m[j] - 'a') < 26u)
+                j++;
+        }
+        if (fs < 0) {
+            fs = i;
+            fe = j;
+        }
+        ls = i;
+        le = j;
+        i = j;
+    }
+    if (fs < 0)
+        return PyUnicode_FromString("xempty");
+    /* "xfirst" first " " text " xlast" last */
+    PyObject *out = PyUnicode_New(6 + (fe - fs) + 1 + len + 6 + (le - ls), 127);
+    if (out == NULL)
+        return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+    memcpy(o, "xfirst", 6);
+    o += 6;
+    memcpy(o, m + fs, (size_t)(fe - fs));
+    o += fe - fs;
+    *o++ = ' ';
+    memcpy(o, m, (size_t)len);
+    o += len;
+    memcpy(o, " xlast", 6);
+    o += 6;
+    memcpy(o, m + ls, (size_t)(le - ls));
+    return out;
+}
+
 /* EMOJI -> " xemoji " (non-ASCII text only), DIGITS (\d+(?:[.,]\d+)*) -> " xnum ", lower-cased,
    with first- and last-word markers: the steps of signals.mask_text after the URL, e-mail,
    handle and hashtag placeholders. */
@@ -1142,10 +1219,12 @@ mask_tail_one(PyObject *text, ubuf *b)
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const int ascii_only = PyUnicode_IS_ASCII(text);
+    if (ascii_only)
+        return mask_tail_ascii(data, n, b);
     b->len = 0;
     for (Py_ssize_t i = 0; i < n;) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!ascii_only && is_emoji(c)) {
+        if (is_emoji(c)) {
             if (ubuf_puts(b, " xemoji ") < 0)
                 return NULL;
             i++;
@@ -1924,16 +2003,18 @@ done:
 
 /* -- hashed word n-grams (scoring._HashedWords) ------------------------------------------------ */
 
-/* MurmurHash3 x86 32-bit, seed 0, as a signed int: scikit-learn's murmurhash3_32 of bytes */
-static int32_t
-murmur3_32(const uint8_t *key, Py_ssize_t len)
+/* MurmurHash3 x86 32-bit, seed 0, in two steps: the body over the whole 4-byte blocks of
+   key[*done:len] from state h (*done advanced past them), then the tail and the mix. A hash of
+   a longer key with the same start goes on from the state of a shorter one: the body reads the
+   same blocks in the same order. */
+static inline uint32_t
+murmur3_body(uint32_t h, const uint8_t *key, Py_ssize_t *done, Py_ssize_t len)
 {
     const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
-    uint32_t h = 0;
-    Py_ssize_t blocks = len / 4;
-    for (Py_ssize_t i = 0; i < blocks; i++) {
-        uint32_t k = (uint32_t)key[4 * i] | (uint32_t)key[4 * i + 1] << 8 | (uint32_t)key[4 * i + 2] << 16
-                     | (uint32_t)key[4 * i + 3] << 24;
+    Py_ssize_t i = *done;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)key[i] | (uint32_t)key[i + 1] << 8 | (uint32_t)key[i + 2] << 16
+                     | (uint32_t)key[i + 3] << 24;
         k *= c1;
         k = (k << 15) | (k >> 17);
         k *= c2;
@@ -1941,7 +2022,17 @@ murmur3_32(const uint8_t *key, Py_ssize_t len)
         h = (h << 13) | (h >> 19);
         h = h * 5 + 0xe6546b64;
     }
-    const uint8_t *tail = key + 4 * blocks;
+    *done = i;
+    return h;
+}
+
+/* the hash (signed, as scikit-learn's murmurhash3_32 of bytes) of key[0:len] from the body's
+   state after key[0:done], done = len rounded down to whole blocks */
+static inline int32_t
+murmur3_finish(uint32_t h, const uint8_t *key, Py_ssize_t done, Py_ssize_t len)
+{
+    const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+    const uint8_t *tail = key + done;
     uint32_t k = 0;
     switch (len & 3) {
     case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
@@ -1959,6 +2050,24 @@ murmur3_32(const uint8_t *key, Py_ssize_t len)
     h *= 0xc2b2ae35;
     h ^= h >> 16;
     return (int32_t)h;
+}
+
+static int32_t
+murmur3_32(const uint8_t *key, Py_ssize_t len)
+{
+    Py_ssize_t done = 0;
+    uint32_t h = murmur3_body(0, key, &done, len);
+    return murmur3_finish(h, key, done, len);
+}
+
+/* HashingVectorizer's column of a hash: Python's modulo (never negative), -2**31 mapped as
+   scikit-learn maps it */
+static inline int64_t
+hash_column(int32_t h, Py_ssize_t n_features, int pow2)
+{
+    return h == INT32_MIN ? (((int64_t)2147483647 - (n_features - 1)) % n_features + n_features) % n_features
+         : pow2 ? (int64_t)(h < 0 ? -(int64_t)h : h) & (n_features - 1)
+                : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
 }
 
 typedef struct { uint8_t *buf; Py_ssize_t len, cap; } bbuf;
@@ -2002,6 +2111,68 @@ bbuf_utf8(bbuf *b, Py_UCS4 c)
     return 0;
 }
 
+/* The tokens of `text` (maximal runs of word characters, at least min_token long): their UTF-8,
+   space-separated, into utf8 (emptied first), and each one's start and end in it into tok
+   (pairs). Returns the number of tokens, -1 when out of memory. */
+static Py_ssize_t
+text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **tok_out, Py_ssize_t *tok_cap)
+{
+    const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    bbuf utf8 = *utf8_out;
+    Py_ssize_t *tok = *tok_out;
+    /* (ASCII text is its own UTF-8: copied a token at a time) */
+    const int ascii = PyUnicode_IS_ASCII(text);
+    utf8.len = 0;
+    Py_ssize_t n_tok = 0;
+    for (Py_ssize_t i = 0; i < len;) {
+        if (ascii ? !(ascii_class[((const uint8_t *)data)[i]] & C_ALNUM || ((const uint8_t *)data)[i] == '_')
+                  : !re_word(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        if (ascii) {
+            const uint8_t *bytes = data;
+            while (j < len && (ascii_class[bytes[j]] & C_ALNUM || bytes[j] == '_'))
+                j++;
+        } else {
+            while (j < len && re_word(PyUnicode_READ(kind, data, j)))
+                j++;
+        }
+        if (j - i >= min_token) {
+            Py_ssize_t *grown = grow(tok, tok_cap, 2 * (n_tok + 1), sizeof(Py_ssize_t), 128);
+            if (grown == NULL)
+                goto fail;
+            tok = grown;
+            if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
+                goto fail;
+            tok[2 * n_tok] = utf8.len;
+            if (ascii) {
+                if (bbuf_reserve(&utf8, j - i) < 0)
+                    goto fail;
+                memcpy(utf8.buf + utf8.len, (const uint8_t *)data + i, (size_t)(j - i));
+                utf8.len += j - i;
+            } else {
+                for (Py_ssize_t k = i; k < j; k++)
+                    if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
+                        goto fail;
+            }
+            tok[2 * n_tok + 1] = utf8.len;
+            n_tok++;
+        }
+        i = j;
+    }
+    *utf8_out = utf8;
+    *tok_out = tok;
+    return n_tok;
+fail:  /* the buffers as grown so far go back to the caller, who frees them */
+    *utf8_out = utf8;
+    *tok_out = tok;
+    return -1;
+}
+
 PyDoc_STRVAR(hashed_grams_doc,
 "hashed_grams(texts, min_token, max_n, n_features) -> (rows, columns)\n\n"
 "HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
@@ -2030,51 +2201,9 @@ hashed_grams(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "hashed_grams: texts must be str");
             goto done;
         }
-        const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-        const int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        /* tokens: maximal runs of word characters, long enough; their UTF-8, space-separated
-           (ASCII text is its own UTF-8: copied a token at a time) */
-        const int ascii = PyUnicode_IS_ASCII(text);
-        utf8.len = 0;
-        Py_ssize_t n_tok = 0;
-        for (Py_ssize_t i = 0; i < len;) {
-            if (!re_word(PyUnicode_READ(kind, data, i))) {
-                i++;
-                continue;
-            }
-            Py_ssize_t j = i;
-            if (ascii) {
-                const uint8_t *bytes = data;
-                while (j < len && (ascii_class[bytes[j]] & C_ALNUM || bytes[j] == '_'))
-                    j++;
-            } else {
-                while (j < len && re_word(PyUnicode_READ(kind, data, j)))
-                    j++;
-            }
-            if (j - i >= min_token) {
-                Py_ssize_t *grown = grow(tok, &tok_cap, 2 * (n_tok + 1), sizeof(Py_ssize_t), 128);
-                if (grown == NULL)
-                    goto done;
-                tok = grown;
-                if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
-                    goto done;
-                tok[2 * n_tok] = utf8.len;
-                if (ascii) {
-                    if (bbuf_reserve(&utf8, j - i) < 0)
-                        goto done;
-                    memcpy(utf8.buf + utf8.len, (const uint8_t *)data + i, (size_t)(j - i));
-                    utf8.len += j - i;
-                } else {
-                    for (Py_ssize_t k = i; k < j; k++)
-                        if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
-                            goto done;
-                }
-                tok[2 * n_tok + 1] = utf8.len;
-                n_tok++;
-            }
-            i = j;
-        }
+        const Py_ssize_t n_tok = text_tokens(text, min_token, &utf8, &tok, &tok_cap);
+        if (n_tok < 0)
+            goto done;
         /* an n-gram is the bytes from its first token's start to its last token's end: the
            tokens joined by single spaces, as scikit-learn joins them */
         Py_ssize_t n_grams = 0;
@@ -2089,11 +2218,7 @@ hashed_grams(PyObject *self, PyObject *args)
         for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
             for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
                 Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
-                int32_t h = murmur3_32(utf8.buf + a, b - a);
-                /* Python's modulo (never negative), as scikit-learn's mapping of -2**31 computes it */
-                int64_t column = h == INT32_MIN ? (((int64_t)2147483647 - (n_features - 1)) % n_features + n_features) % n_features
-                               : pow2 ? (int64_t)(h < 0 ? -(int64_t)h : h) & (n_features - 1)
-                                      : (int64_t)(h < 0 ? -(int64_t)h : h) % n_features;
+                int64_t column = hash_column(murmur3_32(utf8.buf + a, b - a), n_features, pow2);
                 memcpy(r_at, &row64, 8);
                 memcpy(c_at, &column, 8);
                 r_at += 8;
@@ -2112,14 +2237,10 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(hashed_counts_doc,
-"hashed_counts(texts, min_token, max_n, n_features) -> (rows, columns, counts)\n\n"
-"As hashed_grams, with each (row, column) once and its count: sorted by row, then column (what\n"
-"numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.");
-
-/* sorts a short run of columns (a segment's n-grams: tens) */
+/* sorts a segment's columns (tens of them): insertion sort in runs of 16, then merges through tmp */
+#define SORT_RUN 16
 static void
-sort_short(int64_t *v, Py_ssize_t n)
+insertion_sort(int64_t *v, Py_ssize_t n)
 {
     for (Py_ssize_t i = 1; i < n; i++) {
         int64_t x = v[i];
@@ -2132,12 +2253,35 @@ sort_short(int64_t *v, Py_ssize_t n)
     }
 }
 
-static int
-cmp_int64(const void *a, const void *b)
+static void
+sort_columns(int64_t *v, Py_ssize_t n, int64_t *tmp)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    for (Py_ssize_t a = 0; a < n; a += SORT_RUN)
+        insertion_sort(v + a, n - a < SORT_RUN ? n - a : SORT_RUN);
+    int64_t *from = v, *to = tmp;
+    for (Py_ssize_t width = SORT_RUN; width < n; width *= 2) {
+        for (Py_ssize_t a = 0; a < n; a += 2 * width) {
+            Py_ssize_t i = a, mid = a + width < n ? a + width : n, j = mid, end = a + 2 * width < n ? a + 2 * width : n;
+            Py_ssize_t k = a;
+            while (i < mid && j < end)
+                to[k++] = from[j] < from[i] ? from[j++] : from[i++];
+            while (i < mid)
+                to[k++] = from[i++];
+            while (j < end)
+                to[k++] = from[j++];
+        }
+        int64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != v)
+        memcpy(v, from, (size_t)n * sizeof(int64_t));
 }
+
+PyDoc_STRVAR(hashed_counts_doc,
+"hashed_counts(texts, min_token, max_n, n_features) -> (rows, columns, counts)\n\n"
+"As hashed_grams, with each (row, column) once and its count: sorted by row, then column (what\n"
+"numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.");
 
 static PyObject *
 hashed_counts(PyObject *self, PyObject *args)
@@ -2146,50 +2290,85 @@ hashed_counts(PyObject *self, PyObject *args)
     Py_ssize_t min_token, max_n, n_features;
     if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features))
         return NULL;
-    PyObject *grams = hashed_grams(self, args);  /* (rows, columns), rows ascending */
-    if (grams == NULL)
+    if (min_token < 1 || max_n < 1 || n_features < 1) {
+        PyErr_SetString(PyExc_ValueError, "hashed_counts: min_token, max_n and n_features must be positive");
         return NULL;
-    PyObject *o_rows = PyTuple_GET_ITEM(grams, 0), *o_cols = PyTuple_GET_ITEM(grams, 1);
-    const int64_t *rows = (const int64_t *)PyBytes_AS_STRING(o_rows);
-    int64_t *cols = (int64_t *)PyBytes_AS_STRING(o_cols);  /* a fresh object: sorted in place */
-    const Py_ssize_t m = PyBytes_GET_SIZE(o_rows) / 8;
-    /* at most m distinct entries: written straight into bytes objects, shrunk at the end */
-    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, m * 8), *out_cols = PyBytes_FromStringAndSize(NULL, m * 8);
-    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, m * 8), *result = NULL;
+    }
+    const Py_ssize_t n = PyList_GET_SIZE(texts);
+    /* at most max_n n-grams a token, and a text of L characters has at most (L + 1) / (min_token
+       + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
+       end (pages never written are never touched) */
+    Py_ssize_t bound = 0;
+    for (Py_ssize_t row = 0; row < n; row++) {
+        PyObject *text = PyList_GET_ITEM(texts, row);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "hashed_counts: texts must be str");
+            return NULL;
+        }
+        bound += (PyUnicode_GET_LENGTH(text) + 1) / (min_token + 1) * max_n;
+    }
+    bbuf utf8 = {NULL, 0, 0};
+    Py_ssize_t *tok = NULL, tok_cap = 0;
+    int64_t *grams = NULL;  /* one segment's columns, then scratch for sorting them */
+    Py_ssize_t grams_cap = 0;
+    const int pow2 = (n_features & (n_features - 1)) == 0;
+    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, bound * 8), *out_cols = PyBytes_FromStringAndSize(NULL, bound * 8);
+    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, bound * 8), *result = NULL;
     if (out_rows == NULL || out_cols == NULL || out_counts == NULL)
         goto done;
     int64_t *r_out = (int64_t *)PyBytes_AS_STRING(out_rows), *c_out = (int64_t *)PyBytes_AS_STRING(out_cols);
     double *n_out = (double *)PyBytes_AS_STRING(out_counts);
-    Py_ssize_t k = 0;
-    for (Py_ssize_t a = 0; a < m;) {
-        Py_ssize_t b = a;
-        while (b < m && rows[b] == rows[a])
-            b++;
-        if (b - a <= 64)
-            sort_short(cols + a, b - a);
-        else
-            qsort(cols + a, (size_t)(b - a), sizeof(int64_t), cmp_int64);
-        for (Py_ssize_t i = a; i < b;) {
+    Py_ssize_t k = 0;  /* entries written */
+    for (Py_ssize_t row = 0; row < n; row++) {
+        PyObject *text = PyList_GET_ITEM(texts, row);
+        const Py_ssize_t n_tok = text_tokens(text, min_token, &utf8, &tok, &tok_cap);
+        if (n_tok < 0)
+            goto done;
+        Py_ssize_t n_grams = 0;
+        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
+            n_grams += n_tok - g + 1;
+        if (n_grams == 0)
+            continue;
+        int64_t *grown = grow(grams, &grams_cap, 2 * n_grams, sizeof(int64_t), 256);
+        if (grown == NULL)
+            goto done;
+        grams = grown;
+        /* the n-grams starting at each token, each hashed on from the one a token shorter (an
+           n-gram is the bytes from its first token's start to its last token's end) */
+        Py_ssize_t m = 0;
+        for (Py_ssize_t t = 0; t < n_tok; t++) {
+            const uint8_t *key = utf8.buf + tok[2 * t];
+            uint32_t h = 0;
+            Py_ssize_t done = 0;
+            for (Py_ssize_t g = 1; g <= max_n && t + g <= n_tok; g++) {
+                const Py_ssize_t len = tok[2 * (t + g - 1) + 1] - tok[2 * t];
+                h = murmur3_body(h, key, &done, len);
+                grams[m++] = hash_column(murmur3_finish(h, key, done, len), n_features, pow2);
+            }
+        }
+        sort_columns(grams, m, grams + n_grams);
+        for (Py_ssize_t i = 0; i < m;) {
             Py_ssize_t j = i;
-            while (j < b && cols[j] == cols[i])
+            while (j < m && grams[j] == grams[i])
                 j++;
-            r_out[k] = rows[a];
-            c_out[k] = cols[i];
+            r_out[k] = row;
+            c_out[k] = grams[i];
             n_out[k] = (double)(j - i);
             k++;
             i = j;
         }
-        a = b;
     }
     if (_PyBytes_Resize(&out_rows, k * 8) < 0 || _PyBytes_Resize(&out_cols, k * 8) < 0
             || _PyBytes_Resize(&out_counts, k * 8) < 0)
         goto done;
     result = PyTuple_Pack(3, out_rows, out_cols, out_counts);
 done:
-    Py_DECREF(grams);
     Py_XDECREF(out_rows);
     Py_XDECREF(out_cols);
     Py_XDECREF(out_counts);
+    PyMem_Free(utf8.buf);
+    PyMem_Free(tok);
+    PyMem_Free(grams);
     return result;
 }
 

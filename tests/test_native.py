@@ -305,6 +305,20 @@ def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_p
 
 
 @needs_core
+@pytest.mark.parametrize("max_n, n_features", [(2, 2**18), (3, 1000)])
+def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_features):
+    """A long segment's n-grams are sorted in runs and merged; repeats are counted once each."""
+    from promofilter.scoring import _HashedWords
+
+    words = _HashedWords(n_features, r"(?u)\b\w+\b", max_n, "l2")
+    texts = [" ".join(f"w{i % k}" for i in range(n)) for k, n in ((7, 40), (50, 333), (1000, 1000))]
+    texts.append("one two" * 90 + " é " + "three four " * 70)
+    compiled = [a.tolist() for a in words.transform(texts)]
+    with native.switched_off():
+        assert [a.tolist() for a in words.transform(texts)] == compiled
+
+
+@needs_core
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=40), st.text(alphabet=_TRICKY + "\x1f\udc80\ud800", max_size=30)),
                 max_size=12))
