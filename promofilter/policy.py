@@ -8,11 +8,12 @@ the text keeps its own final newline. Kept characters are never altered.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
 
-from .results import Decision, Kind, Segment, Span, StripConfig
+from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
 from .rules import Rule, verdict
 
 __all__ = ["choose_removals", "kinds_needed", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
@@ -111,10 +112,10 @@ def choose_removals(
             start = lo if k == first else segments[k].content_start
             end = hi if k == last else segments[k + 1].content_start
             rule = decided_by.get(k)
-            spans.append(Span(start, end, text[start:end], float(scores[k]), kinds[k],
-                              decision=(Decision.RULE if rule else
-                                        Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
-                              rule=rule and rule.name, **_alone(scores_alone, k, by_repetition)))
+            spans.append(removed_span(start, end, text[start:end], float(scores[k]), kinds[k],
+                                      (Decision.RULE if rule else
+                                       Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
+                                      rule and rule.name, **_alone(scores_alone, k, by_repetition)))
         done = last + 1
     if kept:
         spans += [_kept_span(text, segments[i], i, scores, kinds, decided_by.get(i), config, threshold,
@@ -132,9 +133,9 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
     be removed by the model, so only those are visited; the feed-footer rule looks only where
     "The post" occurs and user rules see every segment."""
     scores = scores.tolist() if hasattr(scores, "tolist") else list(scores)  # floats compare faster
-    limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in set(kinds)}
-    runs = run_threshold is not None and run_threshold < threshold
-    floor = min([*limits.values(), run_threshold if runs else math.inf])
+    limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
+    if not limits.keys() >= set(kinds):  # (kinds that are not Kind members)
+        limits, run_limits, floor, runs = _cached_limits.__wrapped__(config, threshold, run_threshold, set(kinds))
     candidates = [i for i, score in enumerate(scores) if score >= floor] if floor < math.inf else []
     removed = {i for i in candidates
                if scores[i] >= limits[kinds[i]] and segments[i].content_end > segments[i].content_start}
@@ -161,8 +162,31 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
                         removed.add(i)
     # runs follow every removal, the rules' too, and stop at whatever a rule keeps
     if runs and removed:
-        _extend_runs(segments, scores, kinds, removed, decided_by, candidates, config, run_threshold)
+        _extend_runs(segments, scores, kinds, removed, decided_by, candidates, run_limits)
     return removed, decided_by, kinds
+
+
+def _limits(config: StripConfig, threshold: float, run_threshold: float | None
+            ) -> tuple[dict[Kind, float], dict[Kind, float], float, bool]:
+    """Each kind's removal threshold and run threshold (inf: never removed), the lowest
+    threshold in play and whether runs are followed: the same for every document stripped with
+    one config, so computed once."""
+    try:
+        return _cached_limits(config, threshold, run_threshold)
+    except TypeError:  # a config holding something unhashable
+        return _cached_limits.__wrapped__(config, threshold, run_threshold)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_limits(config: StripConfig, threshold: float, run_threshold: float | None, kinds=tuple(Kind)
+                   ) -> tuple[dict[Kind, float], dict[Kind, float], float, bool]:
+    limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in kinds}
+    runs = run_threshold is not None and run_threshold < threshold
+    # kinds with a threshold of their own keep it in runs too, and kinds not removed stay kept
+    overridden = {k for k, _ in config.kind_thresholds}
+    run_limits = {k: run_threshold if runs and k in config.remove_kinds and k not in overridden else math.inf
+                  for k in kinds}
+    return limits, run_limits, min([*limits.values(), run_threshold if runs else math.inf]), runs
 
 
 def _runs(removed: set[int]) -> list[tuple[int, int]]:
@@ -188,16 +212,11 @@ def _kept_span(text: str, seg: Segment, i: int, scores, kinds, rule: Rule | None
 
 
 def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind], removed: set[int],
-                 decided_by: dict[int, Rule], candidates: Sequence[int], config: StripConfig,
-                 run_threshold: float) -> None:
+                 decided_by: dict[int, Rule], candidates: Sequence[int], limits: dict[Kind, float]) -> None:
     """Add to ``removed`` each segment the model decides that directly follows a removed one, or
-    directly precedes one on the same line, and reaches the run threshold (hysteresis: a run,
-    once started, grows over the segments that reach the lower threshold). Kinds with a
-    threshold of their own keep it and kinds not removed stay kept. ``candidates``: the
-    segments at or over the run threshold, in order (no other can join a run)."""
-    overridden = {k for k, _ in config.kind_thresholds}
-    limits = {k: run_threshold if k in config.remove_kinds and k not in overridden else math.inf
-              for k in set(kinds)}
+    directly precedes one on the same line, and reaches its kind's run threshold in ``limits``
+    (hysteresis: a run, once started, grows over the segments that reach the lower threshold).
+    ``candidates``: the segments at or over the run threshold, in order (no other can join a run)."""
 
     def joins(i: int) -> bool:
         return (i not in removed and i not in decided_by and scores[i] >= limits[kinds[i]]

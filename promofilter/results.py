@@ -85,6 +85,18 @@ class Span:
         return d
 
 
+def removed_span(start: int, end: int, text: str, score: float, kind: Kind, decision: Decision, rule: str | None,
+                 score_alone: float | None = None, by_repetition: bool = False) -> Span:
+    """``Span(start, end, text, score, kind, True, decision, rule, score_alone, by_repetition)``,
+    made without the frozen dataclass's ``__init__``: its ten ``object.__setattr__`` calls take
+    2.3x as long, and stripping makes a span per removed segment. The same object, field for
+    field (tests/test_policy.py compares them)."""
+    span = object.__new__(Span)
+    span.__dict__.update(start=start, end=end, text=text, score=score, kind=kind, removed=True, decision=decision,
+                         rule=rule, score_alone=score_alone, by_repetition=by_repetition)
+    return span
+
+
 @dataclass(frozen=True)
 class Stripped:
     """The cleaned text and the spans removed from the original to produce it."""

@@ -46,6 +46,28 @@ def test_removed_spans_cover_exactly_what_was_removed():
     assert clean == "Story.\n"
 
 
+def test_a_removed_span_made_fast_is_the_span_the_constructor_makes():
+    from dataclasses import fields
+
+    from promofilter.results import Decision, Span, removed_span
+
+    args = (3, 9, "PROMO ", 0.97, Kind.CTA, Decision.RULE, "rule-1", 0.4, True)
+    fast, made = removed_span(*args), Span(*args[:5], True, *args[5:])
+    assert fast == made and type(fast) is Span and repr(fast) == repr(made) and hash(fast) == hash(made)
+    assert {f.name: getattr(fast, f.name) for f in fields(Span)} == vars(fast) == vars(made)
+
+
+def test_kinds_given_as_strings_are_decided_as_the_kinds_they_name():
+    text = "Story.\nPROMO credit\n"
+    segs = segment(text)
+    for kinds in ([Kind.CONTENT, Kind.CREDIT], ["content", "credit"]):
+        spans = choose_removals(text, segs, [0.0, 0.9], kinds, StripConfig(), 0.5)
+        assert [s.removed for s in spans] == [False, True]
+    # a kind that is none of promofilter's is never removed
+    spans = choose_removals(text, segs, [0.0, 0.9], ["content", "sponsored"], StripConfig(), 0.5)
+    assert [s.removed for s in spans] == [False, False]
+
+
 def test_kinds_outside_the_config_are_kept():
     text = "Story.\nPROMO credit\n"
     segs = segment(text)
