@@ -1132,6 +1132,15 @@ ubuf_puts(ubuf *b, const char *s)
     return 0;
 }
 
+static int
+ubuf_put_range(ubuf *b, int kind, const void *data, Py_ssize_t a, Py_ssize_t z)
+{
+    for (; a < z; a++)
+        if (ubuf_put(b, PyUnicode_READ(kind, data, a)) < 0)
+            return -1;
+    return 0;
+}
+
 static inline int is_digit_ascii(uint8_t c) { return (unsigned)(c - '0') < 10u; }
 
 /* mask_tail_one of an ASCII text (no emoji; \d is 0-9; lower-casing is ASCII's), on bytes: the
@@ -1411,14 +1420,15 @@ PyDoc_STRVAR(title_runs_doc,
 "title_runs(texts) -> list\n\n"
 "signals.TITLE_RUN.sub(\" xtitle \", text) for each str of the list `texts`.");
 
-/* TITLE_RUN.sub(" xtitle ", text) of one text (the text itself when nothing is replaced) */
+/* TITLE_RUN.sub(" xtitle ", text) of one text (the text itself when nothing is replaced: most
+   texts, so nothing is copied until a run is found) */
 static PyObject *
 title_runs_one(PyObject *text, ubuf *b)
 {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    int replaced = 0;
+    int copying = 0;
     b->len = 0;
     for (Py_ssize_t p = 0; p < n;) {
         Py_ssize_t end = -1;
@@ -1426,17 +1436,17 @@ title_runs_one(PyObject *text, ubuf *b)
         if (p >= 2 && PyUnicode_READ(kind, data, p - 1) == ' ' && !is_space(PyUnicode_READ(kind, data, p - 2)))
             end = title_run_end(kind, data, n, p);
         if (end > p) {
-            if (ubuf_puts(b, " xtitle ") < 0)
+            if ((!copying && ubuf_put_range(b, kind, data, 0, p) < 0) || ubuf_puts(b, " xtitle ") < 0)
                 return NULL;
-            replaced = 1;
+            copying = 1;
             p = end;
         } else {
-            if (ubuf_put(b, PyUnicode_READ(kind, data, p)) < 0)
+            if (copying && ubuf_put(b, PyUnicode_READ(kind, data, p)) < 0)
                 return NULL;
             p++;
         }
     }
-    return replaced ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : PyUnicode_FromObject(text);
+    return copying ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : PyUnicode_FromObject(text);
 }
 
 /* A new list of one_text(text) for each str of the list in args (a scratch buffer shared) */
@@ -1477,15 +1487,6 @@ title_runs(PyObject *self, PyObject *args)
 }
 
 /* -- signals._country_us, and the texts signals._mask_links has work in ----------------------- */
-
-static int
-ubuf_put_range(ubuf *b, int kind, const void *data, Py_ssize_t a, Py_ssize_t z)
-{
-    for (; a < z; a++)
-        if (ubuf_put(b, PyUnicode_READ(kind, data, a)) < 0)
-            return -1;
-    return 0;
-}
 
 PyDoc_STRVAR(country_us_doc,
 "country_us(texts) -> list\n\n"
@@ -1564,6 +1565,12 @@ link_hints(PyObject *self, PyObject *args)
         const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
         const int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
+        if (PyUnicode_IS_ASCII(text)) {
+            ((uint8_t *)hints.buf)[i] = (uint8_t)((url_hint_ascii(data, len) ? HINT_URL : 0)
+                                                  | (memchr(data, '@', (size_t)len) ? HINT_AT : 0)
+                                                  | (memchr(data, '#', (size_t)len) ? HINT_HASH : 0));
+            continue;
+        }
         uint8_t bits = url_hint(kind, data, len) ? HINT_URL : 0;
         for (Py_ssize_t j = 0; j < len && (bits & (HINT_AT | HINT_HASH)) != (HINT_AT | HINT_HASH); j++) {
             Py_UCS4 c = PyUnicode_READ(kind, data, j);
