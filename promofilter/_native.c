@@ -10,7 +10,7 @@
  *   link_hints    (which texts signals._mask_links has anything to replace in)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
- *   hashed_grams, hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
+ *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 22
+#define NATIVE_VERSION 23
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -2180,70 +2180,6 @@ fail:  /* the buffers as grown so far go back to the caller, who frees them */
     return -1;
 }
 
-PyDoc_STRVAR(hashed_grams_doc,
-"hashed_grams(texts, min_token, max_n, n_features) -> (rows, columns)\n\n"
-"HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
-"tokens being runs of at least `min_token` word characters (token pattern (?u)\\b\\w\\w+\\b for 2,\n"
-"(?u)\\b\\w+\\b for 1): one (row, column) per n-gram occurrence, as bytes of int64.");
-
-static PyObject *
-hashed_grams(PyObject *self, PyObject *args)
-{
-    PyObject *texts;
-    Py_ssize_t min_token, max_n, n_features;
-    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features))
-        return NULL;
-    if (min_token < 1 || max_n < 1 || n_features < 1) {
-        PyErr_SetString(PyExc_ValueError, "hashed_grams: min_token, max_n and n_features must be positive");
-        return NULL;
-    }
-    bbuf rows = {NULL, 0, 0}, cols = {NULL, 0, 0}, utf8 = {NULL, 0, 0};
-    Py_ssize_t *tok = NULL, tok_cap = 0;  /* each token's start and end in utf8 (pairs) */
-    const int pow2 = (n_features & (n_features - 1)) == 0;  /* a mask takes the modulo */
-    PyObject *result = NULL;
-    const Py_ssize_t n = PyList_GET_SIZE(texts);
-    for (Py_ssize_t row = 0; row < n; row++) {
-        PyObject *text = PyList_GET_ITEM(texts, row);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "hashed_grams: texts must be str");
-            goto done;
-        }
-        const Py_ssize_t n_tok = text_tokens(text, min_token, &utf8, &tok, &tok_cap);
-        if (n_tok < 0)
-            goto done;
-        /* an n-gram is the bytes from its first token's start to its last token's end: the
-           tokens joined by single spaces, as scikit-learn joins them */
-        Py_ssize_t n_grams = 0;
-        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
-            n_grams += n_tok - g + 1;
-        if (n_grams == 0)
-            continue;
-        if (bbuf_reserve(&rows, 8 * n_grams) < 0 || bbuf_reserve(&cols, 8 * n_grams) < 0)
-            goto done;
-        uint8_t *r_at = rows.buf + rows.len, *c_at = cols.buf + cols.len;
-        const int64_t row64 = row;
-        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
-            for (Py_ssize_t t = 0; t + g <= n_tok; t++) {
-                Py_ssize_t a = tok[2 * t], b = tok[2 * (t + g - 1) + 1];
-                int64_t column = hash_column(murmur3_32(utf8.buf + a, b - a), n_features, pow2);
-                memcpy(r_at, &row64, 8);
-                memcpy(c_at, &column, 8);
-                r_at += 8;
-                c_at += 8;
-            }
-        rows.len += 8 * n_grams;
-        cols.len += 8 * n_grams;
-    }
-    result = Py_BuildValue("(y#y#)", rows.buf ? (const char *)rows.buf : "", rows.len,
-                           cols.buf ? (const char *)cols.buf : "", cols.len);
-done:
-    PyMem_Free(rows.buf);
-    PyMem_Free(cols.buf);
-    PyMem_Free(utf8.buf);
-    PyMem_Free(tok);
-    return result;
-}
-
 /* sorts a segment's columns (tens of them): insertion sort in runs of 16, then merges through tmp */
 #define SORT_RUN 16
 static void
@@ -2285,9 +2221,77 @@ sort_columns(int64_t *v, Py_ssize_t n, int64_t *tmp)
         memcpy(v, from, (size_t)n * sizeof(int64_t));
 }
 
+/* Scratch for one text's n-grams: its tokens' UTF-8 and bounds, and its columns */
+typedef struct {
+    bbuf utf8;
+    Py_ssize_t *tok, tok_cap;
+    int64_t *grams;  /* the columns, then scratch for sorting them */
+    Py_ssize_t grams_cap;
+} gram_scratch;
+
+static void
+gram_scratch_free(gram_scratch *g)
+{
+    PyMem_Free(g->utf8.buf);
+    PyMem_Free(g->tok);
+    PyMem_Free(g->grams);
+}
+
+/* The columns of the n-grams (1..max_n) of one str, sorted (repeats kept), in g->grams: their
+   number, or -1 when out of memory. Each n-gram starting at a token is hashed on from the one a
+   token shorter (an n-gram is the bytes from its first token's start to its last token's end). */
+static Py_ssize_t
+text_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t n_features, gram_scratch *g)
+{
+    const int pow2 = (n_features & (n_features - 1)) == 0;
+    const Py_ssize_t n_tok = text_tokens(text, min_token, &g->utf8, &g->tok, &g->tok_cap);
+    if (n_tok < 0)
+        return -1;
+    Py_ssize_t n_grams = 0;
+    for (Py_ssize_t k = 1; k <= max_n && k <= n_tok; k++)
+        n_grams += n_tok - k + 1;
+    if (n_grams == 0)
+        return 0;
+    int64_t *grown = grow(g->grams, &g->grams_cap, 2 * n_grams, sizeof(int64_t), 256);
+    if (grown == NULL)
+        return -1;
+    g->grams = grown;
+    Py_ssize_t m = 0;
+    for (Py_ssize_t t = 0; t < n_tok; t++) {
+        const uint8_t *key = g->utf8.buf + g->tok[2 * t];
+        uint32_t h = 0;
+        Py_ssize_t done = 0;
+        for (Py_ssize_t k = 1; k <= max_n && t + k <= n_tok; k++) {
+            const Py_ssize_t len = g->tok[2 * (t + k - 1) + 1] - g->tok[2 * t];
+            h = murmur3_body(h, key, &done, len);
+            g->grams[m++] = hash_column(murmur3_finish(h, key, done, len), n_features, pow2);
+        }
+    }
+    sort_columns(g->grams, m, g->grams + n_grams);
+    return m;
+}
+
+/* hashed_counts' checks of its arguments */
+static int
+check_hashing(PyObject *texts, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t n_features, const char *name)
+{
+    if (min_token < 1 || max_n < 1 || n_features < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: min_token, max_n and n_features must be positive", name);
+        return -1;
+    }
+    for (Py_ssize_t row = 0; row < PyList_GET_SIZE(texts); row++)
+        if (!PyUnicode_Check(PyList_GET_ITEM(texts, row))) {
+            PyErr_Format(PyExc_TypeError, "%s: texts must be str", name);
+            return -1;
+        }
+    return 0;
+}
+
 PyDoc_STRVAR(hashed_counts_doc,
 "hashed_counts(texts, min_token, max_n, n_features) -> (rows, columns, counts)\n\n"
-"As hashed_grams, with each (row, column) once and its count: sorted by row, then column (what\n"
+"HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
+"tokens being runs of at least `min_token` word characters (token pattern (?u)\\b\\w\\w+\\b for 2,\n"
+"(?u)\\b\\w+\\b for 1): each (row, column) once with its count, sorted by row, then column (what\n"
 "numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.");
 
 static PyObject *
@@ -2295,30 +2299,17 @@ hashed_counts(PyObject *self, PyObject *args)
 {
     PyObject *texts;
     Py_ssize_t min_token, max_n, n_features;
-    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features))
+    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features)
+            || check_hashing(texts, min_token, max_n, n_features, "hashed_counts") < 0)
         return NULL;
-    if (min_token < 1 || max_n < 1 || n_features < 1) {
-        PyErr_SetString(PyExc_ValueError, "hashed_counts: min_token, max_n and n_features must be positive");
-        return NULL;
-    }
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     /* at most max_n n-grams a token, and a text of L characters has at most (L + 1) / (min_token
        + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
        end (pages never written are never touched) */
     Py_ssize_t bound = 0;
-    for (Py_ssize_t row = 0; row < n; row++) {
-        PyObject *text = PyList_GET_ITEM(texts, row);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "hashed_counts: texts must be str");
-            return NULL;
-        }
-        bound += (PyUnicode_GET_LENGTH(text) + 1) / (min_token + 1) * max_n;
-    }
-    bbuf utf8 = {NULL, 0, 0};
-    Py_ssize_t *tok = NULL, tok_cap = 0;
-    int64_t *grams = NULL;  /* one segment's columns, then scratch for sorting them */
-    Py_ssize_t grams_cap = 0;
-    const int pow2 = (n_features & (n_features - 1)) == 0;
+    for (Py_ssize_t row = 0; row < n; row++)
+        bound += (PyUnicode_GET_LENGTH(PyList_GET_ITEM(texts, row)) + 1) / (min_token + 1) * max_n;
+    gram_scratch g = {{NULL, 0, 0}, NULL, 0, NULL, 0};
     PyObject *out_rows = PyBytes_FromStringAndSize(NULL, bound * 8), *out_cols = PyBytes_FromStringAndSize(NULL, bound * 8);
     PyObject *out_counts = PyBytes_FromStringAndSize(NULL, bound * 8), *result = NULL;
     if (out_rows == NULL || out_cols == NULL || out_counts == NULL)
@@ -2327,39 +2318,15 @@ hashed_counts(PyObject *self, PyObject *args)
     double *n_out = (double *)PyBytes_AS_STRING(out_counts);
     Py_ssize_t k = 0;  /* entries written */
     for (Py_ssize_t row = 0; row < n; row++) {
-        PyObject *text = PyList_GET_ITEM(texts, row);
-        const Py_ssize_t n_tok = text_tokens(text, min_token, &utf8, &tok, &tok_cap);
-        if (n_tok < 0)
+        const Py_ssize_t m = text_columns(PyList_GET_ITEM(texts, row), min_token, max_n, n_features, &g);
+        if (m < 0)
             goto done;
-        Py_ssize_t n_grams = 0;
-        for (Py_ssize_t g = 1; g <= max_n && g <= n_tok; g++)
-            n_grams += n_tok - g + 1;
-        if (n_grams == 0)
-            continue;
-        int64_t *grown = grow(grams, &grams_cap, 2 * n_grams, sizeof(int64_t), 256);
-        if (grown == NULL)
-            goto done;
-        grams = grown;
-        /* the n-grams starting at each token, each hashed on from the one a token shorter (an
-           n-gram is the bytes from its first token's start to its last token's end) */
-        Py_ssize_t m = 0;
-        for (Py_ssize_t t = 0; t < n_tok; t++) {
-            const uint8_t *key = utf8.buf + tok[2 * t];
-            uint32_t h = 0;
-            Py_ssize_t done = 0;
-            for (Py_ssize_t g = 1; g <= max_n && t + g <= n_tok; g++) {
-                const Py_ssize_t len = tok[2 * (t + g - 1) + 1] - tok[2 * t];
-                h = murmur3_body(h, key, &done, len);
-                grams[m++] = hash_column(murmur3_finish(h, key, done, len), n_features, pow2);
-            }
-        }
-        sort_columns(grams, m, grams + n_grams);
         for (Py_ssize_t i = 0; i < m;) {
             Py_ssize_t j = i;
-            while (j < m && grams[j] == grams[i])
+            while (j < m && g.grams[j] == g.grams[i])
                 j++;
             r_out[k] = row;
-            c_out[k] = grams[i];
+            c_out[k] = g.grams[i];
             n_out[k] = (double)(j - i);
             k++;
             i = j;
@@ -2373,9 +2340,7 @@ done:
     Py_XDECREF(out_rows);
     Py_XDECREF(out_cols);
     Py_XDECREF(out_counts);
-    PyMem_Free(utf8.buf);
-    PyMem_Free(tok);
-    PyMem_Free(grams);
+    gram_scratch_free(&g);
     return result;
 }
 
@@ -3352,7 +3317,6 @@ static PyMethodDef methods[] = {
     {"normal_form", normal_form, METH_O, normal_form_doc},
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"segments", segments, METH_VARARGS, segments_doc},
-    {"hashed_grams", hashed_grams, METH_VARARGS, hashed_grams_doc},
     {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
