@@ -1880,15 +1880,15 @@ done:
     return out;
 }
 
-/* Where each of the six fields of a class with slots lives in its objects (offsets[k]), as its
-   member descriptors say: 1 when all six are object slots, 0 when not (then the class is
-   called), -1 on error. */
+/* Where each of `count` fields (`names`) of a class with slots lives in its objects
+   (offsets[k]), as its member descriptors say: 1 when all are object slots, 0 when not (then
+   the fields are asked for, or the class called), -1 on error. */
 static int
-slot_offsets(PyTypeObject *type, PyObject *names[6], Py_ssize_t offsets[6])
+slot_offsets(PyTypeObject *type, PyObject **names, int count, Py_ssize_t *offsets)
 {
     if (type->tp_dictoffset != 0)
         return 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < count; k++) {
         PyObject *descr = PyObject_GetAttr((PyObject *)type, names[k]);
         if (descr == NULL)
             return -1;
@@ -1972,7 +1972,7 @@ segments(PyObject *self, PyObject *args)
         if ((names[k] = PyUnicode_InternFromString(field_names[k])) == NULL)
             goto done;
     Py_ssize_t offsets[6];
-    int slotted = slot_offsets(type, names, offsets);
+    int slotted = slot_offsets(type, names, 6, offsets);
     if (slotted < 0)
         goto done;
     const Py_ssize_t *slots = slotted ? offsets : NULL;
@@ -2057,14 +2057,6 @@ murmur3_finish(uint32_t h, const uint8_t *key, Py_ssize_t done, Py_ssize_t len)
     h *= 0xc2b2ae35;
     h ^= h >> 16;
     return (int32_t)h;
-}
-
-static int32_t
-murmur3_32(const uint8_t *key, Py_ssize_t len)
-{
-    Py_ssize_t done = 0;
-    uint32_t h = murmur3_body(0, key, &done, len);
-    return murmur3_finish(h, key, done, len);
 }
 
 /* HashingVectorizer's column of a hash: Python's modulo (never negative), -2**31 mapped as
@@ -2575,20 +2567,33 @@ count_breaks(int kind, const void *data, Py_ssize_t a, Py_ssize_t b)
     return breaks;
 }
 
+/* A segment's content_start, content_end and the truth of line_start and line_end (`names`):
+   read from its slots when it is of `slotted` (whose slots are at `offsets`), else asked for */
 static int
-segment_field(PyObject *seg, PyObject *name, Py_ssize_t *value)
+segment_fields(PyObject *seg, PyObject *names[4], PyTypeObject *slotted, const Py_ssize_t offsets[4],
+               Py_ssize_t v[2], int flags[2])
 {
-    PyObject *v = PyObject_GetAttr(seg, name);
-    if (v == NULL)
-        return -1;
-    *value = PyNumber_AsSsize_t(v, PyExc_OverflowError);
-    Py_DECREF(v);
-    return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
+    for (int k = 0; k < 4; k++) {
+        PyObject *value = NULL;
+        if (slotted != NULL && Py_IS_TYPE(seg, slotted))
+            value = Py_XNewRef(*(PyObject **)((char *)seg + offsets[k]));
+        if (value == NULL && (value = PyObject_GetAttr(seg, names[k])) == NULL)  /* (unset: the error) */
+            return -1;
+        if (k < 2)
+            v[k] = PyNumber_AsSsize_t(value, PyExc_OverflowError);
+        else
+            flags[k - 2] = PyObject_IsTrue(value);
+        Py_DECREF(value);
+        if ((k < 2 && v[k] == -1 && PyErr_Occurred()) || (k >= 2 && flags[k - 2] < 0))
+            return -1;
+    }
+    return 0;
 }
 
 /* The rows of one document (an exact str and its own list of segments) from `*row` on. */
 static int
-document_rows(PyObject *text, PyObject *segs, PyObject *names[4], Py_ssize_t d, Py_ssize_t rows, Py_ssize_t *row_at,
+document_rows(PyObject *text, PyObject *segs, PyObject *names[4], PyTypeObject *slotted, const Py_ssize_t offsets[4],
+              Py_ssize_t d, Py_ssize_t rows, Py_ssize_t *row_at,
               PyObject *out, int64_t *doc, int64_t *idx, int64_t *nseg, int64_t *before, int64_t *after,
               int64_t *in_line, int64_t *chars_after, int64_t *doc_chars, uint8_t *line_start, uint8_t *line_end)
 {
@@ -2604,19 +2609,9 @@ document_rows(PyObject *text, PyObject *segs, PyObject *names[4], Py_ssize_t d, 
     for (Py_ssize_t i = 0; i < n; i++, row++) {
         PyObject *seg = PyList_GET_ITEM(segs, i);  /* held by segs, which only we hold */
         Py_ssize_t v[2];
-        int flags[2];
-        for (int k = 0; k < 2; k++)
-            if (segment_field(seg, names[k], &v[k]) < 0)
-                return -1;
-        for (int k = 0; k < 2; k++) {  /* line_start, line_end: their truth, as bool() */
-            PyObject *value = PyObject_GetAttr(seg, names[2 + k]);
-            if (value == NULL)
-                return -1;
-            flags[k] = PyObject_IsTrue(value);
-            Py_DECREF(value);
-            if (flags[k] < 0)
-                return -1;
-        }
+        int flags[2];  /* line_start, line_end: their truth, as bool() */
+        if (segment_fields(seg, names, slotted, offsets, v, flags) < 0)
+            return -1;
         if (!(0 <= v[0] && v[0] < v[1] && v[1] <= len)) {
             PyErr_SetString(PyExc_ValueError, "segment_rows: a segment outside its text or empty");
             return -1;
@@ -2672,6 +2667,8 @@ segment_rows(PyObject *self, PyObject *args)
     int got = 0;
     PyObject *out = NULL, *names[4] = {NULL, NULL, NULL, NULL};
     const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
+    PyTypeObject *slotted = NULL;  /* (a reference held for the call) */
+    Py_ssize_t offsets[4];
     for (; got < 10; got++) {
         const char *name = got < 8 ? int_names[got] : bool_names[got - 8];
         PyObject *column = PyDict_GetItemString(columns, name);
@@ -2694,6 +2691,19 @@ segment_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "segment_rows: one list of segments per text");
         goto done;
     }
+    /* segments of the class of the first one (results.Segment) are read from their slots */
+    for (Py_ssize_t d = 0; d < PyList_GET_SIZE(segments); d++) {
+        PyObject *segs = PyList_GET_ITEM(segments, d);
+        if (PyList_Check(segs) && PyList_GET_SIZE(segs) > 0) {
+            PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(segs, 0));
+            int usable = slot_offsets(type, names, 4, offsets);
+            if (usable < 0)
+                goto done;
+            if (usable)
+                slotted = (PyTypeObject *)Py_NewRef(type);
+            break;
+        }
+    }
     out = PyList_New(0);
     if (out == NULL)
         goto done;
@@ -2714,7 +2724,7 @@ segment_rows(PyObject *self, PyObject *args)
             Py_XDECREF(segs);
             goto fail;
         }
-        int status = document_rows(text, segs, names, d, rows, &row, out, doc, idx, nseg, before, after, in_line,
+        int status = document_rows(text, segs, names, slotted, offsets, d, rows, &row, out, doc, idx, nseg, before, after, in_line,
                                    chars_after, doc_chars, line_start, line_end);
         Py_DECREF(text);
         Py_DECREF(segs);
@@ -2733,6 +2743,7 @@ segment_rows(PyObject *self, PyObject *args)
 fail:
     Py_CLEAR(out);
 done:
+    Py_XDECREF(slotted);
     for (int k = 0; k < 4; k++)
         Py_XDECREF(names[k]);
     for (int i = 0; i < got; i++)

@@ -349,6 +349,29 @@ def test_compiled_segment_table_is_the_one_python_builds(texts):
 
 
 @needs_core
+def test_the_compiled_segment_table_reads_any_segment_like_object_and_refuses_unset_fields():
+    """Segments are read from their slots; other objects with the fields are asked for them."""
+    from collections import namedtuple
+
+    from promofilter.results import Segment
+    from promofilter.segment import segment
+    from promofilter.signals import _BOOL_COLUMNS, _COLUMNS
+
+    def rows(segments):
+        columns = {k: np.zeros(len(segments), dtype=bool if k in _BOOL_COLUMNS else np.int64)
+                   for k in _COLUMNS if k != "text"}
+        return native.core().segment_rows(["One. Two."], [segments], columns), columns
+
+    real = segment("One. Two.")
+    LookAlike = namedtuple("LookAlike", "start end content_start content_end line_start line_end")
+    mixed = [real[0], LookAlike(*(getattr(real[1], f) for f in LookAlike._fields))]
+    assert rows(mixed)[0] == rows(real)[0] == ["One.", "Two."]
+    assert all(np.array_equal(a, b) for a, b in zip(rows(mixed)[1].values(), rows(real)[1].values()))
+    with pytest.raises(AttributeError):
+        rows([real[0], object.__new__(Segment)])  # (its slots never set)
+
+
+@needs_core
 @settings(max_examples=800, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["The", "Daily", "Planet", "of", "the", "a", "an", "and", "vs", "with",
                                            "into", "$5", "2025", "3.5%", "U.S.", "McDonald's", "O’Brien", "Al-Amin",
