@@ -13,6 +13,7 @@
  *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
+ *   removal_ranges  policy.choose_removals             (what is removed, without user rules)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
  *   repetition_keys  repetition._keys, hashed as repetition._hash hashes (the same texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
@@ -29,7 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 23
+#define NATIVE_VERSION 24
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -2751,6 +2752,181 @@ done:
     return out;
 }
 
+/* -- the policy's removals: policy.choose_removals without rules -------------------------------- */
+
+/* the threshold `limits` (a dict) gives `kind`, as a double; -1 with an exception when missing */
+static int
+limit_of(PyObject *limits, PyObject *kind, double *value)
+{
+    PyObject *v = PyDict_GetItemWithError(limits, kind);  /* borrowed */
+    if (v == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "removal_ranges: a kind without a threshold");
+        return -1;
+    }
+    *value = PyFloat_AsDouble(v);
+    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+PyDoc_STRVAR(removal_ranges_doc,
+"removal_ranges(text, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
+"What policy.choose_removals removes from `text` when no user rule applies: (start, end, index)\n"
+"of each removed segment, in order, the ranges tiling each removed run with one of its\n"
+"separators. `segments` (a list) are the text's Segments, `scores` (float64 [len(segments)])\n"
+"and `kinds` (a list) theirs; `limits` maps each kind to its removal threshold, `run_limits`\n"
+"(None: no runs) to its run threshold; only segments at or over `floor` are candidates (none\n"
+"when it is infinite); `forced` (a list of indices) are removed by a built-in rule.");
+
+static PyObject *
+removal_ranges(PyObject *self, PyObject *args)
+{
+    PyObject *text, *segments, *o_scores, *kinds, *limits, *run_limits, *forced;
+    double floor;
+    if (!PyArg_ParseTuple(args, "UO!OO!O!OdO!", &text, &PyList_Type, &segments, &o_scores, &PyList_Type, &kinds,
+                          &PyDict_Type, &limits, &run_limits, &floor, &PyList_Type, &forced))
+        return NULL;
+    if (run_limits != Py_None && !PyDict_Check(run_limits)) {
+        PyErr_SetString(PyExc_TypeError, "removal_ranges: run_limits must be a dict or None");
+        return NULL;
+    }
+    Py_buffer scores_buf;
+    if (get_buffer(o_scores, &scores_buf, 8, 0, "scores", "d") < 0)
+        return NULL;
+    PyObject *result = NULL, *names[4] = {NULL, NULL, NULL, NULL};
+    PyTypeObject *slotted = NULL;
+    Py_ssize_t offsets[4], *cs = NULL, *ce = NULL;
+    uint8_t *flags = NULL;  /* bit 1: removed, 4: ends its line */
+    const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
+    /* the lists are copied: reading a field may run Python code that changes them */
+    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds);
+    const Py_ssize_t n = PyList_GET_SIZE(segments), len = PyUnicode_GET_LENGTH(text);
+    if (segs == NULL || kind_of == NULL)
+        goto done;
+    if (scores_buf.len / 8 != n || PyTuple_GET_SIZE(kind_of) != n || PyTuple_GET_SIZE(segs) != n) {
+        PyErr_SetString(PyExc_ValueError, "removal_ranges: segments, scores and kinds of different lengths");
+        goto done;
+    }
+    const double *scores = scores_buf.buf;
+    for (int k = 0; k < 4; k++)
+        if ((names[k] = PyUnicode_InternFromString(attr[k])) == NULL)
+            goto done;
+    if (n > 0) {
+        PyTypeObject *type = Py_TYPE(PyTuple_GET_ITEM(segs, 0));
+        int usable = slot_offsets(type, names, 4, offsets);
+        if (usable < 0)
+            goto done;
+        if (usable)
+            slotted = (PyTypeObject *)Py_NewRef(type);
+    }
+    cs = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    ce = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
+    flags = PyMem_Calloc(n + 1, 1);
+    if (cs == NULL || ce == NULL || flags == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t v[2];
+        int line[2];
+        if (segment_fields(PyTuple_GET_ITEM(segs, i), names, slotted, offsets, v, line) < 0)
+            goto done;
+        if (!(0 <= v[0] && v[0] <= v[1] && v[1] <= len) || (i > 0 && v[0] < ce[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "removal_ranges: segments outside the text or out of order");
+            goto done;
+        }
+        cs[i] = v[0];
+        ce[i] = v[1];
+        flags[i] = line[1] ? 4 : 0;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(forced); j++) {
+        Py_ssize_t i = PyNumber_AsSsize_t(PyList_GET_ITEM(forced, j), PyExc_OverflowError);
+        if (i == -1 && PyErr_Occurred())
+            goto done;
+        if (i < 0 || i >= n) {
+            PyErr_SetString(PyExc_IndexError, "removal_ranges: a forced segment outside the segments");
+            goto done;
+        }
+        flags[i] |= 1;
+    }
+    /* the model's removals: candidates reaching their kind's threshold, with content */
+    const int any = !isinf(floor) || floor < 0;
+    for (Py_ssize_t i = 0; any && i < n; i++) {
+        if (!(scores[i] >= floor) || (flags[i] & 1))
+            continue;
+        double limit;
+        if (limit_of(limits, PyTuple_GET_ITEM(kind_of, i), &limit) < 0)
+            goto done;
+        if (scores[i] >= limit && ce[i] > cs[i])
+            flags[i] |= 1;
+    }
+    /* runs: forward over the candidates, then back within a line (policy._extend_runs) */
+    int removed_any = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        removed_any |= flags[i] & 1;
+    if (run_limits != Py_None && removed_any && any) {
+        for (int pass = 0; pass < 2; pass++)
+            for (Py_ssize_t t = 0; t < n; t++) {
+                const Py_ssize_t i = pass == 0 ? t : n - 1 - t;
+                if (!(scores[i] >= floor) || (flags[i] & 1) || ce[i] <= cs[i])
+                    continue;
+                if (pass == 0 ? !(i > 0 && (flags[i - 1] & 1)) : !(i + 1 < n && (flags[i + 1] & 1) && !(flags[i] & 4)))
+                    continue;
+                double limit;
+                if (limit_of(run_limits, PyTuple_GET_ITEM(kind_of, i), &limit) < 0)
+                    goto done;
+                if (scores[i] >= limit)
+                    flags[i] |= 1;
+            }
+    }
+    /* each run's range (policy._run_range), split at its segments' content starts */
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        goto done;
+    for (Py_ssize_t first = 0; first < n; first++) {
+        if (!(flags[first] & 1))
+            continue;
+        Py_ssize_t last = first;
+        while (last + 1 < n && (flags[last + 1] & 1))
+            last++;
+        Py_ssize_t lo = cs[first], hi = ce[last];
+        const int before = first > 0, after = last + 1 < n;
+        if (before && after) {
+            if (count_breaks(kind, data, ce[last], cs[last + 1]) > count_breaks(kind, data, ce[first - 1], cs[first]))
+                lo = ce[first - 1];  /* keep the separator after the run */
+            else
+                hi = cs[last + 1];  /* keep the separator before it */
+        } else if (after) {
+            hi = cs[last + 1];
+        } else if (before) {
+            lo = ce[first - 1];
+        }
+        for (Py_ssize_t k = first; k <= last; k++) {
+            PyObject *range = Py_BuildValue("(nnn)", k == first ? lo : cs[k], k == last ? hi : cs[k + 1], k);
+            if (range == NULL || PyList_Append(out, range) < 0) {
+                Py_XDECREF(range);
+                Py_DECREF(out);
+                goto done;
+            }
+            Py_DECREF(range);
+        }
+        first = last;
+    }
+    result = out;
+done:
+    PyBuffer_Release(&scores_buf);
+    Py_XDECREF(segs);
+    Py_XDECREF(kind_of);
+    Py_XDECREF(slotted);
+    for (int k = 0; k < 4; k++)
+        Py_XDECREF(names[k]);
+    PyMem_Free(cs);
+    PyMem_Free(ce);
+    PyMem_Free(flags);
+    return result;
+}
+
 /* -- repetition keys: repetition.normal_form and mining.template_of ---------------------------- */
 
 /* text[a:b] with every whitespace run as one space (the text stripped first): `_SPACE.sub(" ", ...)` */
@@ -3332,6 +3508,7 @@ static PyMethodDef methods[] = {
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
+    {"removal_ranges", removal_ranges, METH_VARARGS, removal_ranges_doc},
     {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -8,11 +8,13 @@ the text keeps its own final newline. Kept characters are never altered.
 """
 from __future__ import annotations
 
+import array
 import functools
 import math
 import re
 from collections.abc import Sequence
 
+from . import native
 from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
 from .rules import Rule, verdict
 
@@ -94,6 +96,15 @@ def choose_removals(
     it on the same line, is removed when its score reaches it, for kinds without a threshold of
     their own.
     """
+    if not kept and scores_alone is None and not config.rules:
+        compiled = _compiled_removals(text, segments, scores, kinds, config, threshold, run_threshold)
+        if compiled is not None:
+            ranges, decided_by = compiled
+            return [removed_span(start, end, text[start:end], float(scores[k]), kinds[k],
+                                 (Decision.RULE if k in decided_by else
+                                  Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
+                                 decided_by[k].name if k in decided_by else None)
+                    for start, end, k in ranges]
     removed, decided_by, kinds = _decide(text, segments, scores, kinds, config, threshold, site, run_threshold)
     by_repetition = None
     if scores_alone is not None:
@@ -139,14 +150,8 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
     candidates = [i for i, score in enumerate(scores) if score >= floor] if floor < math.inf else []
     removed = {i for i in candidates
                if scores[i] >= limits[kinds[i]] and segments[i].content_end > segments[i].content_start}
-    decided_by: dict[int, Rule] = {}
-    if config.builtin_rules and "The post" in text:
-        for i, s in enumerate(segments):
-            if text.startswith("The post", s.content_start, s.content_end):
-                footer = _feed_footer(text[s.content_start:s.content_end], scores[i], kinds[i], config)
-                if footer is not None:  # removed under the model's own kind for it
-                    removed.add(i)
-                    decided_by[i] = footer
+    decided_by = _feed_footers(text, segments, scores, kinds, config)
+    removed.update(decided_by)  # (under the model's own kind for them)
     # user rules overrule the model where they match (kinds as the model gave them until a
     # block rule sets one)
     if config.rules:
@@ -164,6 +169,44 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
     if runs and removed:
         _extend_runs(segments, scores, kinds, removed, decided_by, candidates, run_limits)
     return removed, decided_by, kinds
+
+
+def _feed_footers(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
+                  config: StripConfig) -> dict[int, Rule]:
+    """The built-in feed-footer rule of each segment it removes (looked for only where "The
+    post" occurs)."""
+    footers: dict[int, Rule] = {}
+    if config.builtin_rules and "The post" in text:
+        for i, s in enumerate(segments):
+            if text.startswith("The post", s.content_start, s.content_end):
+                footer = _feed_footer(text[s.content_start:s.content_end], scores[i], kinds[i], config)
+                if footer is not None:
+                    footers[i] = footer
+    return footers
+
+
+def _compiled_removals(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
+                       config: StripConfig, threshold: float, run_threshold: float | None
+                       ) -> tuple[list[tuple[int, int, int]], dict[int, Rule]] | None:
+    """What ``_decide`` and the run ranges give when no user rule applies, by the compiled core:
+    (start, end, index) of each removed segment, and the feed footers' rules (None: no core, or
+    kinds that are not promofilter's)."""
+    compiled = native.core()
+    if compiled is None:
+        return None
+    limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
+    kinds = kinds if type(kinds) is list else list(kinds)
+    if not limits.keys() >= set(kinds):
+        return None
+    footers = _feed_footers(text, segments, scores, kinds, config)
+    try:
+        view = memoryview(scores)
+        doubles = scores if view.format == "d" and view.ndim == 1 and view.c_contiguous else array.array("d", scores)
+    except TypeError:  # a list
+        doubles = array.array("d", scores)
+    ranges = compiled.removal_ranges(text, segments if type(segments) is list else list(segments), doubles, kinds,
+                                     limits, run_limits if runs else None, floor, list(footers))
+    return ranges, footers
 
 
 def _limits(config: StripConfig, threshold: float, run_threshold: float | None

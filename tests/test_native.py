@@ -526,3 +526,47 @@ def test_str_subclasses_are_read_as_plain_str():
     text = Shouty("Follow Us Now. Subscribe!")
     assert native.core().normal_form(text) == normal_form(str(text))
     np.testing.assert_array_equal(_text_shapes([text]), [_text_shape(str(text))])
+
+
+_POLICY_PIECES = ["Story.", "PROMO one.", "The post Big News appeared first on Daily Planet.", "Read more:",
+                  "a", " ", "  ", "\n", "\n\n", "\r\n", "\u2028", "Mr. Smith left.", "Follow us!", "。", "x\ty"]
+
+
+@needs_core
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_POLICY_PIECES), max_size=14).map("".join),
+       st.data(),
+       st.sampled_from([None, 0.1, 0.3, 0.45, 0.5, 0.7]),
+       st.sampled_from([(), (("credit", 0.9),), (("cta", 0.2), ("ad", 0.99))]),
+       st.sampled_from([None, {"ad", "cta"}, {"credit", "crosspromo", "boilerplate"}]),
+       st.booleans())
+def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, run_threshold, kind_thresholds,
+                                                                  remove_kinds, builtin_rules):
+    from promofilter import Kind, StripConfig
+    from promofilter.policy import choose_removals
+    from promofilter.segment import segment
+
+    segments = segment(text)
+    scores = data.draw(st.lists(st.sampled_from([0.0, 0.01, 0.2, 0.3, 0.4, 0.45, 0.5, 0.5000001, 0.7, 0.9, 1.0]),
+                                min_size=len(segments), max_size=len(segments)))
+    kinds = data.draw(st.lists(st.sampled_from(list(Kind)), min_size=len(segments), max_size=len(segments)))
+    learned = data.draw(st.one_of(st.none(), st.lists(st.booleans(), min_size=len(segments), max_size=len(segments))))
+    config = StripConfig(kind_thresholds=kind_thresholds, builtin_rules=builtin_rules,
+                         **({} if remove_kinds is None else {"remove_kinds": remove_kinds}))
+    for given_scores in (scores, np.array(scores), np.array(scores, dtype=np.float32)):
+        compiled = choose_removals(text, segments, given_scores, kinds, config, 0.5, kept=False,
+                                   run_threshold=run_threshold, learned=learned)
+        with native.switched_off():
+            expected = choose_removals(text, segments, given_scores, kinds, config, 0.5, kept=False,
+                                       run_threshold=run_threshold, learned=learned)
+        assert compiled == expected
+
+
+@needs_core
+def test_compiled_removals_refuse_segments_outside_their_text():
+    from promofilter import Kind
+    from promofilter.results import Segment
+
+    with pytest.raises(ValueError, match="outside the text"):
+        native.core().removal_ranges("Hi.", [Segment(0, 9, 0, 9, True, True)], np.ones(1), [Kind.AD],
+                                     {Kind.AD: 0.5}, None, 0.5, [])
