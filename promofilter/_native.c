@@ -1891,8 +1891,12 @@ slot_offsets(PyTypeObject *type, PyObject **names, int count, Py_ssize_t *offset
         return 0;
     for (int k = 0; k < count; k++) {
         PyObject *descr = PyObject_GetAttr((PyObject *)type, names[k]);
-        if (descr == NULL)
-            return -1;
+        if (descr == NULL) {  /* (a field the class supplies otherwise: asked for, then) */
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear();
+            return 0;
+        }
         int usable = Py_IS_TYPE(descr, &PyMemberDescr_Type)
                      && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX
                      && ((PyMemberDescrObject *)descr)->d_common.d_type == type;
@@ -2300,11 +2304,21 @@ hashed_counts(PyObject *self, PyObject *args)
        + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
        end (pages never written are never touched) */
     Py_ssize_t bound = 0;
-    for (Py_ssize_t row = 0; row < n; row++)
-        bound += (PyUnicode_GET_LENGTH(PyList_GET_ITEM(texts, row)) + 1) / (min_token + 1) * max_n;
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(PyList_GET_ITEM(texts, row));
+        const Py_ssize_t tokens = min_token > len ? 0 : (len + 1) / (min_token + 1);
+        /* t tokens make at most t n-grams of each length up to t */
+        const Py_ssize_t lengths = max_n < tokens ? max_n : tokens;
+        if (tokens > 0 && (lengths > (PY_SSIZE_T_MAX / 8) / tokens || bound > PY_SSIZE_T_MAX / 8 - tokens * lengths)) {
+            PyErr_SetString(PyExc_MemoryError, "hashed_counts: too many n-grams");
+            return NULL;
+        }
+        bound += tokens * lengths;
+    }
     gram_scratch g = {{NULL, 0, 0}, NULL, 0, NULL, 0};
-    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, bound * 8), *out_cols = PyBytes_FromStringAndSize(NULL, bound * 8);
-    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, bound * 8), *result = NULL;
+    const Py_ssize_t size = bound * 8;
+    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, size), *out_cols = PyBytes_FromStringAndSize(NULL, size);
+    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, size), *result = NULL;
     if (out_rows == NULL || out_cols == NULL || out_counts == NULL)
         goto done;
     int64_t *r_out = (int64_t *)PyBytes_AS_STRING(out_rows), *c_out = (int64_t *)PyBytes_AS_STRING(out_cols);
@@ -2697,7 +2711,8 @@ segment_rows(PyObject *self, PyObject *args)
         PyObject *segs = PyList_GET_ITEM(segments, d);
         if (PyList_Check(segs) && PyList_GET_SIZE(segs) > 0) {
             PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(segs, 0));
-            int usable = slot_offsets(type, names, 4, offsets);
+            /* (a class with its own __getattribute__ is asked for its fields) */
+            int usable = type->tp_getattro == PyObject_GenericGetAttr ? slot_offsets(type, names, 4, offsets) : 0;
             if (usable < 0)
                 goto done;
             if (usable)
@@ -2812,7 +2827,7 @@ removal_ranges(PyObject *self, PyObject *args)
             goto done;
     if (n > 0) {
         PyTypeObject *type = Py_TYPE(PyTuple_GET_ITEM(segs, 0));
-        int usable = slot_offsets(type, names, 4, offsets);
+        int usable = type->tp_getattro == PyObject_GenericGetAttr ? slot_offsets(type, names, 4, offsets) : 0;
         if (usable < 0)
             goto done;
         if (usable)

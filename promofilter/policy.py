@@ -12,7 +12,7 @@ import array
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from . import native
 from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
@@ -145,8 +145,8 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
     "The post" occurs and user rules see every segment."""
     scores = scores.tolist() if hasattr(scores, "tolist") else list(scores)  # floats compare faster
     limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
-    if not limits.keys() >= set(kinds):  # (kinds that are not Kind members)
-        limits, run_limits, floor, runs = _cached_limits.__wrapped__(config, threshold, run_threshold, set(kinds))
+    if not limits.keys() >= set(kinds):  # (kinds that are not promofilter's)
+        limits, run_limits, floor, runs = _limits_of(config, threshold, run_threshold, set(kinds))
     candidates = [i for i, score in enumerate(scores) if score >= floor] if floor < math.inf else []
     removed = {i for i in candidates
                if scores[i] >= limits[kinds[i]] and segments[i].content_end > segments[i].content_start}
@@ -211,18 +211,24 @@ def _compiled_removals(text: str, segments: Sequence[Segment], scores: Sequence[
 
 def _limits(config: StripConfig, threshold: float, run_threshold: float | None
             ) -> tuple[dict[Kind, float], dict[Kind, float], float, bool]:
-    """Each kind's removal threshold and run threshold (inf: never removed), the lowest
-    threshold in play and whether runs are followed: the same for every document stripped with
-    one config, so computed once."""
+    """``_limits_of`` every Kind: the same for every document stripped with one config, so
+    computed once (the dicts are shared: read them, never change them)."""
     try:
         return _cached_limits(config, threshold, run_threshold)
     except TypeError:  # a config holding something unhashable
-        return _cached_limits.__wrapped__(config, threshold, run_threshold)
+        return _limits_of(config, threshold, run_threshold, Kind)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_limits(config: StripConfig, threshold: float, run_threshold: float | None, kinds=tuple(Kind)
+def _cached_limits(config: StripConfig, threshold: float, run_threshold: float | None
                    ) -> tuple[dict[Kind, float], dict[Kind, float], float, bool]:
+    return _limits_of(config, threshold, run_threshold, Kind)
+
+
+def _limits_of(config: StripConfig, threshold: float, run_threshold: float | None, kinds: Iterable
+               ) -> tuple[dict, dict, float, bool]:
+    """Each kind's removal threshold and run threshold (inf: never removed), the lowest
+    threshold in play, and whether runs are followed."""
     limits = {k: config.threshold_for(k, threshold) if k in config.remove_kinds else math.inf for k in kinds}
     runs = run_threshold is not None and run_threshold < threshold
     # kinds with a threshold of their own keep it in runs too, and kinds not removed stay kept

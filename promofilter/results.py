@@ -164,8 +164,9 @@ class StripConfig:
         object.__setattr__(self, "rules", tuple(self.rules))
 
     def threshold_for(self, kind: Kind, default: float) -> float:
-        """The threshold segments of ``kind`` are held to (``default`` unless overridden)."""
+        """The threshold segments of ``kind`` are held to (``default`` unless overridden); a
+        kind given as its name ("credit") is that kind."""
         for k, t in self.kind_thresholds:
-            if k is kind:
+            if k == kind:
                 return t
         return default

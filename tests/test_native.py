@@ -319,6 +319,16 @@ def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_feat
 
 
 @needs_core
+def test_compiled_hashed_ngrams_of_a_model_asking_absurdly_long_ones_are_those_the_text_has():
+    """A model file may ask for any n-gram length: the text's own tokens bound the output."""
+    text = ["a b c d e f g h"]
+    expected = [bytes(b) for b in native.core().hashed_counts(text, 1, 8, 1 << 20)]
+    for max_n in (9, 10**9, 2**58 + 1, 2**60, 2**62):
+        assert [bytes(b) for b in native.core().hashed_counts(text, 1, max_n, 1 << 20)] == expected
+    assert native.core().hashed_counts(text, 2**62, 2, 10) == (b"", b"", b"")  # no token that long
+
+
+@needs_core
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=40), st.text(alphabet=_TRICKY + "\x1f\udc80\ud800", max_size=30)),
                 max_size=12))
@@ -369,6 +379,36 @@ def test_the_compiled_segment_table_reads_any_segment_like_object_and_refuses_un
     assert all(np.array_equal(a, b) for a, b in zip(rows(mixed)[1].values(), rows(real)[1].values()))
     with pytest.raises(AttributeError):
         rows([real[0], object.__new__(Segment)])  # (its slots never set)
+
+
+@needs_core
+def test_the_compiled_segment_table_asks_classes_that_supply_their_fields_themselves():
+    from promofilter.results import Segment
+    from promofilter.segment import segment
+    from promofilter.signals import _BOOL_COLUMNS, _COLUMNS
+
+    class Shifted(Segment):  # slots of its own class, read through __getattribute__
+        __slots__ = ()
+
+        def __getattribute__(self, name):
+            value = object.__getattribute__(self, name)
+            return value + 1 if name == "content_start" else value
+
+    class Computed(tuple):  # no slots, no dict: fields from __getattr__
+        __slots__ = ()
+
+        def __getattr__(self, name):
+            return self[["start", "end", "content_start", "content_end", "line_start", "line_end"].index(name)]
+
+    def texts(segments):
+        columns = {k: np.zeros(len(segments), dtype=bool if k in _BOOL_COLUMNS else np.int64)
+                   for k in _COLUMNS if k != "text"}
+        return native.core().segment_rows(["One. Two."], [segments], columns)
+
+    real = segment("One. Two.")
+    fields = lambda s: (s.start, s.end, s.content_start, s.content_end, s.line_start, s.line_end)  # noqa: E731
+    assert texts([Shifted(*fields(s)) for s in real]) == ["ne.", "wo."]
+    assert texts([Computed(fields(s)) for s in real]) == ["One.", "Two."]
 
 
 @needs_core

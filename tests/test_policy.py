@@ -51,6 +51,8 @@ def test_a_removed_span_made_fast_is_the_span_the_constructor_makes():
 
     from promofilter.results import Decision, Span, removed_span
 
+    # (made through the instance dict: Span has no slots and nothing to check after __init__)
+    assert not hasattr(Span, "__slots__") and not hasattr(Span, "__post_init__")
     args = (3, 9, "PROMO ", 0.97, Kind.CTA, Decision.RULE, "rule-1", 0.4, True)
     fast, made = removed_span(*args), Span(*args[:5], True, *args[5:])
     assert fast == made and type(fast) is Span and repr(fast) == repr(made) and hash(fast) == hash(made)
@@ -66,6 +68,11 @@ def test_kinds_given_as_strings_are_decided_as_the_kinds_they_name():
     # a kind that is none of promofilter's is never removed
     spans = choose_removals(text, segs, [0.0, 0.9], ["content", "sponsored"], StripConfig(), 0.5)
     assert [s.removed for s in spans] == [False, False]
+    # a kind's own threshold holds for its name too, in what is removed and in how it is labelled
+    config = StripConfig(kind_thresholds={"credit": 0.95})
+    for kinds in ([Kind.CONTENT, Kind.CREDIT], ["content", "credit"]):
+        spans = choose_removals(text, segs, [0.0, 0.9], kinds, config, 0.5)
+        assert [(s.removed, s.kind) for s in spans] == [(False, Kind.CONTENT), (False, Kind.CONTENT)]
 
 
 def test_kinds_outside_the_config_are_kept():
