@@ -2773,13 +2773,14 @@ done:
 static int
 limit_of(PyObject *limits, PyObject *kind, double *value)
 {
-    PyObject *v = PyDict_GetItemWithError(limits, kind);  /* borrowed */
+    PyObject *v = Py_XNewRef(PyDict_GetItemWithError(limits, kind));  /* (its __float__ may empty the dict) */
     if (v == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_KeyError, "removal_ranges: a kind without a threshold");
         return -1;
     }
     *value = PyFloat_AsDouble(v);
+    Py_DECREF(v);
     return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
@@ -2813,7 +2814,7 @@ removal_ranges(PyObject *self, PyObject *args)
     uint8_t *flags = NULL;  /* bit 1: removed, 4: ends its line */
     const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
     /* the lists are copied: reading a field may run Python code that changes them */
-    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds);
+    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds), *forced_items = NULL;
     const Py_ssize_t n = PyList_GET_SIZE(segments), len = PyUnicode_GET_LENGTH(text);
     if (segs == NULL || kind_of == NULL)
         goto done;
@@ -2853,8 +2854,10 @@ removal_ranges(PyObject *self, PyObject *args)
         ce[i] = v[1];
         flags[i] = line[1] ? 4 : 0;
     }
-    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(forced); j++) {
-        Py_ssize_t i = PyNumber_AsSsize_t(PyList_GET_ITEM(forced, j), PyExc_OverflowError);
+    if ((forced_items = PyList_AsTuple(forced)) == NULL)  /* (an item's __index__ may empty the list) */
+        goto done;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(forced_items); j++) {
+        Py_ssize_t i = PyNumber_AsSsize_t(PyTuple_GET_ITEM(forced_items, j), PyExc_OverflowError);
         if (i == -1 && PyErr_Occurred())
             goto done;
         if (i < 0 || i >= n) {
@@ -2933,6 +2936,7 @@ done:
     PyBuffer_Release(&scores_buf);
     Py_XDECREF(segs);
     Py_XDECREF(kind_of);
+    Py_XDECREF(forced_items);
     Py_XDECREF(slotted);
     for (int k = 0; k < 4; k++)
         Py_XDECREF(names[k]);

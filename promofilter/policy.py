@@ -96,6 +96,9 @@ def choose_removals(
     it on the same line, is removed when its score reaches it, for kinds without a threshold of
     their own.
     """
+    # numbers compared as floats, whatever their type (the compiled core reads doubles)
+    threshold = float(threshold)
+    run_threshold = None if run_threshold is None else float(run_threshold)
     if not kept and scores_alone is None and not config.rules:
         compiled = _compiled_removals(text, segments, scores, kinds, config, threshold, run_threshold)
         if compiled is not None:
@@ -143,7 +146,7 @@ def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kin
     Only segments that reach the lowest threshold in play (a kind's or the run threshold) can
     be removed by the model, so only those are visited; the feed-footer rule looks only where
     "The post" occurs and user rules see every segment."""
-    scores = scores.tolist() if hasattr(scores, "tolist") else list(scores)  # floats compare faster
+    scores = _floats(scores)
     limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
     if not limits.keys() >= set(kinds):  # (kinds that are not promofilter's)
         limits, run_limits, floor, runs = _limits_of(config, threshold, run_threshold, set(kinds))
@@ -198,15 +201,26 @@ def _compiled_removals(text: str, segments: Sequence[Segment], scores: Sequence[
     kinds = kinds if type(kinds) is list else list(kinds)
     if not limits.keys() >= set(kinds):
         return None
-    footers = _feed_footers(text, segments, scores, kinds, config)
     try:
         view = memoryview(scores)
         doubles = scores if view.format == "d" and view.ndim == 1 and view.c_contiguous else array.array("d", scores)
     except TypeError:  # a list
         doubles = array.array("d", scores)
-    ranges = compiled.removal_ranges(text, segments if type(segments) is list else list(segments), doubles, kinds,
-                                     limits, run_limits if runs else None, floor, list(footers))
+    footers = _feed_footers(text, segments, doubles, kinds, config)
+    try:
+        ranges = compiled.removal_ranges(text, segments if type(segments) is list else list(segments), doubles,
+                                         kinds, limits, run_limits if runs else None, floor, list(footers))
+    except ValueError:  # segments outside the text or out of order: the Python code takes them as they are
+        return None
     return ranges, footers
+
+
+def _floats(scores: Sequence[float]) -> list[float]:
+    """The scores as Python floats (NumPy's float64 arrays directly; anything else as the
+    compiled core reads it, a double each)."""
+    if getattr(scores, "dtype", None) == "float64":
+        return scores.tolist()
+    return array.array("d", scores).tolist()
 
 
 def _limits(config: StripConfig, threshold: float, run_threshold: float | None

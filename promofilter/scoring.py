@@ -195,7 +195,7 @@ class _HashedWords:
         rows, columns = [], []
         grams, gram_strings = ids, strings  # the n-gram starting at each token (-1: none)
         used = np.flatnonzero(~is_sep)
-        for n in range(1, self.max_n + 1):
+        for n in range(1, min(self.max_n, len(ids) + 1) + 1):  # (no n-gram is longer than the tokens)
             if n > 1:
                 # an n-gram: an (n-1)-gram and the word n-1 tokens on, none of them a separator;
                 # only those are built (a text's last words and the next text's first are not)

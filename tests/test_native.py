@@ -326,6 +326,12 @@ def test_compiled_hashed_ngrams_of_a_model_asking_absurdly_long_ones_are_those_t
     for max_n in (9, 10**9, 2**58 + 1, 2**60, 2**62):
         assert [bytes(b) for b in native.core().hashed_counts(text, 1, max_n, 1 << 20)] == expected
     assert native.core().hashed_counts(text, 2**62, 2, 10) == (b"", b"", b"")  # no token that long
+    from promofilter.scoring import _HashedWords
+
+    words = _HashedWords(1 << 20, r"(?u)\b\w+\b", 10**9, "l2")
+    compiled = [a.tolist() for a in words.transform(text)]
+    with native.switched_off():  # the Python code too stops at the text's own tokens
+        assert [a.tolist() for a in words.transform(text)] == compiled
 
 
 @needs_core
@@ -587,17 +593,20 @@ def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, ru
     from promofilter.segment import segment
 
     segments = segment(text)
-    scores = data.draw(st.lists(st.sampled_from([0.0, 0.01, 0.2, 0.3, 0.4, 0.45, 0.5, 0.5000001, 0.7, 0.9, 1.0]),
+    threshold = data.draw(st.sampled_from([0.5, 0.7]))
+    scores = data.draw(st.lists(st.sampled_from([0.0, 0.01, 0.02, 0.2, 0.3, 0.4, 0.45, 0.5, 0.5000001, 0.7, 0.9, 1.0]),
                                 min_size=len(segments), max_size=len(segments)))
     kinds = data.draw(st.lists(st.sampled_from(list(Kind)), min_size=len(segments), max_size=len(segments)))
     learned = data.draw(st.one_of(st.none(), st.lists(st.booleans(), min_size=len(segments), max_size=len(segments))))
     config = StripConfig(kind_thresholds=kind_thresholds, builtin_rules=builtin_rules,
                          **({} if remove_kinds is None else {"remove_kinds": remove_kinds}))
-    for given_scores in (scores, np.array(scores), np.array(scores, dtype=np.float32)):
-        compiled = choose_removals(text, segments, given_scores, kinds, config, 0.5, kept=False,
+    # (float32 scores, as an array or as a list of NumPy scalars, compare as the doubles they are)
+    as_float32 = np.array(scores, dtype=np.float32)
+    for given_scores in (scores, np.array(scores), as_float32, list(as_float32)):
+        compiled = choose_removals(text, segments, given_scores, kinds, config, threshold, kept=False,
                                    run_threshold=run_threshold, learned=learned)
         with native.switched_off():
-            expected = choose_removals(text, segments, given_scores, kinds, config, 0.5, kept=False,
+            expected = choose_removals(text, segments, given_scores, kinds, config, threshold, kept=False,
                                        run_threshold=run_threshold, learned=learned)
         assert compiled == expected
 
