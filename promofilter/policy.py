@@ -137,6 +137,23 @@ def choose_removals(
     return spans
 
 
+def removed_ranges(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
+                   config: StripConfig, threshold: float, site: str | None = None,
+                   scores_alone: Sequence[float] | None = None, learned: Sequence[bool] | None = None,
+                   kept: bool = False, run_threshold: float | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each span ``choose_removals(..., kept=False)`` removes, without making the
+    spans (``kept`` must be False: it is there to take the same arguments)."""
+    if kept:
+        raise ValueError("removed_ranges describes removed spans only")
+    if scores_alone is None and not config.rules:
+        compiled = _compiled_removals(text, segments, scores, kinds, config, float(threshold),
+                                      None if run_threshold is None else float(run_threshold))
+        if compiled is not None:
+            return [(start, end) for start, end, _ in compiled[0]]
+    return [(s.start, s.end) for s in choose_removals(text, segments, scores, kinds, config, threshold, site,
+                                                      scores_alone, learned, False, run_threshold)]
+
+
 def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
             config: StripConfig, threshold: float, site: str | None, run_threshold: float | None
             ) -> tuple[set[int], dict[int, Rule], Sequence[Kind]]:

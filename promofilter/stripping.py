@@ -10,7 +10,7 @@ import numpy as np
 from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
-from .policy import choose_removals, kinds_needed, remove_spans
+from .policy import choose_removals, kinds_needed, remove_spans, removed_ranges
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -153,14 +153,18 @@ class PromoFilter:
         return out
 
     def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
-                       repetition: RepetitionCounts | None = None, kept: bool = True) -> list[list[Span]]:
+                       repetition: RepetitionCounts | None = None, kept: bool = True,
+                       spans: bool = True) -> list[list[Span]] | list[list[tuple[int, int]]]:
+        """Each text's spans (without ``kept``, the removed ones only; without ``spans``, only
+        their (start, end): what ``strip_many`` needs, without a ``Span`` for each)."""
         threshold, run_threshold = self._threshold(config), self._run_threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
         # only stripping (no kept spans to describe) can leave the kinds of sure content unnamed
         needed = None if kept else kinds_needed(config, threshold, run_threshold)
-        return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
-                                scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
+        choose = choose_removals if spans else removed_ranges
+        return [choose(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
+                       scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
@@ -192,7 +196,10 @@ class PromoFilter:
         texts = list(texts)
         sites = None if sites is None else list(sites)
         if not (batch and self.uses_repetition and len(texts) >= 2):
-            return [s.text for s in self.explain_many(texts, config, sites)]
+            config = config or StripConfig()
+            return [remove_spans(text, ranges)
+                    for part in _batched(_with_sites(texts, sites), BATCH_DOCS)
+                    for (text, _), ranges in zip(part, self._explain_batch(part, config, kept=False, spans=False))]
         with reusing():  # the counting pass's segments and keys serve the scoring pass
             repetition = self.count_repetition(texts, sites)
             return [s.text for s in self.explain_many(texts, config, sites, repetition)]

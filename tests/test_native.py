@@ -589,7 +589,7 @@ _POLICY_PIECES = ["Story.", "PROMO one.", "The post Big News appeared first on D
 def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, run_threshold, kind_thresholds,
                                                                   remove_kinds, builtin_rules):
     from promofilter import Kind, StripConfig
-    from promofilter.policy import choose_removals
+    from promofilter.policy import choose_removals, removed_ranges
     from promofilter.segment import segment
 
     segments = segment(text)
@@ -609,6 +609,8 @@ def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, ru
             expected = choose_removals(text, segments, given_scores, kinds, config, threshold, kept=False,
                                        run_threshold=run_threshold, learned=learned)
         assert compiled == expected
+        ranges = removed_ranges(text, segments, given_scores, kinds, config, threshold, run_threshold=run_threshold)
+        assert ranges == [(s.start, s.end) for s in expected]
 
 
 @needs_core

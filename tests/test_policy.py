@@ -75,6 +75,21 @@ def test_kinds_given_as_strings_are_decided_as_the_kinds_they_name():
         assert [(s.removed, s.kind) for s in spans] == [(False, Kind.CONTENT), (False, Kind.CONTENT)]
 
 
+def test_removed_ranges_are_the_removed_spans_bounds_whatever_decides_them():
+    from promofilter.policy import removed_ranges
+
+    text = "Story.\nRelated: more.\nPROMO line\nThe post Big News appeared first on Daily Planet."
+    segs = segment(text)
+    scores = [0.0, 0.2, 0.9, 0.1]
+    kinds = [Kind.CONTENT, Kind.CROSSPROMO, Kind.AD, Kind.BOILERPLATE]
+    for config in (StripConfig(), StripConfig(rules=(Rule("rel", "block", "Related:", "literal", "crosspromo"),))):
+        spans = choose_removals(text, segs, scores, kinds, config, 0.5, kept=False)
+        assert removed_ranges(text, segs, scores, kinds, config, 0.5) == [(s.start, s.end) for s in spans]
+        assert len(spans) == (2 if not config.rules else 3)
+    with pytest.raises(ValueError, match="removed spans only"):
+        removed_ranges(text, segs, scores, kinds, StripConfig(), 0.5, kept=True)
+
+
 def test_kinds_outside_the_config_are_kept():
     text = "Story.\nPROMO credit\n"
     segs = segment(text)
