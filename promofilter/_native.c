@@ -808,6 +808,24 @@ ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *al
     }
 }
 
+static inline int is_lower_byte(uint8_t c) { return (unsigned)(c - 'a') < 26u; }
+
+/* WORD ([^\W\d_]+(?:['’][^\W\d_]+)?) over lower-cased ASCII, where its letters are a-z: the end
+   of the match at i, a letter */
+static Py_ssize_t
+ascii_word_end(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 1;
+    while (j < n && is_lower_byte(s[j]))
+        j++;
+    if (j + 1 < n && s[j] == '\'' && is_lower_byte(s[j + 1])) {
+        j += 2;
+        while (j < n && is_lower_byte(s[j]))
+            j++;
+    }
+    return j;
+}
+
 /* WORD over lower-cased ASCII (its letters are a-z), each word looked up in the table: the
    number of words, and of words in each list; whether the first is a call-to-action verb */
 static Py_ssize_t
@@ -815,18 +833,11 @@ ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t cou
 {
     Py_ssize_t words = 0;
     for (Py_ssize_t i = 0; i < n;) {
-        if ((unsigned)(s[i] - 'a') >= 26u) {
+        if (!is_lower_byte(s[i])) {
             i++;
             continue;
         }
-        Py_ssize_t j = i + 1;
-        while (j < n && (unsigned)(s[j] - 'a') < 26u)
-            j++;
-        if (j + 1 < n && s[j] == '\'' && (unsigned)(s[j + 1] - 'a') < 26u) {
-            j += 2;
-            while (j < n && (unsigned)(s[j] - 'a') < 26u)
-                j++;
-        }
+        const Py_ssize_t j = ascii_word_end(s, n, i);
         uint8_t mask = 0;
         if (j - i <= 64) {  /* longer than any listed word */
             uint32_t h = fnv1a(s + i, j - i) & (WT_SLOTS - 1);
@@ -1179,18 +1190,11 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
     /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches */
     Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
     for (Py_ssize_t i = 0; i < len;) {
-        if ((unsigned)(m[i] - 'a') >= 26u) {
+        if (!is_lower_byte(m[i])) {
             i++;
             continue;
         }
-        Py_ssize_t j = i + 1;
-        while (j < len && (unsigned)(m[j] - 'a') < 26u)
-            j++;
-        if (j + 1 < len && m[j] == '\'' && (unsigned)(m[j + 1] - 'a') < 26u) {
-            j += 2;
-            while (j < len && (unsigned)(m[j] - 'a') < 26u)
-                j++;
-        }
+        const Py_ssize_t j = ascii_word_end(m, len, i);
         if (fs < 0) {
             fs = i;
             fe = j;
