@@ -1155,6 +1155,8 @@ ubuf_put_range(ubuf *b, int kind, const void *data, Py_ssize_t a, Py_ssize_t z)
 
 static inline int is_digit_ascii(uint8_t c) { return (unsigned)(c - '0') < 10u; }
 
+static PyObject *marked_ascii(const uint8_t *m, Py_ssize_t len);
+
 /* mask_tail_one of an ASCII text (no emoji; \d is 0-9; lower-casing is ASCII's), on bytes: the
    masked text, lower-cased as it is written, then the markers of its first and last words */
 static PyObject *
@@ -1187,6 +1189,14 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
         len += 6;
         i = j;
     }
+    return marked_ascii(m, len);
+}
+
+/* A masked, lower-cased ASCII text (`m`, len bytes) with the markers of its first and last words
+   around it, as one str ("xempty" when it has no word) */
+static PyObject *
+marked_ascii(const uint8_t *m, Py_ssize_t len)
+{
     /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches */
     Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
     for (Py_ssize_t i = 0; i < len;) {
@@ -1266,46 +1276,15 @@ mask_tail_one(PyObject *text, ubuf *b)
     for (Py_ssize_t i = 0; i < b->len && ascii_out; i++)
         ascii_out = b->buf[i] < 128;
     if (ascii_out) {
-        /* ASCII: lower-cased in place (str.lower's answer there), the markers written around it
-           into the one string made */
-        Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
-        for (Py_ssize_t i = 0; i < b->len; i++)
-            if (b->buf[i] >= 'A' && b->buf[i] <= 'Z')
-                b->buf[i] |= 0x20;
-        for (Py_ssize_t i = 0; i < b->len;) {
-            if (!re_letter(b->buf[i])) {
-                i++;
-                continue;
-            }
-            Py_ssize_t j = word_end(PyUnicode_4BYTE_KIND, b->buf, b->len, i);
-            if (fs < 0) {
-                fs = i;
-                fe = j;
-            }
-            ls = i;
-            le = j;
-            i = j;
+        /* ASCII (emoji replaced): lower-cased into bytes in place (str.lower's answer there; byte
+           i lies below character i, at 4i, and every character after it), then marked as ASCII
+           text is */
+        uint8_t *m = (uint8_t *)b->buf;
+        for (Py_ssize_t i = 0; i < b->len; i++) {
+            const Py_UCS4 c = b->buf[i];
+            m[i] = (uint8_t)((c >= 'A' && c <= 'Z') ? c | 0x20 : c);
         }
-        if (fs < 0)
-            return PyUnicode_FromString("xempty");
-        /* "xfirst" first " " text " xlast" last */
-        const Py_ssize_t size = 6 + (fe - fs) + 1 + b->len + 6 + (le - ls);
-        PyObject *out = PyUnicode_New(size, 127);
-        if (out == NULL)
-            return NULL;
-        Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
-        memcpy(o, "xfirst", 6);
-        o += 6;
-        for (Py_ssize_t i = fs; i < fe; i++)
-            *o++ = (Py_UCS1)b->buf[i];
-        *o++ = ' ';
-        for (Py_ssize_t i = 0; i < b->len; i++)
-            *o++ = (Py_UCS1)b->buf[i];
-        memcpy(o, " xlast", 6);
-        o += 6;
-        for (Py_ssize_t i = ls; i < le; i++)
-            *o++ = (Py_UCS1)b->buf[i];
-        return out;
+        return marked_ascii(m, b->len);
     }
     PyObject *replaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
     if (replaced == NULL)
