@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 24
+#define NATIVE_VERSION 25
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -286,9 +286,11 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
 }
 
 PyDoc_STRVAR(tree_sums_doc,
-"tree_sums(nodes, roots, X, width, baseline, out)\n\n"
+"tree_sums(nodes, roots, X, width, baseline, out, add=False)\n\n"
 "Raw score of each row of X (rows x width, float64): baseline plus, tree by tree in the order of\n"
-"roots (int64), the value of the leaf the row reaches. `nodes` holds all trees' nodes in\n"
+"roots (int64), the value of the leaf the row reaches; with `add`, each row's value in `out` in\n"
+"place of baseline (the same sums as one call over all the trees, when that value is what the\n"
+"trees before these gave). `nodes` holds all trees' nodes in\n"
 "scoring.NODE_DTYPE (children are global node indices). A row goes left when its value is <= the\n"
 "threshold, or is NaN and missing values went left in training. Writes `out` (float64 [rows]).");
 
@@ -298,7 +300,8 @@ tree_sums(PyObject *self, PyObject *args)
     PyObject *o_nodes, *o_roots, *o_x, *o_out;
     Py_ssize_t width;
     double baseline;
-    if (!PyArg_ParseTuple(args, "OOOndO", &o_nodes, &o_roots, &o_x, &width, &baseline, &o_out))
+    int add = 0;
+    if (!PyArg_ParseTuple(args, "OOOndO|p", &o_nodes, &o_roots, &o_x, &width, &baseline, &o_out, &add))
         return NULL;
     Py_buffer b[4];
     PyObject *objs[4] = {o_nodes, o_roots, o_x, o_out};
@@ -390,10 +393,10 @@ tree_sums(PyObject *self, PyObject *args)
             for (Py_ssize_t f = 0; f < width; f++)
                 has_nan |= isnan(rw[f]) != 0;
             if (!has_nan) {
-                out[r] = qs_row(&qs, rw, width, n_trees, baseline, vec);
+                out[r] = qs_row(&qs, rw, width, n_trees, add ? out[r] : baseline, vec);
                 continue;
             }
-            double raw = baseline;  /* NaN goes where training sent missing values: the walk */
+            double raw = add ? out[r] : baseline;  /* NaN goes where training sent missing values: the walk */
             for (Py_ssize_t t = 0; t < n_trees; t++) {
                 int32_t at = (int32_t)roots[t];
                 for (int32_t s = 0; s < height[roots[t]]; s++) {
@@ -410,7 +413,7 @@ tree_sums(PyObject *self, PyObject *args)
         Py_ssize_t m = n_rows - a < ROW_BLOCK ? n_rows - a : ROW_BLOCK;
         double raw[ROW_BLOCK];
         for (Py_ssize_t r = 0; r < m; r++)
-            raw[r] = baseline;
+            raw[r] = add ? out[a + r] : baseline;
         for (Py_ssize_t t = 0; t < n_trees; t++) {  /* tree by tree: the order of the NumPy sum */
             const int32_t root = (int32_t)roots[t], steps = height[root];
             Py_ssize_t r = 0;

@@ -18,7 +18,7 @@ from . import native
 from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
 from .rules import Rule, verdict
 
-__all__ = ["choose_removals", "kinds_needed", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
+__all__ = ["choose_removals", "StripNeeds", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
 
 # Feed footers: publishing software ends a syndicated post with one fixed sentence, "The post
 # <its own title> appeared first on <site>." The quoted title dilutes the model's evidence (a
@@ -313,25 +313,37 @@ def _extend_runs(segments: Sequence[Segment], scores: Sequence[float], kinds: Se
             removed.add(i)
 
 
-def kinds_needed(config: StripConfig, threshold: float, run_threshold: float | None = None):
-    """Which segments' kinds can change what ``choose_removals`` removes, given their scores and
-    texts: a mask function for ``PromoFilter.score_batch``. A segment under every removal
-    threshold (and the run threshold) is kept whatever its kind, unless it may be a feed footer;
-    rules set their own kinds."""
-    floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
-    if run_threshold is not None and config.remove_kinds:
-        floor = min(floor, run_threshold)
+class StripNeeds:
+    """What stripping needs of the scores (for ``PromoFilter.score_batch``): a segment scoring
+    under ``floor`` (every removal threshold and the run threshold) is kept whatever its exact
+    score and kind, unless it may be a feed footer; rules set their own kinds. So only the
+    segments at or over the floor need a kind, and only those and the feed-footer candidates an
+    exact score (``promofilter.early_exit``)."""
 
-    def needed(scores, texts: Sequence[str]):
+    def __init__(self, config: StripConfig, threshold: float, run_threshold: float | None = None):
+        floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
+        if run_threshold is not None and config.remove_kinds:
+            floor = min(floor, run_threshold)
+        self.floor = float(floor)
+        self.feed_footers = config.builtin_rules
+
+    def exact(self, texts: Sequence[str]):
+        """The segments that need an exact score however low it is (a boolean mask), or None."""
+        if not self.feed_footers:
+            return None
         import numpy as np  # here: `import promofilter` (and `promofilter --version`) stays without NumPy
 
-        wanted = np.asarray(scores) >= floor
-        if config.builtin_rules:
+        return np.fromiter((t.startswith("The post") for t in texts), dtype=bool, count=len(texts))
+
+    def kinds(self, scores, texts: Sequence[str]):
+        """The segments whose kind can change what ``choose_removals`` removes (a boolean mask)."""
+        import numpy as np
+
+        wanted = np.asarray(scores) >= self.floor
+        if self.feed_footers:
             low = np.flatnonzero(~wanted & (np.asarray(scores) >= FEED_FOOTER_FLOOR)).tolist()
             wanted[[i for i in low if texts[i].startswith("The post")]] = True
         return wanted
-
-    return needed
 
 
 def _feed_footer(segment_text: str, score: float, kind: Kind, config: StripConfig) -> Rule | None:

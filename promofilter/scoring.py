@@ -360,26 +360,52 @@ class _Trees:
         problem = tree_problem(tree, self.n_features)
         _require(problem is None, f"{what}: {problem}")
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Promo probability of each row of ``X`` (rows x features)."""
+    def predict_proba(self, X: np.ndarray, early_exit: tuple[int, float] | None = None,
+                      finish: np.ndarray | None = None) -> np.ndarray:
+        """Promo probability of each row of ``X`` (rows x features).
+
+        ``early_exit`` (trees, bound): rows whose sum over the first ``trees`` trees is under
+        ``bound`` stop there, and get the probability of that partial sum; rows ``finish`` marks
+        (a boolean mask) go on whatever their sum. The rows that go on get exactly the
+        probability of all the trees (see ``promofilter.early_exit``)."""
         _require(X.shape[1] == self.n_features, "input of the wrong width")
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if early_exit is None or not 0 < early_exit[0] < len(self.roots):
+            raw = self._sums(X, self.roots)
+        else:
+            trees, bound = early_exit
+            raw = self._sums(X, self.roots[:trees])
+            going = raw >= bound
+            if finish is not None:
+                going |= finish
+            rows = np.flatnonzero(going)
+            if len(rows):
+                raw[rows] = self._sums(X[rows], self.roots[trees:], raw[rows])
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def _sums(self, X: np.ndarray, roots: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        """Each row's raw score over the trees at ``roots``, from ``start`` (its sum over the trees
+        before them) or the baseline."""
         compiled = native.core()
         if compiled is not None and len(X):
-            raw = np.empty(len(X))
-            compiled.tree_sums(self.nodes, self.roots, np.ascontiguousarray(X, dtype=np.float64),
-                               X.shape[1], self.baseline, raw)
-            return 1.0 / (1.0 + np.exp(-raw))
-        return self.predict_proba_numpy(X)
+            raw = np.full(len(X), self.baseline) if start is None else np.array(start, dtype=np.float64)
+            compiled.tree_sums(self.nodes, np.ascontiguousarray(roots), X, X.shape[1], self.baseline, raw,
+                               start is not None)
+            return raw
+        return self._sums_numpy(X, roots, start)
 
     def predict_proba_numpy(self, X: np.ndarray) -> np.ndarray:
         """``predict_proba`` in NumPy alone (without the compiled core): the same numbers."""
-        out = np.empty(len(X))
-        n_trees, width = len(self.roots), X.shape[1]
+        return 1.0 / (1.0 + np.exp(-self._sums_numpy(np.asarray(X, dtype=np.float64), self.roots)))
+
+    def _sums_numpy(self, X: np.ndarray, roots: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        out = np.full(len(X), self.baseline) if start is None else np.array(start, dtype=np.float64)
+        n_trees, width = len(roots), X.shape[1]
         for a in range(0, len(X), TREE_ROWS):
             x = np.ascontiguousarray(X[a:a + TREE_ROWS], dtype=np.float64)
             flat_x = x.ravel()
             # one walker per (row, tree), row-major; only walkers not yet at a leaf move on
-            node = np.tile(self.roots, len(x))
+            node = np.tile(roots, len(x))
             row_base = np.repeat(np.arange(len(x), dtype=np.int64) * width, n_trees)
             going = np.flatnonzero(~self.leaf[node])
             has_nan = bool(np.isnan(flat_x).any())
@@ -396,10 +422,9 @@ class _Trees:
                 going = going[~self.leaf[at]]
             node = node.reshape(len(x), n_trees)
             values = self.value[node]
-            raw = np.full(len(x), self.baseline)
+            raw = out[a:a + len(x)]  # (a view: summed in place)
             for t in range(values.shape[1]):  # tree by tree, in scikit-learn's order of addition
                 raw += values[:, t]
-            out[a:a + len(x)] = 1.0 / (1.0 + np.exp(-raw))
         return out
 
 
@@ -520,16 +545,24 @@ class CompiledClassifier(_CompiledScorer):
                 out[i] = self.kind_labels[b]
         return out
 
-    def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True
-                     ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
-        """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
+    def stage2_inputs(self, X, shape: np.ndarray, words: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 2's input matrix for every row of ``inputs(X)``, and its context columns."""
         scaled = (shape - self.mean) / self.scale
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
-        names = self.kinds_of(shape, words) if kinds else None
         context = context_features(p1, np.asarray(X["doc"]))
-        p2 = self.stage2.predict_proba(self._stage2_matrix(context, shape, X, slice(None), False))
+        return self._stage2_matrix(context, shape, X, slice(None), False), context
+
+    def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True,
+                     early_exit: tuple[int, float] | None = None, finish: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
+        """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
+        matrix, context = self.stage2_inputs(X, shape, words)
+        names = self.kinds_of(shape, words) if kinds else None
+        batch = self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any()
+        # (batch mode keeps every score: the scores alone are compared with the batch ones)
+        p2 = self.stage2.predict_proba(matrix, None if batch else early_exit, finish)
         p_alone = None
-        if self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any():
+        if batch:
             p_alone = p2.copy()
             recurring = np.flatnonzero(recurs(X))
             if len(recurring):
@@ -537,15 +570,17 @@ class CompiledClassifier(_CompiledScorer):
                     self._stage2_matrix(context, shape, X, recurring, True))
         return p2, names, p_alone
 
-    def score_kind_alone(self, X, kinds_wanted=None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+    def score_kind_alone(self, X, kinds_wanted=None, early_exit: tuple[int, float] | None = None,
+                         finish: np.ndarray | None = None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
         """Promo probability and kind of every row of a segment table, and (batch mode) the
         probability each row would get without batch repetition; as ``PromoClassifier``.
         ``kinds_wanted`` (the scores -> a mask of rows): kinds of those rows only, the others
-        ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence)."""
+        ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence).
+        ``early_exit`` and ``finish``: as ``_Trees.predict_proba`` (not in batch mode)."""
         shape, words = self.inputs(X)
         if kinds_wanted is None:
-            return self.score_inputs(X, shape, words)
-        p, _, p_alone = self.score_inputs(X, shape, words, kinds=False)
+            return self.score_inputs(X, shape, words, early_exit=early_exit, finish=finish)
+        p, _, p_alone = self.score_inputs(X, shape, words, kinds=False, early_exit=early_exit, finish=finish)
         return p, self.kinds_of(shape, words, kinds_wanted(p)), p_alone
 
 
@@ -570,8 +605,10 @@ class CompiledEnsemble(_CompiledScorer):
             self._fitted = self._source()
         return self._fitted
 
-    def score_kind_alone(self, X, kinds_wanted=None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
-        """As ``CompiledClassifier.score_kind_alone``; the first member names the kinds."""
+    def score_kind_alone(self, X, kinds_wanted=None, early_exit=None, finish=None
+                         ) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+        """As ``CompiledClassifier.score_kind_alone``; the first member names the kinds. Every
+        score is exact (``early_exit`` is not used: the bounds are a single model's)."""
         inputs: dict[tuple, tuple] = {}
         p, alone = [], []
         for member in self.members:

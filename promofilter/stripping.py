@@ -10,7 +10,8 @@ import numpy as np
 from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
-from .policy import choose_removals, kinds_needed, remove_spans, removed_ranges
+from .early_exit import EXIT_KEY, EarlyExit
+from .policy import StripNeeds, choose_removals, remove_spans, removed_ranges
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -84,6 +85,21 @@ class PromoFilter:
             self._memory_cache = cached
         return cached[1]
 
+    @property
+    def early_exit(self) -> EarlyExit | None:
+        """The calibrated early exit from stage 2 this model's metadata holds, if it holds one for
+        this classifier's trees (``promofilter.early_exit``); None otherwise."""
+        entry = self.metadata.get(EXIT_KEY)
+        classifier = self.classifier
+        if entry is None or not isinstance(classifier, CompiledClassifier):
+            return None
+        cached = getattr(self, "_exit_cache", None)
+        if cached is None or cached[0] is not entry or cached[1] is not classifier:  # checked once
+            parsed = EarlyExit.from_metadata(entry)
+            cached = (entry, classifier, parsed if parsed is not None and parsed.usable_with(classifier.stage2) else None)
+            self._exit_cache = cached
+        return cached[2]
+
     def estimator(self):
         """The scikit-learn classifier, to train from this model. A loaded model scores with
         NumPy alone (``promofilter.scoring``); this loads the estimator, and scikit-learn, once."""
@@ -108,10 +124,11 @@ class PromoFilter:
                              for batch in _batched(_with_sites(texts, sites), BATCH_DOCS)), jobs=1)
 
     def score_batch(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
-                    sites: Sequence[str | None] | None = None, kinds_needed=None) -> list[Scored]:
+                    sites: Sequence[str | None] | None = None, needs: StripNeeds | None = None) -> list[Scored]:
         """Segments, promo scores and kinds of each text; all segments scored in one call.
-        ``kinds_needed`` (``policy.kinds_needed``): kinds only of the segments it marks, the
-        others ``Kind.CONTENT`` (the kind model is a tenth of the scoring time)."""
+        ``needs`` (stripping's ``policy.StripNeeds``): kinds only of the segments that need
+        one, the others ``Kind.CONTENT`` (the kind model is a tenth of the scoring time), and
+        exact scores only of those (the others may stop early: ``promofilter.early_exit``)."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
@@ -126,9 +143,13 @@ class PromoFilter:
             scorer = self.classifier
             memory = self.memory
             compiled = isinstance(scorer, (CompiledClassifier, CompiledEnsemble))
-            if compiled and kinds_needed is not None and memory is None:  # (a learned example may name no kind)
+            if compiled and needs is not None and memory is None:  # (a learned example may name no kind)
+                early = self.early_exit
+                bound = None if early is None else early.bound_for(needs.floor)
                 scores, kinds, alone = scorer.score_kind_alone(
-                    table, kinds_wanted=lambda p: kinds_needed(p, table["text"]))
+                    table, kinds_wanted=lambda p: needs.kinds(p, table["text"]),
+                    early_exit=None if bound is None else (early.trees, bound),
+                    finish=None if bound is None else needs.exact(table["text"]))
             else:
                 scores, kinds, alone = scorer.score_kind_alone(table if compiled else as_frame(table))
             if memory is not None:
@@ -161,7 +182,7 @@ class PromoFilter:
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
         # only stripping (no kept spans to describe) can leave the kinds of sure content unnamed
-        needed = None if kept else kinds_needed(config, threshold, run_threshold)
+        needed = None if kept else StripNeeds(config, threshold, run_threshold)
         choose = choose_removals if spans else removed_ranges
         return [choose(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
                        scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
