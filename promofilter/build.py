@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .corpus import generate, generate_batches, load_corpus, split_corpus, split_folds
+from .early_exit import EXIT_KEY
 from .evaluate import Metrics
 from .training import MEMBER_KEY, THRESHOLDS, choose_threshold, fit_filter, metrics_at, run_threshold_for, scored_documents
 
@@ -47,6 +48,10 @@ BATCH_SHARE = 1.0
 # same corpus split; validation and test documents are shared. See training/README.md.
 MEMBERS = 1
 MEMBER_SEED_STEP = 1000
+# the early exit's calibration documents (as many as the training documents, up to this) and the
+# seed, on from the build's, they are generated at (no other draw of a build uses it)
+EXIT_DOCS = 6000
+EXIT_SEED = 31337
 
 
 class BuildError(Exception):
@@ -230,6 +235,20 @@ def _as_member(doc: dict, k: int) -> dict:
     return doc
 
 
+def calibrate_early_exit(classifier, corpus, seed: int = 0, documents: int = EXIT_DOCS):
+    """``early_exit.calibrate`` on ``documents`` generated from ``corpus`` at a seed of their
+    own (``EXIT_SEED`` on from the build's), documents alone; None for an averaged model."""
+    from .early_exit import calibrate
+    from .scoring import Unsupported, compile_classifier
+
+    try:
+        compiled = compile_classifier(classifier)
+    except Unsupported:
+        return None
+    texts = [d["text"] for d in generate(corpus, documents, seed=seed + EXIT_SEED, prefix="exit")]
+    return calibrate(compiled, texts)
+
+
 def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,
                 realworld=None, command: str = "", n_train_docs: int = N_TRAIN_DOCS,
                 n_eval_docs: int = N_EVAL_DOCS, plots: bool = True, params: dict | None = None,
@@ -360,6 +379,11 @@ def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=()
             "test_sweep": [{"threshold": t, **m.to_dict()} for t, m in sweep],
         },
     )
+    if use_base:
+        # the early exit's bounds, from documents no model part saw (see promofilter.early_exit)
+        exit = calibrate_early_exit(model.classifier, load_corpus(corpus_dir), seed, min(EXIT_DOCS, n_train_docs))
+        if exit is not None:
+            card[EXIT_KEY] = exit.to_metadata()
     model.metadata.update(card)
     # realworld: a gold file to report on, None to use ../shared/realworld/dev.jsonl if present,
     # False to skip. It is only ever measured: nothing above looks at it.

@@ -1,0 +1,160 @@
+"""Early exit from stage 2's trees (promofilter/early_exit.py): when stripping, segments whose
+first trees already put them far under every threshold stop there; what is removed, and the
+scores and kinds of what is removed, stay exactly those of all the trees."""
+import copy
+import math
+
+import numpy as np
+import pytest
+
+import promofilter
+from promofilter import native
+from promofilter.corpus import generate, load_corpus
+from promofilter.early_exit import EXIT_KEY, MARGIN, EarlyExit, calibrate, fingerprint, partial_and_full
+from promofilter.policy import StripNeeds
+from promofilter.results import StripConfig
+
+
+def _without_exit(model):
+    plain = copy.copy(model)
+    plain.metadata = {k: v for k, v in model.metadata.items() if k != EXIT_KEY}
+    assert plain.early_exit is None
+    return plain
+
+
+@pytest.fixture(scope="module")
+def fresh_texts():
+    """Documents no build draws (their own generator seed)."""
+    return [d["text"] for d in generate(load_corpus(), 400, seed=777_001, prefix="fresh")]
+
+
+def _rows(trees, n=900, seed=3):
+    return np.random.default_rng(seed).normal(size=(n, trees.n_features)) * 3
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_rows_that_go_on_get_exactly_the_score_of_all_the_trees(shipped_model, compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(native, "core", lambda: None)
+    elif native.core() is None:
+        pytest.skip("the compiled core is not built")
+    trees = shipped_model.classifier.stage2
+    X = _rows(trees)
+    full = trees.predict_proba(X)
+    partial = trees.predict_proba(X, (75, 10.0))  # (a bound no row reaches: all stop)
+    bound = float(np.median(np.log(partial / (1 - partial))))
+    early = trees.predict_proba(X, (75, bound))
+    going = np.log(partial / (1 - partial)) >= bound
+    assert 0 < going.sum() < len(X)
+    assert np.array_equal(early[going], full[going])  # the same sums in the same order, bit for bit
+    assert np.array_equal(early[~going], partial[~going])
+    assert (early[~going] < 1 / (1 + math.exp(-bound))).all()
+
+
+def test_rows_marked_to_finish_go_on_whatever_their_sum(shipped_model):
+    trees = shipped_model.classifier.stage2
+    X = _rows(trees, 300)
+    finish = np.zeros(len(X), dtype=bool)
+    finish[::3] = True
+    early = trees.predict_proba(X, (75, 50.0), finish)  # every other row stops
+    full = trees.predict_proba(X)
+    assert np.array_equal(early[finish], full[finish])
+    assert not np.isclose(early[~finish], full[~finish]).all()
+
+
+def test_compiled_and_numpy_trees_stop_the_same_rows_with_the_same_scores(shipped_model, monkeypatch):
+    if native.core() is None:
+        pytest.skip("the compiled core is not built")
+    trees = shipped_model.classifier.stage2
+    X = _rows(trees, 700, seed=8)
+    X[::7, 2] = np.nan  # missing values too
+    compiled = trees.predict_proba(X, (75, -1.0))
+    monkeypatch.setattr(native, "core", lambda: None)
+    assert np.array_equal(trees.predict_proba(X, (75, -1.0)), compiled)
+
+
+@pytest.mark.parametrize("config", [None, StripConfig(threshold=0.5), StripConfig(threshold=0.3, run_threshold=0.2),
+                                    StripConfig(threshold=0.95), StripConfig(remove_kinds={"credit"})],
+                         ids=["default", "t0.5", "t0.3-runs", "t0.95", "credits-only"])
+def test_stripping_removes_exactly_what_all_the_trees_remove(shipped_model, fresh_texts, config):
+    assert shipped_model.early_exit is not None
+    plain = _without_exit(shipped_model)
+    assert shipped_model.strip_many(fresh_texts, config) == plain.strip_many(fresh_texts, config)
+    early = [s.removed for s in shipped_model.explain_many(fresh_texts, config)]
+    assert early == [s.removed for s in plain.explain_many(fresh_texts, config)]  # scores and kinds too
+    assert sum(map(len, early)) > 0
+
+
+def test_detecting_never_stops_early(shipped_model, fresh_texts):
+    plain = _without_exit(shipped_model)
+    assert list(shipped_model.detect_many(fresh_texts[:60])) == list(plain.detect_many(fresh_texts[:60]))
+
+
+def test_the_exit_does_stop_most_segments_when_stripping(shipped_model, fresh_texts):
+    exit = shipped_model.early_exit
+    first, partial, full = partial_and_full(shipped_model.classifier, fresh_texts)
+    assert first == exit.trees
+    stops = partial < exit.bound_for(StripNeeds(StripConfig(), shipped_model.threshold,
+                                               shipped_model.run_threshold).floor)
+    assert stops.mean() > 0.5
+
+
+def test_calibrated_bounds_hold_with_their_margin_on_the_calibration_documents(shipped_model, fresh_texts):
+    exit = calibrate(shipped_model.classifier, fresh_texts[:150])
+    first, partial, full = partial_and_full(shipped_model.classifier, fresh_texts[:150])
+    assert exit.trees == first and exit.fingerprint == fingerprint(shipped_model.classifier.stage2)
+    for floor, bound in exit.bounds:
+        logit = math.log(floor / (1 - floor))
+        assert bound <= logit
+        assert (partial[full >= logit] >= bound + MARGIN - 1e-12).all()
+
+
+def test_a_floor_uses_the_bound_of_the_calibrated_floor_under_it():
+    exit = EarlyExit(10, ((0.1, -5.0), (0.5, -3.0), (0.9, -1.0)), "x")
+    assert exit.bound_for(0.05) is None  # nothing calibrated that low: every score exact
+    assert exit.bound_for(0.1) == -5.0
+    assert exit.bound_for(0.7) == -3.0
+    assert exit.bound_for(math.inf) == -1.0  # (no kind removed)
+
+
+@pytest.mark.parametrize("entry", [
+    "nonsense", {}, {"trees": "75", "bounds": [[0.5, -3]], "trees_sha256": "x"},
+    {"trees": 75, "bounds": [[1.5, -3]], "trees_sha256": "x"}, {"trees": 75, "bounds": [[0.5, "nan"]], "trees_sha256": "x"},
+    {"trees": 75, "bounds": [[0.9, -1], [0.5, -3]], "trees_sha256": "x"}, {"trees": True, "bounds": [], "trees_sha256": "x"},
+])
+def test_malformed_bounds_in_a_model_file_are_ignored(entry):
+    assert EarlyExit.from_metadata(entry) is None
+
+
+def test_bounds_of_other_trees_are_ignored(shipped_model, fresh_texts):
+    other = copy.copy(shipped_model)
+    entry = dict(shipped_model.metadata[EXIT_KEY], trees_sha256="0" * 64)
+    other.metadata = dict(shipped_model.metadata, **{EXIT_KEY: entry})
+    assert other.early_exit is None
+    assert other.strip_many(fresh_texts[:20]) == shipped_model.strip_many(fresh_texts[:20])
+
+
+def test_a_model_file_with_broken_bounds_still_loads_and_strips_exactly(tmp_path, model_dir, fresh_texts):
+    import json
+    import shutil
+
+    shutil.copytree(model_dir, tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta[EXIT_KEY] = {"trees": -4, "bounds": "all", "trees_sha256": None}
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    broken = promofilter.load_model(tmp_path / "m")
+    assert broken.early_exit is None
+    assert broken.strip_many(fresh_texts[:30]) == _without_exit(promofilter.load_model(model_dir)).strip_many(fresh_texts[:30])
+
+
+def test_a_build_calibrates_its_model_and_the_model_file_keeps_the_bounds(model):
+    exit = model.early_exit
+    assert exit is not None and exit.documents > 0 and exit.segments > exit.documents
+    assert exit.trees == round(0.3 * len(model.classifier.stage2.roots))
+
+
+def test_feed_footer_candidates_always_get_their_exact_score():
+    needs = StripNeeds(StripConfig(), 0.9, 0.85)
+    assert needs.floor == 0.85
+    assert needs.exact(["The post A appeared first on B.", "Other text."]).tolist() == [True, False]
+    assert StripNeeds(StripConfig(builtin_rules=False), 0.9).exact(["The post A appeared first on B."]) is None
