@@ -318,7 +318,8 @@ class StripNeeds:
     under ``floor`` (every removal threshold and the run threshold) is kept whatever its exact
     score and kind, unless it may be a feed footer; rules set their own kinds. So only the
     segments at or over the floor need a kind, and only those and the feed-footer candidates an
-    exact score (``promofilter.early_exit``)."""
+    exact score (``promofilter.early_exit``), unless a user's block rule may remove any segment
+    (``may_stop`` False)."""
 
     def __init__(self, config: StripConfig, threshold: float, run_threshold: float | None = None):
         floor = min((config.threshold_for(k, threshold) for k in config.remove_kinds), default=math.inf)
@@ -326,6 +327,8 @@ class StripNeeds:
             floor = min(floor, run_threshold)
         self.floor = float(floor)
         self.feed_footers = config.builtin_rules
+        # a user's block rule removes a segment whatever its score, and reports that score
+        self.may_stop = not any(rule.action == "block" for rule in config.rules)
 
     def exact(self, texts: Sequence[str]):
         """The segments that need an exact score however low it is (a boolean mask), or None."""

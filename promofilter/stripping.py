@@ -145,7 +145,7 @@ class PromoFilter:
             compiled = isinstance(scorer, (CompiledClassifier, CompiledEnsemble))
             if compiled and needs is not None and memory is None:  # (a learned example may name no kind)
                 early = self.early_exit
-                bound = None if early is None else early.bound_for(needs.floor)
+                bound = None if early is None or not needs.may_stop else early.bound_for(needs.floor)
                 scores, kinds, alone = scorer.score_kind_alone(
                     table, kinds_wanted=lambda p: needs.kinds(p, table["text"]),
                     early_exit=None if bound is None else (early.trees, bound),

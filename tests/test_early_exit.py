@@ -158,3 +158,16 @@ def test_feed_footer_candidates_always_get_their_exact_score():
     assert needs.floor == 0.85
     assert needs.exact(["The post A appeared first on B.", "Other text."]).tolist() == [True, False]
     assert StripNeeds(StripConfig(builtin_rules=False), 0.9).exact(["The post A appeared first on B."]) is None
+
+
+def test_a_user_block_rule_keeps_every_score_exact(shipped_model, fresh_texts):
+    from promofilter.rules import Rule
+
+    config = StripConfig(rules=(Rule("council", "block", "council", "literal", kind="credit"),
+                                Rule("market", "block", "market", "literal"), Rule("season", "block", "season", "literal")))
+    assert not StripNeeds(config, 0.9).may_stop
+    assert StripNeeds(StripConfig(rules=(Rule("x", "allow", "x", "literal"),)), 0.9).may_stop
+    plain = _without_exit(shipped_model)
+    early = [s.removed for s in shipped_model.explain_many(fresh_texts, config)]
+    assert early == [s.removed for s in plain.explain_many(fresh_texts, config)]
+    assert any(span.rule for spans in early for span in spans)
