@@ -181,6 +181,13 @@ def _markdown(card: dict) -> str:
         lines.append(f"| {row['threshold']} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
                      f"{_pct(row['content_loss'])} | {_pct(row['lossy_docs'])} |")
     lines += ["", "## Parameters", "", f"`{json.dumps(card.get('params') or {})}` (defaults of `PromoClassifier` otherwise)", ""]
+    exit = card.get("early_exit")
+    if exit:
+        lines += [f"Early exit when stripping: segments whose sum over the first {exit['trees']} trees of stage 2 is under "
+                  f"the bound for the lowest threshold in play stop there (calibrated on {exit['documents']} generated "
+                  f"documents, {exit['segments']} segments; margin {exit['margin']} in log-odds; see "
+                  "`promofilter/early_exit.py`). Bounds (floor: log-odds): "
+                  + ", ".join(f"{f}: {b:.2f}" for f, b in exit["bounds"]) + ".", ""]
     file = card.get("model_size")  # (not "model_file": model.json names the file there)
     if file:
         lines += [f"Model file `{file['file']}`: {file['bytes'] / 1e6:.1f} MB; loading it took {file['load_seconds']:.2f} s "

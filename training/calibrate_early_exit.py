@@ -4,10 +4,10 @@
 
 A build calibrates its model itself (``build.calibrate_early_exit``); this adds the bounds to a
 model built before there were any, the same way: documents generated at the build seed plus
-``EXIT_SEED``. It writes ``early_exit`` into model.json and model_card.json (the model file and
-its sha256 are untouched), then reports, on documents generated at ``--verify-seed``, how many
-removals the bounds would lose at each floor and the share of segments that stop. Nothing here
-reads the real-world file.
+``EXIT_SEED``. It writes ``early_exit`` into model.json and model_card.json and renders
+MODEL_CARD.md again (the model file and its sha256 are untouched), then reports, on documents
+generated at ``--verify-seed``, how many removals the bounds would lose at each floor and the
+share of segments that stop. Nothing here reads the real-world file.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import promofilter
 from promofilter.build import EXIT_DOCS, calibrate_early_exit
+from promofilter.card import _markdown
 from promofilter.corpus import generate, load_corpus
 from promofilter.early_exit import EXIT_KEY, changed_removals
 from promofilter.textio import atomic_write
@@ -47,6 +48,9 @@ def main() -> None:
     for name in ("model.json", "model_card.json"):
         if (out / name).is_file():
             _update_json(out / name, EXIT_KEY, entry)
+    if (out / "model_card.json").is_file():
+        card = json.loads((out / "model_card.json").read_text(encoding="utf-8"))
+        atomic_write(out / "MODEL_CARD.md", _markdown(card).encode())
     print(f"{out}: first {exit.trees} trees; bounds (floor: log-odds)",
           ", ".join(f"{f}: {b:.3f}" for f, b in exit.bounds))
     model = promofilter.load_model(out)
