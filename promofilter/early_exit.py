@@ -70,7 +70,8 @@ class EarlyExit:
     @classmethod
     def from_metadata(cls, entry) -> EarlyExit | None:
         """The bounds a model file holds, or None when they are malformed (model.json is data a
-        user may edit: nothing in it is trusted)."""
+        user may edit: nothing in it is trusted). A bound over its floor's log-odds is malformed:
+        a segment that stopped there could score over the floor, and be removed."""
         try:
             trees = entry["trees"]
             bounds = tuple((float(f), float(b)) for f, b in entry["bounds"])
@@ -78,7 +79,7 @@ class EarlyExit:
         except (TypeError, KeyError, ValueError):
             return None
         if (not isinstance(trees, int) or isinstance(trees, bool) or trees < 1 or not isinstance(sha, str)
-                or not all(0 < f < 1 and math.isfinite(b) for f, b in bounds)
+                or not all(0 < f < 1 and math.isfinite(b) and b <= _logit(f) for f, b in bounds)
                 or [f for f, _ in bounds] != sorted(f for f, _ in bounds)):
             return None
         return cls(trees, bounds, sha, int(entry.get("documents", 0) or 0), int(entry.get("segments", 0) or 0))

@@ -332,7 +332,8 @@ class StripNeeds:
 
     def exact(self, texts: Sequence[str]):
         """The segments that need an exact score however low it is (a boolean mask), or None."""
-        if not self.feed_footers:
+        # (one search of all the texts at once: a footer is rare, a test per text is not cheap)
+        if not self.feed_footers or "The post" not in "\0".join(texts):
             return None
         import numpy as np  # here: `import promofilter` (and `promofilter --version`) stays without NumPy
 

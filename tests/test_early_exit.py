@@ -121,6 +121,7 @@ def test_a_floor_uses_the_bound_of_the_calibrated_floor_under_it():
     "nonsense", {}, {"trees": "75", "bounds": [[0.5, -3]], "trees_sha256": "x"},
     {"trees": 75, "bounds": [[1.5, -3]], "trees_sha256": "x"}, {"trees": 75, "bounds": [[0.5, "nan"]], "trees_sha256": "x"},
     {"trees": 75, "bounds": [[0.9, -1], [0.5, -3]], "trees_sha256": "x"}, {"trees": True, "bounds": [], "trees_sha256": "x"},
+    {"trees": 75, "bounds": [[0.5, 0.1]], "trees_sha256": "x"},  # (a stopped segment could score over 0.5)
 ])
 def test_malformed_bounds_in_a_model_file_are_ignored(entry):
     assert EarlyExit.from_metadata(entry) is None
@@ -157,6 +158,8 @@ def test_feed_footer_candidates_always_get_their_exact_score():
     needs = StripNeeds(StripConfig(), 0.9, 0.85)
     assert needs.floor == 0.85
     assert needs.exact(["The post A appeared first on B.", "Other text."]).tolist() == [True, False]
+    assert needs.exact(["Other text.", "A post office."]) is None
+    assert needs.exact(["Other text.", "At The post office."]).tolist() == [False, False]
     assert StripNeeds(StripConfig(builtin_rules=False), 0.9).exact(["The post A appeared first on B."]) is None
 
 
