@@ -741,27 +741,30 @@ url_hint(int kind, const void *data, Py_ssize_t n)
     return 0;
 }
 
-/* url_hint of an ASCII text: the same tests on its bytes */
+/* url_hint of an ASCII text: the same tests on its bytes, found from its rare characters (":"
+   and ".", by memchr): "://"; "www." (at the period: the three characters before it); a
+   period and a TLD */
 static int
 url_hint_ascii(const uint8_t *s, Py_ssize_t n)
 {
-    for (Py_ssize_t i = 0; i + 2 < n; i++) {
-        const uint8_t c = s[i];
-        if (c == ':') {
-            if (s[i + 1] == '/' && s[i + 2] == '/')
+    if (n < 3)
+        return 0;
+    for (const uint8_t *p = s; (p = memchr(p, ':', (size_t)(s + n - 2 - p))) != NULL; p++)
+        if (p[1] == '/' && p[2] == '/')
+            return 1;
+    for (const uint8_t *p = s; p < s + n && (p = memchr(p, '.', (size_t)(s + n - p))) != NULL; p++) {
+        const Py_ssize_t i = p - s;
+        if (i >= 3 && (s[i - 3] | 0x20) == 'w' && (s[i - 2] | 0x20) == 'w' && (s[i - 1] | 0x20) == 'w')
+            return 1;
+        if (i + 2 >= n)
+            continue;
+        for (size_t t = 0; t < sizeof(url_tlds) / sizeof(url_tlds[0]); t++) {
+            const char *tld = url_tlds[t];
+            Py_ssize_t k = 0;
+            while (tld[k] && i + 1 + k < n && (s[i + 1 + k] | 0x20) == (uint8_t)tld[k])
+                k++;
+            if (!tld[k] && (i + 1 + k == n || !re_word(s[i + 1 + k])))
                 return 1;
-        } else if (c == 'w' || c == 'W') {
-            if (i + 3 < n && (s[i + 1] | 0x20) == 'w' && (s[i + 2] | 0x20) == 'w' && s[i + 3] == '.')
-                return 1;
-        } else if (c == '.') {
-            for (size_t t = 0; t < sizeof(url_tlds) / sizeof(url_tlds[0]); t++) {
-                const char *tld = url_tlds[t];
-                Py_ssize_t k = 0;
-                while (tld[k] && i + 1 + k < n && (s[i + 1 + k] | 0x20) == (uint8_t)tld[k])
-                    k++;
-                if (!tld[k] && (i + 1 + k == n || !re_word(s[i + 1 + k])))
-                    return 1;
-            }
         }
     }
     return 0;
@@ -829,10 +832,25 @@ ascii_word_end(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
     return j;
 }
 
+/* whether "copyright" or "rights reserved" occurs in lower-cased ASCII text, asked of each word
+   s[i:j] of it: a run of letters lies within one word, so "copyright" occurs in a word, and
+   "rights reserved" where a word ends in "rights" before " reserved" */
+static inline int
+copyright_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t j)
+{
+    for (Py_ssize_t k = i; k + 9 <= j; k++)
+        if (s[k] == 'c' && memcmp(s + k, "copyright", 9) == 0)
+            return 1;
+    return j - i >= 6 && j + 9 <= n && s[j] == ' ' && memcmp(s + j - 6, "rights", 6) == 0
+           && memcmp(s + j + 1, "reserved", 8) == 0;
+}
+
 /* WORD over lower-cased ASCII (its letters are a-z), each word looked up in the table: the
-   number of words, and of words in each list; whether the first is a call-to-action verb */
+   number of words, and of words in each list; whether the first is a call-to-action verb, and
+   whether the text says "copyright" or "rights reserved" */
 static Py_ssize_t
-ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t counts[5], int *cta_first)
+ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t counts[5], int *cta_first,
+            int *copyright)
 {
     Py_ssize_t words = 0;
     for (Py_ssize_t i = 0; i < n;) {
@@ -841,6 +859,7 @@ ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t cou
             continue;
         }
         const Py_ssize_t j = ascii_word_end(s, n, i);
+        *copyright |= j - i >= 6 && copyright_at(s, n, i, j);
         uint8_t mask = 0;
         if (j - i <= 64) {  /* longer than any listed word */
             uint32_t h = fnv1a(s + i, j - i) & (WT_SLOTS - 1);
@@ -949,8 +968,8 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     /* WORD: [^\W\d_]+(?:['’][^\W\d_]+)? over the lower-cased text */
     Py_ssize_t words = 0, counts[5] = {0, 0, 0, 0, 0};  /* cta, stop, second, plural, reporting */
     int cta_first = 0;
-    if (ascii_fast)
-        words = ascii_words(ldata, ln, wt, counts, &cta_first);
+    if (ascii_fast)  /* (copyright is 0 here: only the other loop sees a ©) */
+        words = ascii_words(ldata, ln, wt, counts, &cta_first, &copyright);
     for (Py_ssize_t i = 0; !ascii_fast && i < ln;) {
         if (!re_letter(PyUnicode_READ(lkind, ldata, i))) {
             i++;
@@ -982,7 +1001,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
         words++;
         i = j;
     }
-    if (!copyright) {
+    if (!copyright && !ascii_fast) {  /* (ascii_words looked) */
         if (lowered == NULL) {
             copyright = contains_ascii(ldata, ln, "copyright") || contains_ascii(ldata, ln, "rights reserved");
         } else {
