@@ -1706,16 +1706,37 @@ punct_run(int kind, const void *data, Py_ssize_t a, Py_ssize_t n, Py_ssize_t i, 
 /* segment._sentence_ends of the stripped line text[a:b], as offsets within it */
 static int
 sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize_t b,
-              PyObject *is_abbreviation, PyObject *abbreviations, ends_t *ends)
+              PyObject *is_abbreviation, PyObject *abbreviations, ends_t *ends, ends_t *found)
 {
     const Py_ssize_t n = b - a;
     PyObject *line = NULL;
     int status = -1;
 #define AT(i) PyUnicode_READ(kind, data, a + (i))
     ends->len = 0;
+    /* The three patterns below start at a terminator ([.!?…] or [。！？!?]): the loops visit the
+       terminators' positions alone (found in one pass), in the same order, with the same skips */
+    Py_ssize_t n_terms = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* (`found`: the caller's buffer, reused line to line) */
+        const Py_UCS4 c = AT(i);
+        if (c < 0x80 ? (c == '.' || c == '!' || c == '?') : (c == 0x2026 || c == 0x3002 || c == 0xFF01 || c == 0xFF1F)) {
+            Py_ssize_t *grown = grow(found->v, &found->cap, n_terms + 1, sizeof(Py_ssize_t), 64);
+            if (grown == NULL)
+                goto done;
+            found->v = grown;
+            found->v[n_terms++] = i;
+        }
+    }
+    const Py_ssize_t *terms = found->v;
+    /* the next position from i that may start a match: the next terminator */
+#define NEXT_TERM(i, k) ((k) < n_terms ? terms[(k)] : n)
     /* _LATIN_END: [.!?…]+["'”’»)\]]*(?=\s+[^\s\-a-z,;:)\]}%]) -- a run matches as a whole or not
        at all (a shorter run is followed by punctuation, not space) */
-    for (Py_ssize_t i = 0; i < n;) {
+    for (Py_ssize_t i = 0, k = 0; i < n;) {
+        while (k < n_terms && terms[k] < i)
+            k++;
+        i = NEXT_TERM(i, k);
+        if (i >= n)
+            break;
         if (!is_latin_term(AT(i))) {
             i++;
             continue;
@@ -1743,7 +1764,12 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
     /* _CJK_END: [。！？!?]+[」』”’)）]*(?=\S), with the regex engine's backtracking: when the
        longest match is not followed by a non-space, it gives back one closer, or else one
        terminator, whichever is last (that character is itself a non-space) */
-    for (Py_ssize_t i = 0; i < n;) {
+    for (Py_ssize_t i = 0, k = 0; i < n;) {
+        while (k < n_terms && terms[k] < i)
+            k++;
+        i = NEXT_TERM(i, k);
+        if (i >= n)
+            break;
         if (!is_cjk_term(AT(i))) {
             i++;
             continue;
@@ -1766,7 +1792,14 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
         i = end;
     }
     /* _GLUED_END: (?<=[a-z]{2}[.!?])(?=[A-Z][a-z]) */
-    for (Py_ssize_t p = 3; p + 1 < n; p++) {
+    for (Py_ssize_t p = 3, k = 0; p + 1 < n; p++) {
+        while (k < n_terms && terms[k] < p - 1)  /* p - 1 at the next terminator */
+            k++;
+        if (k == n_terms)
+            break;
+        p = terms[k] + 1;
+        if (p + 1 >= n)
+            break;
         Py_UCS4 t = AT(p - 1);
         if ((t == '.' || t == '!' || t == '?') && is_lower_ascii(AT(p - 3)) && is_lower_ascii(AT(p - 2))
                 && is_upper_ascii(AT(p)) && is_lower_ascii(AT(p + 1))) {
@@ -1787,6 +1820,7 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
 done:
     Py_XDECREF(line);
     return status;
+#undef NEXT_TERM
 #undef AT
 }
 
@@ -1812,7 +1846,7 @@ collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviation
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    ends_t ends = {NULL, 0, 0};
+    ends_t ends = {NULL, 0, 0}, terms = {NULL, 0, 0};
     out->len = 0;
     for (Py_ssize_t i = 0; i < n;) {
         if (is_line_break(PyUnicode_READ(kind, data, i))) {
@@ -1830,7 +1864,7 @@ collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviation
         i = line_end;
         if (a == b)
             continue;
-        if (sentence_ends(text, kind, data, a, b, is_abbreviation, abbreviations, &ends) < 0)
+        if (sentence_ends(text, kind, data, a, b, is_abbreviation, abbreviations, &ends, &terms) < 0)
             goto fail;
         Py_ssize_t n_cuts = ends.len + 2;
         for (Py_ssize_t k = 0; k + 1 < n_cuts; k++) {
@@ -1847,9 +1881,11 @@ collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviation
         }
     }
     PyMem_Free(ends.v);
+    PyMem_Free(terms.v);
     return 0;
 fail:
     PyMem_Free(ends.v);
+    PyMem_Free(terms.v);
     return -1;
 }
 
