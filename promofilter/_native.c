@@ -1426,33 +1426,53 @@ PyDoc_STRVAR(title_runs_doc,
 "title_runs(texts) -> list\n\n"
 "signals.TITLE_RUN.sub(\" xtitle \", text) for each str of the list `texts`.");
 
+/* the first space (' ') in text[from:n], or n */
+static inline Py_ssize_t
+find_space(int kind, const void *data, Py_ssize_t from, Py_ssize_t n)
+{
+    if (from >= n)
+        return n;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const uint8_t *hit = memchr((const uint8_t *)data + from, ' ', (size_t)(n - from));
+        return hit != NULL ? hit - (const uint8_t *)data : n;
+    }
+    for (; from < n; from++)
+        if (PyUnicode_READ(kind, data, from) == ' ')
+            return from;
+    return n;
+}
+
 /* TITLE_RUN.sub(" xtitle ", text) of one text (the text itself when nothing is replaced: most
-   texts, so nothing is copied until a run is found) */
+   texts, so nothing is copied until a run is found). A run starts after a space: only the
+   positions after one are tried, and the text between runs is copied a range at a time. */
 static PyObject *
 title_runs_one(PyObject *text, ubuf *b)
 {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
+    Py_ssize_t copied = 0;  /* text[:copied] is done: in the buffer once a run is found */
     int copying = 0;
     b->len = 0;
-    for (Py_ssize_t p = 0; p < n;) {
-        Py_ssize_t end = -1;
-        /* (?<=\S ): a space, after something that is not one */
-        if (p >= 2 && PyUnicode_READ(kind, data, p - 1) == ' ' && !is_space(PyUnicode_READ(kind, data, p - 2)))
-            end = title_run_end(kind, data, n, p);
+    for (Py_ssize_t sp = find_space(kind, data, 1, n); sp + 1 < n;) {
+        /* (?<=\S ): p after a space, after something that is not one */
+        const Py_ssize_t p = sp + 1;
+        const Py_ssize_t end = is_space(PyUnicode_READ(kind, data, sp - 1)) ? -1 : title_run_end(kind, data, n, p);
         if (end > p) {
-            if ((!copying && ubuf_put_range(b, kind, data, 0, p) < 0) || ubuf_puts(b, " xtitle ") < 0)
+            if (ubuf_put_range(b, kind, data, copied, p) < 0 || ubuf_puts(b, " xtitle ") < 0)
                 return NULL;
             copying = 1;
-            p = end;
+            copied = end;
+            sp = find_space(kind, data, end, n);  /* (a run ends in a word: not at a space) */
         } else {
-            if (copying && ubuf_put(b, PyUnicode_READ(kind, data, p)) < 0)
-                return NULL;
-            p++;
+            sp = find_space(kind, data, sp + 1, n);
         }
     }
-    return copying ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len) : PyUnicode_FromObject(text);
+    if (!copying)
+        return PyUnicode_FromObject(text);
+    if (ubuf_put_range(b, kind, data, copied, n) < 0)
+        return NULL;
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
 }
 
 /* A new list of one_text(text) for each str of the list in args (a scratch buffer shared) */
