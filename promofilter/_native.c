@@ -1529,7 +1529,13 @@ country_us_one(PyObject *text, ubuf *b)
     int replaced = 0;
     b->len = 0;
     for (Py_ssize_t p = 0; p + 1 < n; p++) {
-        /* both alternatives start with \bU */
+        /* both alternatives start with \bU (in 1-byte text, found by memchr) */
+        if (kind == PyUnicode_1BYTE_KIND) {
+            const uint8_t *hit = memchr((const uint8_t *)data + p, 'U', (size_t)(n - 1 - p));
+            if (hit == NULL)
+                break;
+            p = hit - (const uint8_t *)data;
+        }
         if (PyUnicode_READ(kind, data, p) != 'U' || (p > 0 && re_word(PyUnicode_READ(kind, data, p - 1))))
             continue;
         Py_ssize_t len = 0;
