@@ -235,10 +235,10 @@ def _as_member(doc: dict, k: int) -> dict:
     return doc
 
 
-def calibrate_early_exit(classifier, corpus, seed: int = 0, documents: int = EXIT_DOCS):
+def calibrate_early_exit(classifier, corpus, seed: int = 0, documents: int = EXIT_DOCS, margin: float | None = None):
     """``early_exit.calibrate`` on ``documents`` generated from ``corpus`` at a seed of their
     own (``EXIT_SEED`` on from the build's), documents alone; None for an averaged model."""
-    from .early_exit import calibrate
+    from .early_exit import MARGIN, calibrate
     from .scoring import Unsupported, compile_classifier
 
     try:
@@ -246,7 +246,7 @@ def calibrate_early_exit(classifier, corpus, seed: int = 0, documents: int = EXI
     except Unsupported:
         return None
     texts = [d["text"] for d in generate(corpus, documents, seed=seed + EXIT_SEED, prefix="exit")]
-    return calibrate(compiled, texts)
+    return calibrate(compiled, texts, MARGIN if margin is None else margin)
 
 
 def build_model(out_dir=None, corpus_dir=None, use_base: bool = True, samples=(), seed: int = 0,

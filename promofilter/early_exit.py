@@ -22,26 +22,40 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["EarlyExit", "calibrate", "EXIT_KEY", "FLOORS", "TREES_SHARE", "MARGIN"]
+__all__ = ["EarlyExit", "calibrate", "lost_removals", "EXIT_KEY", "FLOORS", "TREES_SHARE", "MARGIN"]
 
 EXIT_KEY = "early_exit"  # its key in a model's metadata (model.json)
 # the floors calibrated: a floor between two uses the bound of the one under it
 FLOORS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 TREES_SHARE = 0.3  # of stage 2's trees, summed for every segment
-MARGIN = 1.0  # in log-odds, under the lowest partial sum of a calibration segment that reached the floor
+# in log-odds, under the lowest partial sum of a calibration segment that reached the floor
+# (experiment EE2 in training/README.md: from generated tuning documents)
+MARGIN = 2.5
+# a bound stays this far under its floor's log-odds: a partial sum just under a bound at the
+# log-odds could round up to the floor itself, and be removed
+SLACK = 1e-6
 
 
-def fingerprint(trees) -> str:
-    """What identifies a ``scoring._Trees``: its nodes, roots and baseline."""
+def fingerprint(classifier, trees: int) -> str:
+    """What the bounds of a ``scoring.CompiledClassifier`` depend on: stage 2's trees and the
+    inputs it is given (stage 1, the scaler, the hashing and shape settings), and how many trees
+    are summed before the exit."""
     h = hashlib.sha256()
-    h.update(trees.nodes.tobytes())
-    h.update(trees.roots.tobytes())
-    h.update(repr(float(trees.baseline)).encode())
+    stage2, words = classifier.stage2, classifier.words
+    for array in (stage2.nodes, stage2.roots, classifier.stage1.coef, classifier.stage1.intercept,
+                  classifier.mean, classifier.scale):
+        h.update(array.tobytes())
+    h.update(repr((float(stage2.baseline), words.n_features, words.tokens.pattern, words.max_n, words.norm,
+                   classifier.max_distance, int(trees))).encode())
     return h.hexdigest()
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class EarlyExit:
     trees: int
     bounds: tuple[tuple[float, float], ...]  # (floor, bound), floors ascending
     fingerprint: str
+    margin: float = MARGIN
     documents: int = 0  # calibration documents
     segments: int = 0
 
@@ -63,29 +78,37 @@ class EarlyExit:
                 found = bound
         return found
 
+    def without(self, floors) -> EarlyExit:
+        """These bounds without those of ``floors`` (their scores stay exact)."""
+        drop = set(floors)
+        return EarlyExit(self.trees, tuple(b for b in self.bounds if b[0] not in drop), self.fingerprint,
+                         self.margin, self.documents, self.segments)
+
     def to_metadata(self) -> dict:
-        return {"trees": self.trees, "bounds": [list(b) for b in self.bounds], "trees_sha256": self.fingerprint,
-                "documents": self.documents, "segments": self.segments, "margin": MARGIN}
+        return {"trees": self.trees, "bounds": [list(b) for b in self.bounds], "sha256": self.fingerprint,
+                "margin": self.margin, "documents": self.documents, "segments": self.segments}
 
     @classmethod
     def from_metadata(cls, entry) -> EarlyExit | None:
         """The bounds a model file holds, or None when they are malformed (model.json is data a
-        user may edit: nothing in it is trusted). A bound over its floor's log-odds is malformed:
-        a segment that stopped there could score over the floor, and be removed."""
+        user may edit: nothing in it is trusted). Malformed too: a bound not ``SLACK`` under its
+        floor's log-odds (a segment that stopped there could reach the floor, and be removed),
+        and bounds that do not rise with their floors."""
         try:
-            trees = entry["trees"]
+            trees, sha = entry["trees"], entry["sha256"]
             bounds = tuple((float(f), float(b)) for f, b in entry["bounds"])
-            sha = entry["trees_sha256"]
-        except (TypeError, KeyError, ValueError):
+            margin = float(entry.get("margin", MARGIN))
+        except (TypeError, KeyError, ValueError, OverflowError, AttributeError):
             return None
         if (not isinstance(trees, int) or isinstance(trees, bool) or trees < 1 or not isinstance(sha, str)
-                or not all(0 < f < 1 and math.isfinite(b) and b <= _logit(f) for f, b in bounds)
-                or [f for f, _ in bounds] != sorted(f for f, _ in bounds)):
+                or not all(0 < f < 1 and math.isfinite(b) and b <= _logit(f) - SLACK for f, b in bounds)
+                or any(f1 >= f2 or b1 > b2 for (f1, b1), (f2, b2) in zip(bounds, bounds[1:]))):
             return None
-        return cls(trees, bounds, sha, int(entry.get("documents", 0) or 0), int(entry.get("segments", 0) or 0))
+        return cls(trees, bounds, sha, margin, _count(entry.get("documents")), _count(entry.get("segments")))
 
-    def usable_with(self, trees) -> bool:
-        return 0 < self.trees < len(trees.roots) and self.fingerprint == fingerprint(trees)
+    def usable_with(self, classifier) -> bool:
+        """Whether these bounds were made for this compiled classifier."""
+        return 0 < self.trees < len(classifier.stage2.roots) and self.fingerprint == fingerprint(classifier, self.trees)
 
 
 def partial_and_full(classifier, texts: Sequence[str]):
@@ -111,11 +134,10 @@ def partial_and_full(classifier, texts: Sequence[str]):
     return first, (np.concatenate(partial) if partial else empty), (np.concatenate(full) if full else empty)
 
 
-def calibrate(classifier, texts: Sequence[str], floors: Sequence[float] = FLOORS) -> EarlyExit | None:
+def calibrate(classifier, texts: Sequence[str], margin: float = MARGIN,
+              floors: Sequence[float] = FLOORS) -> EarlyExit | None:
     """Bounds for a compiled single model (``scoring.CompiledClassifier``) from generated
     ``texts``; None for other scorers, or when no calibration segment reaches any floor."""
-    import numpy as np
-
     from .scoring import CompiledClassifier
 
     if not isinstance(classifier, CompiledClassifier) or len(classifier.stage2.roots) < 2:
@@ -126,25 +148,24 @@ def calibrate(classifier, texts: Sequence[str], floors: Sequence[float] = FLOORS
         reached = full >= _logit(floor)
         if not reached.any():
             continue  # (nothing to calibrate on: that floor keeps every score exact)
-        # a segment that stops scores under the floor: the bound never passes the floor's log-odds
-        bounds.append((float(floor), float(min(partial[reached].min() - MARGIN, _logit(floor)))))
+        # a segment that stops scores under the floor: the bound stays under the floor's log-odds
+        bound = min(float(partial[reached].min()) - margin, _logit(floor) - SLACK)
+        bounds.append((float(floor), bound))  # (they rise with the floor: fewer segments reach it)
     if not bounds:
         return None
-    return EarlyExit(first, tuple(bounds), fingerprint(classifier.stage2), len(texts), int(len(full)))
+    return EarlyExit(first, tuple(bounds), fingerprint(classifier, first), float(margin), len(texts), int(len(full)))
 
 
-def changed_removals(classifier, exit: EarlyExit, texts: Sequence[str], floors: Sequence[float] = FLOORS) -> dict:
-    """For each floor, how many segments of ``texts`` reach it with all the trees but would stop
-    early (removals the early exit would lose), and the share of segments that stop."""
+def lost_removals(classifier, exit: EarlyExit, texts: Sequence[str]) -> dict:
+    """For each calibrated floor, how many segments of ``texts`` reach it with all the trees but
+    would stop early (removals the early exit would lose), and the share of segments that stop."""
     import numpy as np
 
     first, partial, full = partial_and_full(classifier, list(texts))
     assert first == exit.trees
     out = {}
-    for floor in floors:
-        bound = exit.bound_for(floor)
-        if bound is None:
-            continue
+    for floor, bound in exit.bounds:
         stops = partial < bound
-        out[floor] = {"lost": int((stops & (full >= _logit(floor))).sum()), "stopped": float(np.mean(stops)) if len(stops) else 0.0}
+        out[floor] = {"lost": int((stops & (full >= _logit(floor))).sum()),
+                      "stopped": float(np.mean(stops)) if len(stops) else 0.0}
     return out

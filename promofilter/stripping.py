@@ -1,6 +1,7 @@
 """Stripping: compose segmentation, the classifier and the policy into the public operations."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -94,9 +95,11 @@ class PromoFilter:
         if entry is None or not isinstance(classifier, CompiledClassifier):
             return None
         cached = getattr(self, "_exit_cache", None)
-        if cached is None or cached[0] is not entry or cached[1] is not classifier:  # checked once
+        # checked once per entry and classifier; a copy of the entry catches edits in place
+        if cached is None or cached[1] is not classifier or cached[0] != entry:
             parsed = EarlyExit.from_metadata(entry)
-            cached = (entry, classifier, parsed if parsed is not None and parsed.usable_with(classifier.stage2) else None)
+            cached = (copy.deepcopy(entry), classifier,
+                      parsed if parsed is not None and parsed.usable_with(classifier) else None)
             self._exit_cache = cached
         return cached[2]
 

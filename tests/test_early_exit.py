@@ -10,7 +10,7 @@ import pytest
 import promofilter
 from promofilter import native
 from promofilter.corpus import generate, load_corpus
-from promofilter.early_exit import EXIT_KEY, MARGIN, EarlyExit, calibrate, fingerprint, partial_and_full
+from promofilter.early_exit import EXIT_KEY, SLACK, EarlyExit, calibrate, fingerprint, partial_and_full
 from promofilter.policy import StripNeeds
 from promofilter.results import StripConfig
 
@@ -100,13 +100,14 @@ def test_the_exit_does_stop_most_segments_when_stripping(shipped_model, fresh_te
 
 
 def test_calibrated_bounds_hold_with_their_margin_on_the_calibration_documents(shipped_model, fresh_texts):
-    exit = calibrate(shipped_model.classifier, fresh_texts[:150])
+    exit = calibrate(shipped_model.classifier, fresh_texts[:150], margin=2.5)
     first, partial, full = partial_and_full(shipped_model.classifier, fresh_texts[:150])
-    assert exit.trees == first and exit.fingerprint == fingerprint(shipped_model.classifier.stage2)
+    assert exit.trees == first and exit.fingerprint == fingerprint(shipped_model.classifier, first)
+    assert exit.margin == 2.5 and EarlyExit.from_metadata(exit.to_metadata()) == exit
     for floor, bound in exit.bounds:
         logit = math.log(floor / (1 - floor))
-        assert bound <= logit
-        assert (partial[full >= logit] >= bound + MARGIN - 1e-12).all()
+        assert bound <= logit - SLACK
+        assert (partial[full >= logit] >= bound + 2.5 - 1e-12).all()
 
 
 def test_a_floor_uses_the_bound_of_the_calibrated_floor_under_it():
@@ -118,18 +119,47 @@ def test_a_floor_uses_the_bound_of_the_calibrated_floor_under_it():
 
 
 @pytest.mark.parametrize("entry", [
-    "nonsense", {}, {"trees": "75", "bounds": [[0.5, -3]], "trees_sha256": "x"},
-    {"trees": 75, "bounds": [[1.5, -3]], "trees_sha256": "x"}, {"trees": 75, "bounds": [[0.5, "nan"]], "trees_sha256": "x"},
-    {"trees": 75, "bounds": [[0.9, -1], [0.5, -3]], "trees_sha256": "x"}, {"trees": True, "bounds": [], "trees_sha256": "x"},
-    {"trees": 75, "bounds": [[0.5, 0.1]], "trees_sha256": "x"},  # (a stopped segment could score over 0.5)
+    "nonsense", {}, {"trees": "75", "bounds": [[0.5, -3]], "sha256": "x"},
+    {"trees": 75, "bounds": [[1.5, -3]], "sha256": "x"}, {"trees": 75, "bounds": [[0.5, "nan"]], "sha256": "x"},
+    {"trees": 75, "bounds": [[0.9, -1], [0.5, -3]], "sha256": "x"}, {"trees": True, "bounds": [], "sha256": "x"},
+    {"trees": 75, "bounds": [[0.5, 0.1]], "sha256": "x"},  # (a stopped segment could score over 0.5)
+    {"trees": 75, "bounds": [[0.5, 0.0]], "sha256": "x"},  # (one just under 0.0 could round to 0.5)
+    {"trees": 75, "bounds": [[0.5, -1.0], [0.9, -2.0]], "sha256": "x"},  # (bounds fall as floors rise)
+    {"trees": 75, "bounds": [[0.5, -1.0]], "sha256": "x", "margin": "wide"},
 ])
 def test_malformed_bounds_in_a_model_file_are_ignored(entry):
     assert EarlyExit.from_metadata(entry) is None
 
 
+@pytest.mark.parametrize("counts", [{"documents": "many"}, {"documents": 1e400}, {"segments": [1]}, {"documents": -3}])
+def test_odd_counts_in_a_model_file_neither_crash_nor_turn_the_exit_off(shipped_model, counts):
+    odd = copy.copy(shipped_model)
+    odd.metadata = dict(shipped_model.metadata, **{EXIT_KEY: dict(shipped_model.metadata[EXIT_KEY], **counts)})
+    assert odd.early_exit is not None
+    assert odd.strip("A sentence.\nSubscribe to our newsletter!") == shipped_model.strip("A sentence.\nSubscribe to our newsletter!")
+
+
+def test_bounds_edited_in_place_are_checked_again(shipped_model):
+    edited = copy.copy(shipped_model)
+    edited.metadata = copy.deepcopy(shipped_model.metadata)
+    assert edited.early_exit is not None
+    edited.metadata[EXIT_KEY]["trees"] = 10  # (bounds are for a number of trees: the fingerprint says which)
+    assert edited.early_exit is None
+
+
+def test_bounds_are_for_the_inputs_of_the_trees_too(shipped_model):
+    import numpy as np
+
+    other = copy.copy(shipped_model)
+    other.classifier = copy.copy(shipped_model.classifier)
+    other.classifier.stage1 = copy.copy(shipped_model.classifier.stage1)
+    other.classifier.stage1.intercept = shipped_model.classifier.stage1.intercept + np.float64(0.5)
+    assert shipped_model.early_exit is not None and other.early_exit is None
+
+
 def test_bounds_of_other_trees_are_ignored(shipped_model, fresh_texts):
     other = copy.copy(shipped_model)
-    entry = dict(shipped_model.metadata[EXIT_KEY], trees_sha256="0" * 64)
+    entry = dict(shipped_model.metadata[EXIT_KEY], sha256="0" * 64)
     other.metadata = dict(shipped_model.metadata, **{EXIT_KEY: entry})
     assert other.early_exit is None
     assert other.strip_many(fresh_texts[:20]) == shipped_model.strip_many(fresh_texts[:20])
@@ -141,7 +171,7 @@ def test_a_model_file_with_broken_bounds_still_loads_and_strips_exactly(tmp_path
 
     shutil.copytree(model_dir, tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    meta[EXIT_KEY] = {"trees": -4, "bounds": "all", "trees_sha256": None}
+    meta[EXIT_KEY] = {"trees": -4, "bounds": "all", "sha256": None}
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     broken = promofilter.load_model(tmp_path / "m")
     assert broken.early_exit is None
