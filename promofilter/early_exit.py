@@ -4,16 +4,18 @@ Stripping asks of most segments only whether their score reaches the lowest thre
 remove them (``policy.StripNeeds.floor``), and most segments of an article are plainly content
 after the first third of the trees. A model's metadata can hold, for a grid of floors, a bound on
 the sum of its first trees, calibrated on generated documents: every calibration segment whose
-full score reached the floor had a partial sum at least ``MARGIN`` over the bound. When stripping,
-a segment whose partial sum is under the bound stops there; its score (that of the partial sum)
-is under the floor, so it is kept. Every other segment gets its exact score, so what is removed,
-and the scores and kinds reported for it, are those of all the trees; only the unreported scores
-of kept segments differ. Detecting (every segment's score) never stops early.
+full score reached the floor had a partial sum at least the margin over the bound. When
+stripping, a segment whose partial sum is under the bound stops there; its score (that of the
+partial sum) is under the floor, so it is kept. Every other segment gets its exact score, so the
+scores and kinds reported for what is removed are those of all the trees. Detecting (every
+segment's score) never stops early.
 
-The bound is empirical, not a proof: a segment could reach the floor from under the bound. The
-margin is there for that, and the calibration and a second set of generated documents report how
-many removals would change (``training/README.md``). A bound belongs to one set of trees: it is
-stored with their fingerprint and ignored by any other.
+The bound is measured, not proven: a segment could stop whose full score would have reached the
+floor, and a promo the full model removes would then be kept (never the reverse). The margin
+is there for that; ``training/calibrate_early_exit.py`` counts the removals lost on other
+generated documents, and a floor that loses any gets no bound (``training/README.md``,
+experiments EE and EE2). Bounds belong to one model: they are stored with a fingerprint of it
+and ignored by any other.
 """
 from __future__ import annotations
 
