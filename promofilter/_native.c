@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 25
+#define NATIVE_VERSION 26
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -479,24 +479,130 @@ ascii_class_init(void)
 }
 
 /* ASCII text's class counts in one add a character: ten-bit fields of letters, letters or
-   digits, spaces, capitals, digits and '|' (flushed before a field can fill) */
+   digits, spaces, capitals, digits and separators ('|'; flushed before a field can fill) */
 enum { PACK_ALPHA = 0, PACK_ALNUM = 10, PACK_SPACE = 20, PACK_UPPER = 30, PACK_DIGIT = 40, PACK_BAR = 50 };
 #define PACK_FLUSH 1000
-static uint64_t ascii_pack[128];
-/* what a title word cannot follow (\w or an apostrophe); what needs a look of its own (@ # ") */
-static uint8_t ascii_word_or_quote[128], ascii_special[128];
+
+/* -- mostly-ASCII text as bytes ("narrowed") ----------------------------------------------------
+   Most non-ASCII segments are ASCII but for a few typographic characters (’ “ ” — – …, € £ ™),
+   and the 2-byte code paths cost about four times as much a character. Such a text is copied
+   to bytes with each of those characters as a control byte that stands for it (its code, below),
+   and goes through the ASCII code with the narrow tables, which give each code what the tests
+   ask of its character. None of them is a letter, a digit, a space, cased or an emoji (checked at
+   import; narrowing is off otherwise), so only the tests that name a character see one: the
+   apostrophe that joins words (’), quotes (“ ”), separators (» · • → ← ›) and the copyright sign. A
+   text holding any other non-ASCII character, or a code byte itself, is not narrowed. */
+enum { N_RSQUO = 1, N_LDQUO = 3, N_RDQUO = 4, N_COPY = 15 };
+static const Py_UCS4 narrow_char[32] = {
+    [N_RSQUO] = 0x2019, [2] = 0x2018, [N_LDQUO] = 0x201C, [N_RDQUO] = 0x201D, [5] = 0x2014, [6] = 0x2013,
+    [7] = 0x2026, [8] = 0x20AC, [14] = 0xA3, [N_COPY] = 0xA9, [16] = 0xBB, [17] = 0xB7, [18] = 0xB0,
+    [19] = 0x2022, [20] = 0x2192, [21] = 0x2212, [22] = 0x2122, [23] = 0xAE, [24] = 0x2190, [25] = 0x203A};
+static int narrow_ok;
+
+/* the code standing for c (not ASCII), or 0 */
+static inline uint8_t
+narrow_code(Py_UCS4 c)
+{
+    switch (c) {
+    case 0x2019: return N_RSQUO;
+    case 0x2018: return 2;
+    case 0x201C: return N_LDQUO;
+    case 0x201D: return N_RDQUO;
+    case 0x2014: return 5;
+    case 0x2013: return 6;
+    case 0x2026: return 7;
+    case 0x20AC: return 8;
+    case 0xA3: return 14;
+    case 0xA9: return N_COPY;
+    case 0xBB: return 16;
+    case 0xB7: return 17;
+    case 0xB0: return 18;
+    case 0x2022: return 19;
+    case 0x2192: return 20;
+    case 0x2212: return 21;
+    case 0x2122: return 22;
+    case 0xAE: return 23;
+    case 0x2190: return 24;
+    case 0x203A: return 25;
+    default: return 0;
+    }
+}
+
+/* The ASCII code's tables: class counts (ascii_pack); what a title word cannot follow (\w or an
+   apostrophe); what needs a look of its own (@ # and quotes); the apostrophe that joins words
+   besides "'". Plain ones for ASCII text, narrow ones for narrowed text. */
+typedef struct {
+    uint64_t pack[128];
+    uint8_t word_or_quote[128], special[128];
+    uint8_t joiner;
+} ascii_tables;
+static ascii_tables plain_tables, narrow_tables;
+
+static inline int is_separator(Py_UCS4 c);
 
 static void
 ascii_pack_init(void)
 {
     for (int c = 0; c < 128; c++) {
         const uint8_t k = ascii_class[c];
-        ascii_pack[c] = ((uint64_t)((k & C_ALPHA) != 0) << PACK_ALPHA) | ((uint64_t)((k & C_ALNUM) != 0) << PACK_ALNUM)
-                        | ((uint64_t)((k & C_SPACE) != 0) << PACK_SPACE) | ((uint64_t)((k & C_UPPER) != 0) << PACK_UPPER)
-                        | ((uint64_t)((k & C_DIGIT) != 0) << PACK_DIGIT) | ((uint64_t)(c == '|') << PACK_BAR);
-        ascii_word_or_quote[c] = (k & C_ALNUM) != 0 || c == '_' || c == '\'';
-        ascii_special[c] = c == '@' || c == '#' || c == '"';
+        plain_tables.pack[c] = ((uint64_t)((k & C_ALPHA) != 0) << PACK_ALPHA)
+                               | ((uint64_t)((k & C_ALNUM) != 0) << PACK_ALNUM)
+                               | ((uint64_t)((k & C_SPACE) != 0) << PACK_SPACE)
+                               | ((uint64_t)((k & C_UPPER) != 0) << PACK_UPPER)
+                               | ((uint64_t)((k & C_DIGIT) != 0) << PACK_DIGIT) | ((uint64_t)(c == '|') << PACK_BAR);
+        plain_tables.word_or_quote[c] = (k & C_ALNUM) != 0 || c == '_' || c == '\'';
+        plain_tables.special[c] = c == '@' || c == '#' || c == '"';
     }
+    plain_tables.joiner = '\'';
+    narrow_tables = plain_tables;
+    narrow_tables.joiner = N_RSQUO;
+    narrow_tables.word_or_quote[N_RSQUO] = 1;
+    narrow_tables.special[N_LDQUO] = narrow_tables.special[N_RDQUO] = 1;
+    narrow_ok = 1;
+    for (int code = 0; code < 32; code++) {
+        const Py_UCS4 c = narrow_char[code];
+        if (c == 0)
+            continue;
+        narrow_tables.pack[code] = (uint64_t)is_separator(c) << PACK_BAR;
+        /* what the tables take for granted of a code and of its character */
+        if (ascii_class[code] != 0 || narrow_code(c) != code || Py_UNICODE_ISALNUM(c) || Py_UNICODE_ISSPACE(c)
+                || Py_UNICODE_ISUPPER(c) || Py_UNICODE_ISLOWER(c) || Py_UNICODE_ISDECIMAL(c)
+                || Py_UNICODE_TOLOWER(c) != c || Py_UNICODE_TOUPPER(c) != c)
+            narrow_ok = 0;
+    }
+}
+
+/* `text` (not ASCII) narrowed into *buf (grown to its length): its length, -2 when it cannot be
+   narrowed, -1 when out of memory. *maxchar: its largest character. */
+static Py_ssize_t
+narrow_text(PyObject *text, uint8_t **buf, Py_ssize_t *cap, Py_UCS4 *maxchar)
+{
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    if (!narrow_ok || kind == PyUnicode_4BYTE_KIND)
+        return -2;
+    uint8_t *grown = grow(*buf, cap, n, 1, 256);
+    if (grown == NULL)
+        return -1;
+    *buf = grown;
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 top = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_UCS4 c = kind == PyUnicode_1BYTE_KIND ? ((const Py_UCS1 *)data)[i] : ((const Py_UCS2 *)data)[i];
+        uint8_t b;
+        if (c < 128) {
+            if (c < 32 && narrow_char[c])
+                return -2;
+            b = (uint8_t)c;
+        } else {
+            if ((b = narrow_code(c)) == 0)
+                return -2;
+            top = c > top ? c : top;
+        }
+        grown[i] = b;
+    }
+    *maxchar = top;
+    return n;
 }
 
 static inline Py_ssize_t pack_field(uint64_t acc, int shift) { return (Py_ssize_t)((acc >> shift) & 1023); }
@@ -555,6 +661,7 @@ typedef struct {
     Py_ssize_t len[WT_SLOTS];
     uint8_t mask[WT_SLOTS];
     int usable;
+    int narrowable;  /* no listed word holds a control character (which could be a narrowed code) */
 } word_table;
 
 static uint32_t
@@ -570,7 +677,7 @@ static int
 word_table_build(word_table *wt, PyObject *sets[5])
 {
     memset(wt, 0, sizeof(*wt));
-    wt->usable = 1;
+    wt->usable = wt->narrowable = 1;
     Py_ssize_t filled = 0;
     for (int s = 0; s < 5; s++) {
         PyObject *it = PyObject_GetIter(sets[s]), *item;
@@ -583,6 +690,8 @@ word_table_build(word_table *wt, PyObject *sets[5])
             } else {
                 const char *w = (const char *)PyUnicode_DATA(item);
                 Py_ssize_t len = PyUnicode_GET_LENGTH(item);
+                for (Py_ssize_t k = 0; k < len; k++)
+                    wt->narrowable &= (uint8_t)w[k] >= 32;
                 uint32_t h = fnv1a((const uint8_t *)w, len) & (WT_SLOTS - 1);
                 while (wt->word[h] != NULL && !(wt->len[h] == len && memcmp(wt->word[h], w, len) == 0))
                     h = (h + 1) & (WT_SLOTS - 1);
@@ -773,7 +882,7 @@ url_hint_ascii(const uint8_t *s, Py_ssize_t n)
 /* The character counts of shape_one's first loop over an ASCII text (where no character is an
    emoji, a non-ASCII separator or the copyright sign) */
 static void
-ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *alnum, Py_ssize_t *spaces,
+ascii_counts(const uint8_t *s, Py_ssize_t n, const ascii_tables *t, Py_ssize_t *letters, Py_ssize_t *alnum, Py_ssize_t *spaces,
              Py_ssize_t *upper, Py_ssize_t *digits, Py_ssize_t *titles, Py_ssize_t *handles, Py_ssize_t *hashtags,
              Py_ssize_t *separators, int *quotes, int *at)
 {
@@ -781,13 +890,13 @@ ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *al
     int after_word = 0;  /* the previous character is \w or an apostrophe */
     for (Py_ssize_t i = 0; i < n; i++) {
         const uint8_t c = s[i];
-        acc += ascii_pack[c];
+        acc += t->pack[c];
         /* TITLE_WORD at its first letter: a capital not after a word character or apostrophe */
         *titles += ((unsigned)(c - 'A') < 26u) & !after_word;
-        if (ascii_special[c]) {
+        if (t->special[c]) {
             const uint8_t prev = i ? s[i - 1] : 0;
             const int prev_word = i && ((ascii_class[prev] & C_ALNUM) || prev == '_');
-            *quotes |= c == '"';
+            *quotes |= c == '"' || c == N_LDQUO || c == N_RDQUO;  /* (codes only in narrowed text) */
             if (c == '@') {
                 *at = 1;
                 if (!(prev_word || prev == '@')) {
@@ -801,7 +910,7 @@ ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *al
                 *hashtags += d >= 'a' && d <= 'z' && ((ascii_class[s[i + 2]] & C_ALNUM) || s[i + 2] == '_');
             }
         }
-        after_word = ascii_word_or_quote[c];
+        after_word = t->word_or_quote[c];
         if (i % PACK_FLUSH == PACK_FLUSH - 1 || i == n - 1) {
             *letters += pack_field(acc, PACK_ALPHA);
             *alnum += pack_field(acc, PACK_ALNUM);
@@ -817,14 +926,14 @@ ascii_counts(const uint8_t *s, Py_ssize_t n, Py_ssize_t *letters, Py_ssize_t *al
 static inline int is_lower_byte(uint8_t c) { return (unsigned)(c - 'a') < 26u; }
 
 /* WORD ([^\W\d_]+(?:['’][^\W\d_]+)?) over lower-cased ASCII, where its letters are a-z: the end
-   of the match at i, a letter */
+   of the match at i, a letter (`joiner`: the tables' code of ’, or "'") */
 static Py_ssize_t
-ascii_word_end(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
+ascii_word_end(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, uint8_t joiner)
 {
     Py_ssize_t j = i + 1;
     while (j < n && is_lower_byte(s[j]))
         j++;
-    if (j + 1 < n && s[j] == '\'' && is_lower_byte(s[j + 1])) {
+    if (j + 1 < n && (s[j] == '\'' || s[j] == joiner) && is_lower_byte(s[j + 1])) {
         j += 2;
         while (j < n && is_lower_byte(s[j]))
             j++;
@@ -849,8 +958,8 @@ copyright_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t j)
    number of words, and of words in each list; whether the first is a call-to-action verb, and
    whether the text says "copyright" or "rights reserved" */
 static Py_ssize_t
-ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t counts[5], int *cta_first,
-            int *copyright)
+ascii_words(const uint8_t *s, Py_ssize_t n, uint8_t joiner, const word_table *wt, Py_ssize_t counts[5],
+            int *cta_first, int *copyright)
 {
     Py_ssize_t words = 0;
     for (Py_ssize_t i = 0; i < n;) {
@@ -858,7 +967,7 @@ ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t cou
             i++;
             continue;
         }
-        const Py_ssize_t j = ascii_word_end(s, n, i);
+        const Py_ssize_t j = ascii_word_end(s, n, i, joiner);
         *copyright |= j - i >= 6 && copyright_at(s, n, i, j);
         uint8_t mask = 0;
         if (j - i <= 64) {  /* longer than any listed word */
@@ -885,7 +994,7 @@ ascii_words(const uint8_t *s, Py_ssize_t n, const word_table *wt, Py_ssize_t cou
    Returns -1 with an exception set on error. */
 static int
 shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *needles[2], double *row,
-          uint8_t *hint, uint8_t **scratch, Py_ssize_t *scratch_cap)
+          uint8_t *hint, uint8_t **scratch, Py_ssize_t *scratch_cap, uint8_t **narrowed, Py_ssize_t *narrowed_cap)
 {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
@@ -898,10 +1007,26 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     Py_ssize_t handles = 0, hashtags = 0, emoji = 0, separators = 0;
     int quotes = 0, copyright = 0, ascii_only = 1, at = 0;
     Py_UCS4 prev = 0;
-    /* ASCII text (most of it) is counted byte by byte with tables: the same counts */
-    const int ascii_fast = PyUnicode_IS_ASCII(text) && wt->usable;
+    /* ASCII text (most of it) is counted byte by byte with tables, and so is narrowed text: the
+       same counts */
+    const uint8_t *bytes = NULL;
+    const ascii_tables *tables = &plain_tables;
+    if (PyUnicode_IS_ASCII(text) && wt->usable) {
+        bytes = data;
+    } else if (wt->usable && wt->narrowable) {
+        Py_UCS4 maxchar;
+        const Py_ssize_t got = narrow_text(text, narrowed, narrowed_cap, &maxchar);
+        if (got == -1)
+            return -1;
+        if (got >= 0) {
+            bytes = *narrowed;
+            tables = &narrow_tables;
+            copyright = memchr(bytes, N_COPY, (size_t)n) != NULL;
+        }
+    }
+    const int ascii_fast = bytes != NULL;
     if (ascii_fast) {
-        ascii_counts(data, n, &letters, &alnum, &spaces, &upper, &digits, &titles, &handles, &hashtags,
+        ascii_counts(bytes, n, tables, &letters, &alnum, &spaces, &upper, &digits, &titles, &handles, &hashtags,
                      &separators, &quotes, &at);
     } else {
         for (Py_ssize_t i = 0; i < n; i++) {
@@ -951,7 +1076,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
         if (grown == NULL)
             return -1;
         *scratch = grown;
-        const uint8_t *src = (const uint8_t *)data;
+        const uint8_t *src = ascii_fast ? bytes : (const uint8_t *)data;
         for (Py_ssize_t i = 0; i < n; i++)
             (*scratch)[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (uint8_t)(src[i] | 0x20) : src[i];
         ln = n;
@@ -968,8 +1093,8 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     /* WORD: [^\W\d_]+(?:['’][^\W\d_]+)? over the lower-cased text */
     Py_ssize_t words = 0, counts[5] = {0, 0, 0, 0, 0};  /* cta, stop, second, plural, reporting */
     int cta_first = 0;
-    if (ascii_fast)  /* (copyright is 0 here: only the other loop sees a ©) */
-        words = ascii_words(ldata, ln, wt, counts, &cta_first, &copyright);
+    if (ascii_fast)  /* (copyright is 1 here only for a narrowed ©) */
+        words = ascii_words(ldata, ln, tables->joiner, wt, counts, &cta_first, &copyright);
     for (Py_ssize_t i = 0; !ascii_fast && i < ln;) {
         if (!re_letter(PyUnicode_READ(lkind, ldata, i))) {
             i++;
@@ -1058,7 +1183,7 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     r[27] = quotes;
     r[28] = (double)counts[1] / n_words;
     r[29] = copyright;
-    *hint = (uint8_t)(((ascii_fast ? url_hint_ascii(data, n) : url_hint(kind, data, n)) ? HINT_URL : 0) | (at ? HINT_AT : 0));
+    *hint = (uint8_t)(((ascii_fast ? url_hint_ascii(bytes, n) : url_hint(kind, data, n)) ? HINT_URL : 0) | (at ? HINT_AT : 0));
     return 0;
 fail:
     Py_XDECREF(lowered);
@@ -1090,8 +1215,8 @@ text_shape(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     word_table *wt = NULL;
-    uint8_t *scratch = NULL;
-    Py_ssize_t scratch_cap = 0;
+    uint8_t *scratch = NULL, *narrowed = NULL;
+    Py_ssize_t scratch_cap = 0, narrowed_cap = 0;
     PyObject *needles[2] = {PyUnicode_FromString("copyright"), PyUnicode_FromString("rights reserved")};
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     if (needles[0] == NULL || needles[1] == NULL)
@@ -1117,7 +1242,7 @@ text_shape(PyObject *self, PyObject *args)
         if (text == NULL)
             goto done;
         int status = shape_one(text, sets, wt, needles, (double *)out.buf + i * N_TEXT_SHAPE,
-                               (uint8_t *)hints.buf + i, &scratch, &scratch_cap);
+                               (uint8_t *)hints.buf + i, &scratch, &scratch_cap, &narrowed, &narrowed_cap);
         Py_DECREF(text);
         if (status < 0)
             goto done;
@@ -1126,6 +1251,7 @@ text_shape(PyObject *self, PyObject *args)
 done:
     PyMem_Free(wt);
     PyMem_Free(scratch);
+    PyMem_Free(narrowed);
     Py_XDECREF(needles[0]);
     Py_XDECREF(needles[1]);
     PyBuffer_Release(&out);
@@ -1135,8 +1261,20 @@ done:
 
 /* -- the end of signals.mask_text ------------------------------------------------------------- */
 
-/* a growing UCS4 buffer */
-typedef struct { Py_UCS4 *buf; Py_ssize_t len, cap; } ubuf;
+/* a growing UCS4 buffer (and room for a narrowed text) */
+typedef struct {
+    Py_UCS4 *buf;
+    Py_ssize_t len, cap;
+    uint8_t *narrowed;
+    Py_ssize_t narrowed_cap;
+} ubuf;
+
+static void
+ubuf_free(ubuf *b)
+{
+    PyMem_Free(b->buf);
+    PyMem_Free(b->narrowed);
+}
 
 static int
 ubuf_grow(ubuf *b)
@@ -1177,12 +1315,13 @@ ubuf_put_range(ubuf *b, int kind, const void *data, Py_ssize_t a, Py_ssize_t z)
 
 static inline int is_digit_ascii(uint8_t c) { return (unsigned)(c - '0') < 10u; }
 
-static PyObject *marked_ascii(const uint8_t *m, Py_ssize_t len);
+static PyObject *marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar);
 
-/* mask_tail_one of an ASCII text (no emoji; \d is 0-9; lower-casing is ASCII's), on bytes: the
-   masked text, lower-cased as it is written, then the markers of its first and last words */
+/* mask_tail_one of an ASCII or narrowed text (no emoji; \d is 0-9; lower-casing is ASCII's), on
+   bytes: the masked text, lower-cased as it is written, then the markers of its first and last
+   words (`joiner` and `maxchar` as marked_ascii's) */
 static PyObject *
-mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
+mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4 maxchar)
 {
     /* a character becomes at most six (a digit: " xnum "); the buffer's memory is used as bytes */
     Py_UCS4 *grown = grow(b->buf, &b->cap, (6 * n) / (Py_ssize_t)sizeof(Py_UCS4) + 2, sizeof(Py_UCS4), 256);
@@ -1211,13 +1350,15 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
         len += 6;
         i = j;
     }
-    return marked_ascii(m, len);
+    return marked_ascii(m, len, joiner, maxchar);
 }
 
 /* A masked, lower-cased ASCII text (`m`, len bytes) with the markers of its first and last words
-   around it, as one str ("xempty" when it has no word) */
+   around it, as one str ("xempty" when it has no word). A narrowed text: `joiner` N_RSQUO, and
+   `maxchar` the largest of the characters its codes stand for, which go back in their places
+   (ASCII: "'" and 0). */
 static PyObject *
-marked_ascii(const uint8_t *m, Py_ssize_t len)
+marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
 {
     /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches */
     Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
@@ -1226,7 +1367,7 @@ marked_ascii(const uint8_t *m, Py_ssize_t len)
             i++;
             continue;
         }
-        const Py_ssize_t j = ascii_word_end(m, len, i);
+        const Py_ssize_t j = ascii_word_end(m, len, i, joiner);
         if (fs < 0) {
             fs = i;
             fe = j;
@@ -1238,9 +1379,31 @@ marked_ascii(const uint8_t *m, Py_ssize_t len)
     if (fs < 0)
         return PyUnicode_FromString("xempty");
     /* "xfirst" first " " text " xlast" last */
-    PyObject *out = PyUnicode_New(6 + (fe - fs) + 1 + len + 6 + (le - ls), 127);
+    const Py_ssize_t size = 6 + (fe - fs) + 1 + len + 6 + (le - ls);
+    PyObject *out = PyUnicode_New(size, maxchar ? maxchar : 127);
     if (out == NULL)
         return NULL;
+    if (maxchar) {  /* the bytes written as ASCII, then each code as its character */
+        uint8_t *tmp = PyMem_Malloc((size_t)size);
+        if (tmp == NULL) {
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        uint8_t *t = tmp;
+        memcpy(t, "xfirst", 6);
+        memcpy(t + 6, m + fs, (size_t)(fe - fs));
+        t += 6 + (fe - fs);
+        *t++ = ' ';
+        memcpy(t, m, (size_t)len);
+        memcpy(t + len, " xlast", 6);
+        memcpy(t + len + 6, m + ls, (size_t)(le - ls));
+        const int kind = PyUnicode_KIND(out);
+        void *data = PyUnicode_DATA(out);
+        for (Py_ssize_t i = 0; i < size; i++)
+            PyUnicode_WRITE(kind, data, i, tmp[i] < 32 && narrow_char[tmp[i]] ? narrow_char[tmp[i]] : tmp[i]);
+        PyMem_Free(tmp);
+        return out;
+    }
     Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
     memcpy(o, "xfirst", 6);
     o += 6;
@@ -1264,9 +1427,14 @@ mask_tail_one(PyObject *text, ubuf *b)
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    const int ascii_only = PyUnicode_IS_ASCII(text);
-    if (ascii_only)
-        return mask_tail_ascii(data, n, b);
+    if (PyUnicode_IS_ASCII(text))
+        return mask_tail_ascii(data, n, b, '\'', 0);
+    Py_UCS4 maxchar;
+    const Py_ssize_t narrowed = narrow_text(text, &b->narrowed, &b->narrowed_cap, &maxchar);
+    if (narrowed == -1)
+        return NULL;
+    if (narrowed >= 0)
+        return mask_tail_ascii(b->narrowed, n, b, N_RSQUO, maxchar);
     b->len = 0;
     for (Py_ssize_t i = 0; i < n;) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -1306,7 +1474,7 @@ mask_tail_one(PyObject *text, ubuf *b)
             const Py_UCS4 c = b->buf[i];
             m[i] = (uint8_t)((c >= 'A' && c <= 'Z') ? c | 0x20 : c);
         }
-        return marked_ascii(m, b->len);
+        return marked_ascii(m, b->len, '\'', 0);
     }
     PyObject *replaced = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, b->buf, b->len);
     if (replaced == NULL)
@@ -1486,7 +1654,7 @@ map_texts(PyObject *args, const char *name, PyObject *(*one_text)(PyObject *, ub
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
-    ubuf b = {NULL, 0, 0};
+    ubuf b = {NULL, 0, 0, NULL, 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *text = PyList_GET_ITEM(texts, i);
         if (!PyUnicode_Check(text)) {
@@ -1498,10 +1666,10 @@ map_texts(PyObject *args, const char *name, PyObject *(*one_text)(PyObject *, ub
             goto fail;
         PyList_SET_ITEM(out, i, done);
     }
-    PyMem_Free(b.buf);
+    ubuf_free(&b);
     return out;
 fail:
-    PyMem_Free(b.buf);
+    ubuf_free(&b);
     Py_DECREF(out);
     return NULL;
 }
@@ -3120,7 +3288,7 @@ template_of(PyObject *self, PyObject *arg)
                 && (PyUnicode_READ(kind, data, i + 2) | 0x20) == 'w')
             Py_RETURN_NONE;
     }
-    ubuf s = {NULL, 0, 0}, t = {NULL, 0, 0};
+    ubuf s = {NULL, 0, 0, NULL, 0}, t = {NULL, 0, 0, NULL, 0};
     PyObject *result = NULL;
     if (collapse_spaces(kind, data, n, &s) < 0)
         goto done;
@@ -3269,7 +3437,7 @@ static PyObject *
 normal_form_exact(PyObject *arg)
 {
     PyObject *lowered = NULL, *result = NULL;
-    ubuf s = {NULL, 0, 0}, t = {NULL, 0, 0};
+    ubuf s = {NULL, 0, 0, NULL, 0}, t = {NULL, 0, 0, NULL, 0};
     {
         const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
         const int kind = PyUnicode_KIND(arg);

@@ -205,6 +205,15 @@ _TRICKY = ("aZ _1²½٣İßΣς'’.:/wW@#&-|•»›→▶“”\"©)]*!?([{ \t
            "\U0001F525\u2705\uFE0F\u2B50\udcff")
 # texts where a URL, an e-mail or "US" the country nearly is: top-level domains in any case (İ ı ſ K
 # are letters to the regex engine when it ignores case), word characters just after them, "U.S."
+# ASCII but for the typographic characters the compiled core takes through its ASCII code as
+# bytes ("narrowed"), and the control characters it writes them as (which a text must not hold)
+_NARROWABLE = "aZq_1 '.:/wW@#&-|\"*!?([{)]\t\n’‘“”—–…€£©»·°•→←›−™®"
+_NARROWED = st.one_of(st.text(alphabet=_NARROWABLE, min_size=1, max_size=40),
+                      st.text(alphabet=_NARROWABLE + "\x01\x03\x0f\x14", min_size=1, max_size=40),
+                      st.lists(st.sampled_from(["We’re", "we're", "Don’t", "don’t miss", " ", "—", "© ", "Copyright",
+                                                "rights", " reserved", "Rights Reserved", "“Subscribe”", "’s",
+                                                "The Post", "5", "3.4", "€10", "A", "»", "|"]),
+                               min_size=1, max_size=10).map("".join))
 _LINKISH = st.lists(st.sampled_from(["U", "S", ".", "US", "U.S.", "AB ", "A", " ", "_", "é", "x", "2", "www", "W",
                                      ":", "/", "//", "@", "#", "com", "CO", "uk", "ın", "İ", "ſ", "\u212a", "news",
                                      "bIZ", "-", "a@b", "\n", "\u00a0"]), max_size=14).map("".join)
@@ -222,6 +231,7 @@ _LINKISH = st.lists(st.sampled_from(["U", "S", ".", "US", "U.S.", "AB ", "A", " 
                                            "✔ done", "٣. Arabic digit", "Source -x", "Tip :\tx", "Tip\t: x",
                                            "Go\u00a0– now"]),
                           _LINKISH.filter(bool),
+                          _NARROWED,
                           st.sampled_from(["Follow @promo_news and #Crypto2025 on X!", "www.Example.com/x",
                                            "© 2025 Acme. All Rights Reserved.", "READ MORE: Don’t miss it…",
                                            "“Subscribe,” she said. US and U.S. users"])),
@@ -246,6 +256,7 @@ def test_compiled_shape_features_count_long_texts_whole():
 @needs_core
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40), _LINKISH,
+                          _NARROWED,
                           st.text(alphabet="aZq '.,:09-_!?\t", max_size=30),  # ASCII: a path of its own
                           st.sampled_from(["Up 1,234.56% on 3.4.2025", "Read More At The Daily Planet Today 5",
                                            "@Handle #Tag mail@site.com https://x.io/a 🔥🔥 İ"])),
