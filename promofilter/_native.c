@@ -14,6 +14,7 @@
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   removal_ranges  policy.choose_removals             (what is removed, without user rules)
+ *   strip_texts     policy.strip_texts                 (the texts without it, a batch at a time)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
  *   repetition_keys  repetition._keys, hashed as repetition._hash hashes (the same texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
@@ -30,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 26
+#define NATIVE_VERSION 27
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -3025,6 +3026,212 @@ limit_of(PyObject *limits, PyObject *kind, double *value)
     return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* One text's removals: its segments' content bounds and flags, and what reading and deciding
+   them needs, kept from text to text of a call */
+typedef struct {
+    Py_ssize_t *cs, *ce;  /* content starts and ends */
+    uint8_t *flags;       /* bit 1: removed, 4: ends its line */
+    Py_ssize_t cap;
+    PyObject *names[4];
+    PyTypeObject *slotted;  /* (a reference held for the call) */
+    Py_ssize_t offsets[4];
+    int typed;  /* slotted and offsets are set, from the first segment seen */
+    /* the kinds' thresholds, by identity: a call sees a few kind objects, and a dict lookup of an
+       Enum member runs its __hash__ in Python */
+    PyObject *seen[2][16];
+    double seen_limit[2][16];
+    int n_seen[2];
+} removals;
+
+static int
+removals_init(removals *r)
+{
+    memset(r, 0, sizeof(*r));
+    const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
+    for (int k = 0; k < 4; k++)
+        if ((r->names[k] = PyUnicode_InternFromString(attr[k])) == NULL)
+            return -1;
+    return 0;
+}
+
+static void
+removals_free(removals *r)
+{
+    for (int k = 0; k < 4; k++)
+        Py_XDECREF(r->names[k]);
+    for (int which = 0; which < 2; which++)
+        for (int k = 0; k < r->n_seen[which]; k++)
+            Py_DECREF(r->seen[which][k]);
+    Py_XDECREF(r->slotted);
+    PyMem_Free(r->cs);
+    PyMem_Free(r->ce);
+    PyMem_Free(r->flags);
+}
+
+/* the threshold `limits` (which: 0 the removal limits, 1 the run limits) gives `kind` */
+static int
+removals_limit(removals *r, int which, PyObject *limits, PyObject *kind, double *value)
+{
+    for (int k = 0; k < r->n_seen[which]; k++)
+        if (r->seen[which][k] == kind) {
+            *value = r->seen_limit[which][k];
+            return 0;
+        }
+    if (limit_of(limits, kind, value) < 0)
+        return -1;
+    if (r->n_seen[which] < 16) {
+        r->seen[which][r->n_seen[which]] = Py_NewRef(kind);
+        r->seen_limit[which][r->n_seen[which]++] = *value;
+    }
+    return 0;
+}
+
+/* Reads the n segments of `segs` (a tuple) of a text of `len` characters: their bounds, and
+   which end their line. -1 with an exception (ValueError: outside the text or out of order). */
+static int
+removals_read(removals *r, PyObject *segs, Py_ssize_t len, const char *who)
+{
+    const Py_ssize_t n = PyTuple_GET_SIZE(segs);
+    if (n + 1 > r->cap) {
+        Py_ssize_t cap = n + 1 > 2 * r->cap ? n + 1 : 2 * r->cap;
+        PyMem_Free(r->cs);
+        PyMem_Free(r->ce);
+        PyMem_Free(r->flags);
+        r->cs = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+        r->ce = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+        r->flags = PyMem_Malloc(cap);
+        r->cap = (r->cs && r->ce && r->flags) ? cap : 0;
+        if (r->cap == 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    if (n > 0 && !r->typed) {  /* segments of the class of the first one are read from their slots */
+        PyTypeObject *type = Py_TYPE(PyTuple_GET_ITEM(segs, 0));
+        /* (a class with its own __getattribute__ is asked for its fields) */
+        int usable = type->tp_getattro == PyObject_GenericGetAttr ? slot_offsets(type, r->names, 4, r->offsets) : 0;
+        if (usable < 0)
+            return -1;
+        if (usable)
+            r->slotted = (PyTypeObject *)Py_NewRef(type);
+        r->typed = 1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t v[2];
+        int line[2];
+        if (segment_fields(PyTuple_GET_ITEM(segs, i), r->names, r->slotted, r->offsets, v, line) < 0)
+            return -1;
+        if (!(0 <= v[0] && v[0] <= v[1] && v[1] <= len) || (i > 0 && v[0] < r->ce[i - 1])) {
+            PyErr_Format(PyExc_ValueError, "%s: segments outside the text or out of order", who);
+            return -1;
+        }
+        r->cs[i] = v[0];
+        r->ce[i] = v[1];
+        r->flags[i] = line[1] ? 4 : 0;
+    }
+    return 0;
+}
+
+/* The model's removals and the runs they start (policy._decide and policy._extend_runs without
+   rules), after the forced ones are flagged: n segments, their scores and kinds */
+static int
+removals_decide(removals *r, Py_ssize_t n, const double *scores, PyObject *const *kinds, PyObject *limits,
+                PyObject *run_limits, double floor)
+{
+    uint8_t *flags = r->flags;
+    const Py_ssize_t *cs = r->cs, *ce = r->ce;
+    /* candidates reaching their kind's threshold, with content */
+    const int any = !isinf(floor) || floor < 0;
+    for (Py_ssize_t i = 0; any && i < n; i++) {
+        if (!(scores[i] >= floor) || (flags[i] & 1))
+            continue;
+        double limit;
+        if (removals_limit(r, 0, limits, kinds[i], &limit) < 0)
+            return -1;
+        if (scores[i] >= limit && ce[i] > cs[i])
+            flags[i] |= 1;
+    }
+    /* runs: forward over the candidates, then back within a line */
+    int removed_any = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        removed_any |= flags[i] & 1;
+    if (run_limits != Py_None && removed_any && any) {
+        for (int pass = 0; pass < 2; pass++)
+            for (Py_ssize_t t = 0; t < n; t++) {
+                const Py_ssize_t i = pass == 0 ? t : n - 1 - t;
+                if (!(scores[i] >= floor) || (flags[i] & 1) || ce[i] <= cs[i])
+                    continue;
+                if (pass == 0 ? !(i > 0 && (flags[i - 1] & 1)) : !(i + 1 < n && (flags[i + 1] & 1) && !(flags[i] & 4)))
+                    continue;
+                double limit;
+                if (removals_limit(r, 1, run_limits, kinds[i], &limit) < 0)
+                    return -1;
+                if (scores[i] >= limit)
+                    flags[i] |= 1;
+            }
+    }
+    return 0;
+}
+
+/* The next run of removed segments from *first on: *first and *last set to its segments, *lo and
+   *hi to its range (policy._run_range: with one of its separators). 0 when there is none. */
+static int
+removals_run(const removals *r, Py_ssize_t n, int kind, const void *data, Py_ssize_t *first, Py_ssize_t *last,
+             Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    const uint8_t *flags = r->flags;
+    const Py_ssize_t *cs = r->cs, *ce = r->ce;
+    Py_ssize_t f = *first;
+    while (f < n && !(flags[f] & 1))
+        f++;
+    if (f >= n)
+        return 0;
+    Py_ssize_t l = f;
+    while (l + 1 < n && (flags[l + 1] & 1))
+        l++;
+    Py_ssize_t a = cs[f], b = ce[l];
+    const int before = f > 0, after = l + 1 < n;
+    if (before && after) {
+        if (count_breaks(kind, data, ce[l], cs[l + 1]) > count_breaks(kind, data, ce[f - 1], cs[f]))
+            a = ce[f - 1];  /* keep the separator after the run */
+        else
+            b = cs[l + 1];  /* keep the separator before it */
+    } else if (after) {
+        b = cs[l + 1];
+    } else if (before) {
+        a = ce[f - 1];
+    }
+    *first = f;
+    *last = l;
+    *lo = a;
+    *hi = b;
+    return 1;
+}
+
+/* flags the forced segments (a list of indices) of a text of n segments */
+static int
+removals_force(removals *r, PyObject *forced, Py_ssize_t n, const char *who)
+{
+    PyObject *items = PyList_AsTuple(forced);  /* (an item's __index__ may empty the list) */
+    if (items == NULL)
+        return -1;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(items); j++) {
+        Py_ssize_t i = PyNumber_AsSsize_t(PyTuple_GET_ITEM(items, j), PyExc_OverflowError);
+        if (i == -1 && PyErr_Occurred())
+            goto fail;
+        if (i < 0 || i >= n) {
+            PyErr_Format(PyExc_IndexError, "%s: a forced segment outside the segments", who);
+            goto fail;
+        }
+        r->flags[i] |= 1;
+    }
+    Py_DECREF(items);
+    return 0;
+fail:
+    Py_DECREF(items);
+    return -1;
+}
+
 PyDoc_STRVAR(removal_ranges_doc,
 "removal_ranges(text, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
 "What policy.choose_removals removes from `text` when no user rule applies: (start, end, index)\n"
@@ -3049,141 +3256,179 @@ removal_ranges(PyObject *self, PyObject *args)
     Py_buffer scores_buf;
     if (get_buffer(o_scores, &scores_buf, 8, 0, "scores", "d") < 0)
         return NULL;
-    PyObject *result = NULL, *names[4] = {NULL, NULL, NULL, NULL};
-    PyTypeObject *slotted = NULL;
-    Py_ssize_t offsets[4], *cs = NULL, *ce = NULL;
-    uint8_t *flags = NULL;  /* bit 1: removed, 4: ends its line */
-    const char *attr[4] = {"content_start", "content_end", "line_start", "line_end"};
+    PyObject *result = NULL, *out = NULL;
+    removals r;
     /* the lists are copied: reading a field may run Python code that changes them */
-    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds), *forced_items = NULL;
+    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds);
     const Py_ssize_t n = PyList_GET_SIZE(segments), len = PyUnicode_GET_LENGTH(text);
-    if (segs == NULL || kind_of == NULL)
+    if (removals_init(&r) < 0 || segs == NULL || kind_of == NULL)
         goto done;
     if (scores_buf.len / 8 != n || PyTuple_GET_SIZE(kind_of) != n || PyTuple_GET_SIZE(segs) != n) {
         PyErr_SetString(PyExc_ValueError, "removal_ranges: segments, scores and kinds of different lengths");
         goto done;
     }
-    const double *scores = scores_buf.buf;
-    for (int k = 0; k < 4; k++)
-        if ((names[k] = PyUnicode_InternFromString(attr[k])) == NULL)
-            goto done;
-    if (n > 0) {
-        PyTypeObject *type = Py_TYPE(PyTuple_GET_ITEM(segs, 0));
-        int usable = type->tp_getattro == PyObject_GenericGetAttr ? slot_offsets(type, names, 4, offsets) : 0;
-        if (usable < 0)
-            goto done;
-        if (usable)
-            slotted = (PyTypeObject *)Py_NewRef(type);
-    }
-    cs = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
-    ce = PyMem_Malloc((n + 1) * sizeof(Py_ssize_t));
-    flags = PyMem_Calloc(n + 1, 1);
-    if (cs == NULL || ce == NULL || flags == NULL) {
-        PyErr_NoMemory();
+    if (removals_read(&r, segs, len, "removal_ranges") < 0 || removals_force(&r, forced, n, "removal_ranges") < 0
+            || removals_decide(&r, n, scores_buf.buf, &PyTuple_GET_ITEM(kind_of, 0), limits, run_limits, floor) < 0)
         goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t v[2];
-        int line[2];
-        if (segment_fields(PyTuple_GET_ITEM(segs, i), names, slotted, offsets, v, line) < 0)
-            goto done;
-        if (!(0 <= v[0] && v[0] <= v[1] && v[1] <= len) || (i > 0 && v[0] < ce[i - 1])) {
-            PyErr_SetString(PyExc_ValueError, "removal_ranges: segments outside the text or out of order");
-            goto done;
-        }
-        cs[i] = v[0];
-        ce[i] = v[1];
-        flags[i] = line[1] ? 4 : 0;
-    }
-    if ((forced_items = PyList_AsTuple(forced)) == NULL)  /* (an item's __index__ may empty the list) */
-        goto done;
-    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(forced_items); j++) {
-        Py_ssize_t i = PyNumber_AsSsize_t(PyTuple_GET_ITEM(forced_items, j), PyExc_OverflowError);
-        if (i == -1 && PyErr_Occurred())
-            goto done;
-        if (i < 0 || i >= n) {
-            PyErr_SetString(PyExc_IndexError, "removal_ranges: a forced segment outside the segments");
-            goto done;
-        }
-        flags[i] |= 1;
-    }
-    /* the model's removals: candidates reaching their kind's threshold, with content */
-    const int any = !isinf(floor) || floor < 0;
-    for (Py_ssize_t i = 0; any && i < n; i++) {
-        if (!(scores[i] >= floor) || (flags[i] & 1))
-            continue;
-        double limit;
-        if (limit_of(limits, PyTuple_GET_ITEM(kind_of, i), &limit) < 0)
-            goto done;
-        if (scores[i] >= limit && ce[i] > cs[i])
-            flags[i] |= 1;
-    }
-    /* runs: forward over the candidates, then back within a line (policy._extend_runs) */
-    int removed_any = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        removed_any |= flags[i] & 1;
-    if (run_limits != Py_None && removed_any && any) {
-        for (int pass = 0; pass < 2; pass++)
-            for (Py_ssize_t t = 0; t < n; t++) {
-                const Py_ssize_t i = pass == 0 ? t : n - 1 - t;
-                if (!(scores[i] >= floor) || (flags[i] & 1) || ce[i] <= cs[i])
-                    continue;
-                if (pass == 0 ? !(i > 0 && (flags[i - 1] & 1)) : !(i + 1 < n && (flags[i + 1] & 1) && !(flags[i] & 4)))
-                    continue;
-                double limit;
-                if (limit_of(run_limits, PyTuple_GET_ITEM(kind_of, i), &limit) < 0)
-                    goto done;
-                if (scores[i] >= limit)
-                    flags[i] |= 1;
-            }
-    }
-    /* each run's range (policy._run_range), split at its segments' content starts */
+    /* each run's range, split at its segments' content starts */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
+    if ((out = PyList_New(0)) == NULL)
         goto done;
-    for (Py_ssize_t first = 0; first < n; first++) {
-        if (!(flags[first] & 1))
-            continue;
-        Py_ssize_t last = first;
-        while (last + 1 < n && (flags[last + 1] & 1))
-            last++;
-        Py_ssize_t lo = cs[first], hi = ce[last];
-        const int before = first > 0, after = last + 1 < n;
-        if (before && after) {
-            if (count_breaks(kind, data, ce[last], cs[last + 1]) > count_breaks(kind, data, ce[first - 1], cs[first]))
-                lo = ce[first - 1];  /* keep the separator after the run */
-            else
-                hi = cs[last + 1];  /* keep the separator before it */
-        } else if (after) {
-            hi = cs[last + 1];
-        } else if (before) {
-            lo = ce[first - 1];
-        }
+    for (Py_ssize_t first = 0, last, lo, hi; removals_run(&r, n, kind, data, &first, &last, &lo, &hi); first = last + 1)
         for (Py_ssize_t k = first; k <= last; k++) {
-            PyObject *range = Py_BuildValue("(nnn)", k == first ? lo : cs[k], k == last ? hi : cs[k + 1], k);
+            PyObject *range = Py_BuildValue("(nnn)", k == first ? lo : r.cs[k], k == last ? hi : r.cs[k + 1], k);
             if (range == NULL || PyList_Append(out, range) < 0) {
                 Py_XDECREF(range);
-                Py_DECREF(out);
                 goto done;
             }
             Py_DECREF(range);
         }
-        first = last;
-    }
-    result = out;
+    result = Py_NewRef(out);
 done:
     PyBuffer_Release(&scores_buf);
+    Py_XDECREF(out);
     Py_XDECREF(segs);
     Py_XDECREF(kind_of);
+    removals_free(&r);
+    return result;
+}
+
+/* `text` (an exact str) without the runs `r` removes from its n segments: policy.remove_spans */
+static PyObject *
+stripped_text(const removals *r, PyObject *text, Py_ssize_t n)
+{
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t first = 0, last, lo, hi, kept = 0;
+    if (!removals_run(r, n, kind, data, &first, &last, &lo, &hi))
+        return Py_NewRef(text);
+    PyObject *pieces = PyList_New(0), *result = NULL;
+    if (pieces == NULL)
+        return NULL;
+    do {
+        PyObject *piece = PyUnicode_Substring(text, kept, lo);
+        if (piece == NULL || PyList_Append(pieces, piece) < 0) {
+            Py_XDECREF(piece);
+            goto done;
+        }
+        Py_DECREF(piece);
+        kept = hi;
+        first = last + 1;
+    } while (removals_run(r, n, kind, data, &first, &last, &lo, &hi));
+    PyObject *piece = PyUnicode_Substring(text, kept, PyUnicode_GET_LENGTH(text));
+    if (piece == NULL || PyList_Append(pieces, piece) < 0) {
+        Py_XDECREF(piece);
+        goto done;
+    }
+    Py_DECREF(piece);
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (empty != NULL)
+        result = PyUnicode_Join(empty, pieces);
+    Py_XDECREF(empty);
+done:
+    Py_DECREF(pieces);
+    return result;
+}
+
+PyDoc_STRVAR(strip_texts_doc,
+"strip_texts(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
+"Each str of the list `texts` without what removal_ranges removes from it (policy.remove_spans\n"
+"of its ranges), as an exact str. `segments` holds each text's list of Segments; `scores`\n"
+"(float64) and `kinds` (a list) are those of all the segments, text after text; `forced` is a\n"
+"list of (text, segment) index pairs in the order of the texts. The other arguments are\n"
+"removal_ranges'.");
+
+static PyObject *
+strip_texts(PyObject *self, PyObject *args)
+{
+    PyObject *texts, *segments, *o_scores, *kinds, *limits, *run_limits, *forced;
+    double floor;
+    if (!PyArg_ParseTuple(args, "O!O!OO!O!OdO!", &PyList_Type, &texts, &PyList_Type, &segments, &o_scores,
+                          &PyList_Type, &kinds, &PyDict_Type, &limits, &run_limits, &floor, &PyList_Type, &forced))
+        return NULL;
+    if (run_limits != Py_None && !PyDict_Check(run_limits)) {
+        PyErr_SetString(PyExc_TypeError, "strip_texts: run_limits must be a dict or None");
+        return NULL;
+    }
+    Py_buffer scores_buf;
+    if (get_buffer(o_scores, &scores_buf, 8, 0, "scores", "d") < 0)
+        return NULL;
+    removals r;
+    PyObject *result = NULL, *out = NULL, *segs = NULL, *text = NULL, *one = NULL;
+    /* the lists are copied: reading a field may run Python code that changes them */
+    PyObject *text_of = PyList_AsTuple(texts), *segs_of = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds);
+    PyObject *forced_items = PyList_AsTuple(forced);
+    if (removals_init(&r) < 0 || text_of == NULL || segs_of == NULL || kind_of == NULL || forced_items == NULL)
+        goto done;
+    const Py_ssize_t n_texts = PyTuple_GET_SIZE(text_of), n_all = PyTuple_GET_SIZE(kind_of);
+    if (PyTuple_GET_SIZE(segs_of) != n_texts || scores_buf.len / 8 != n_all) {
+        PyErr_SetString(PyExc_ValueError, "strip_texts: texts, segments, scores and kinds of different lengths");
+        goto done;
+    }
+    if ((out = PyList_New(n_texts)) == NULL)
+        goto done;
+    const double *scores = scores_buf.buf;
+    Py_ssize_t at = 0, f = 0;  /* the texts' first segment in scores and kinds; the next forced pair */
+    for (Py_ssize_t d = 0; d < n_texts; d++) {
+        PyObject *item = PyTuple_GET_ITEM(text_of, d), *list = PyTuple_GET_ITEM(segs_of, d);
+        if (!PyUnicode_Check(item) || !PyList_Check(list)) {
+            PyErr_SetString(PyExc_TypeError, "strip_texts: texts are str, segments lists");
+            goto done;
+        }
+        if ((text = PyUnicode_FromObject(item)) == NULL || (segs = PyList_AsTuple(list)) == NULL)
+            goto done;
+        const Py_ssize_t n = PyTuple_GET_SIZE(segs);
+        if (at + n > n_all) {
+            PyErr_SetString(PyExc_ValueError, "strip_texts: fewer scores than segments");
+            goto done;
+        }
+        if (removals_read(&r, segs, PyUnicode_GET_LENGTH(text), "strip_texts") < 0)
+            goto done;
+        for (; f < PyTuple_GET_SIZE(forced_items); f++) {
+            PyObject *pair = PyTuple_GET_ITEM(forced_items, f);
+            Py_ssize_t fd, fi;
+            if (!PyArg_ParseTuple(pair, "nn", &fd, &fi)) {
+                PyErr_SetString(PyExc_TypeError, "strip_texts: forced holds (text, segment) pairs");
+                goto done;
+            }
+            if (fd < d) {
+                PyErr_SetString(PyExc_ValueError, "strip_texts: forced pairs out of order");
+                goto done;
+            }
+            if (fd > d)
+                break;
+            if (fi < 0 || fi >= n) {
+                PyErr_SetString(PyExc_IndexError, "strip_texts: a forced segment outside the segments");
+                goto done;
+            }
+            r.flags[fi] |= 1;
+        }
+        if (removals_decide(&r, n, scores + at, &PyTuple_GET_ITEM(kind_of, at), limits, run_limits, floor) < 0
+                || (one = stripped_text(&r, text, n)) == NULL)
+            goto done;
+        PyList_SET_ITEM(out, d, one);
+        one = NULL;
+        Py_CLEAR(text);
+        Py_CLEAR(segs);
+        at += n;
+    }
+    if (at != n_all || f != PyTuple_GET_SIZE(forced_items)) {
+        PyErr_SetString(PyExc_ValueError, at != n_all ? "strip_texts: more scores than segments"
+                                                      : "strip_texts: a forced pair after the last text");
+        goto done;
+    }
+    result = Py_NewRef(out);
+done:
+    PyBuffer_Release(&scores_buf);
+    Py_XDECREF(text);
+    Py_XDECREF(segs);
+    Py_XDECREF(out);
+    Py_XDECREF(text_of);
+    Py_XDECREF(segs_of);
+    Py_XDECREF(kind_of);
     Py_XDECREF(forced_items);
-    Py_XDECREF(slotted);
-    for (int k = 0; k < 4; k++)
-        Py_XDECREF(names[k]);
-    PyMem_Free(cs);
-    PyMem_Free(ce);
-    PyMem_Free(flags);
+    removals_free(&r);
     return result;
 }
 
@@ -3769,6 +4014,7 @@ static PyMethodDef methods[] = {
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
     {"removal_ranges", removal_ranges, METH_VARARGS, removal_ranges_doc},
+    {"strip_texts", strip_texts, METH_VARARGS, strip_texts_doc},
     {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -18,7 +18,8 @@ from . import native
 from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
 from .rules import Rule, verdict
 
-__all__ = ["choose_removals", "StripNeeds", "remove_spans", "SpanError", "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
+__all__ = ["choose_removals", "StripNeeds", "remove_spans", "strip_texts", "SpanError", "FEED_FOOTER",
+           "FEED_FOOTER_FLOOR"]
 
 # Feed footers: publishing software ends a syndicated post with one fixed sentence, "The post
 # <its own title> appeared first on <site>." The quoted title dilutes the model's evidence (a
@@ -154,6 +155,59 @@ def removed_ranges(text: str, segments: Sequence[Segment], scores: Sequence[floa
                                                       scores_alone, learned, False, run_threshold)]
 
 
+def strip_texts(texts: Sequence[str], segments: Sequence[Sequence[Segment]], scores: Sequence[float],
+                kinds: Sequence[Kind], config: StripConfig, threshold: float,
+                run_threshold: float | None = None, sites: Sequence[str | None] | None = None) -> list[str]:
+    """Each text without what ``removed_ranges`` removes from it, a batch at a time: ``segments``
+    holds each text's, ``scores`` and ``kinds`` those of all the segments, text after text;
+    ``sites`` each text's site, for rules limited to some sites.
+
+    The compiled core strips the whole batch in one call (per text, the Python calls cost as
+    much as stripping); with user rules, or without the core, each text goes its own way."""
+    threshold = float(threshold)
+    run_threshold = None if run_threshold is None else float(run_threshold)
+    compiled = native.core()
+    kinds = kinds if type(kinds) is list else list(kinds)
+    if compiled is not None and not config.rules:
+        limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
+        if limits.keys() >= set(kinds):
+            doubles = _doubles(scores)
+            forced = []  # (text, segment) of each feed footer
+            if config.builtin_rules:
+                at = 0
+                for d, (text, segs) in enumerate(zip(texts, segments)):
+                    if "The post" in text:
+                        footers = _feed_footers(text, segs, doubles[at:at + len(segs)], kinds[at:at + len(segs)],
+                                                config)
+                        forced += [(d, i) for i in sorted(footers)]
+                    at += len(segs)
+            try:
+                return compiled.strip_texts(list(texts), [s if type(s) is list else list(s) for s in segments],
+                                            doubles, kinds, limits, run_limits if runs else None, floor, forced)
+            except ValueError:  # segments outside a text or out of order: the Python code takes them as they are
+                pass
+    out = []
+    at = 0
+    for text, segs, site in zip(texts, segments, sites or [None] * len(texts)):
+        n = len(segs)
+        ranges = removed_ranges(text, segs, scores[at:at + n], kinds[at:at + n], config, threshold, site,
+                                run_threshold=run_threshold)
+        out.append(remove_spans(text, ranges))
+        at += n
+    return out
+
+
+def _doubles(scores: Sequence[float]):
+    """The scores as a buffer of doubles (a float64 array as it is)."""
+    try:
+        view = memoryview(scores)
+        if view.format == "d" and view.ndim == 1 and view.c_contiguous:
+            return scores
+    except TypeError:  # a list
+        pass
+    return array.array("d", scores)
+
+
 def _decide(text: str, segments: Sequence[Segment], scores: Sequence[float], kinds: Sequence[Kind],
             config: StripConfig, threshold: float, site: str | None, run_threshold: float | None
             ) -> tuple[set[int], dict[int, Rule], Sequence[Kind]]:
@@ -218,11 +272,7 @@ def _compiled_removals(text: str, segments: Sequence[Segment], scores: Sequence[
     kinds = kinds if type(kinds) is list else list(kinds)
     if not limits.keys() >= set(kinds):
         return None
-    try:
-        view = memoryview(scores)
-        doubles = scores if view.format == "d" and view.ndim == 1 and view.c_contiguous else array.array("d", scores)
-    except TypeError:  # a list
-        doubles = array.array("d", scores)
+    doubles = _doubles(scores)
     footers = _feed_footers(text, segments, doubles, kinds, config)
     try:
         ranges = compiled.removal_ranges(text, segments if type(segments) is list else list(segments), doubles,

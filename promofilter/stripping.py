@@ -12,7 +12,7 @@ from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
 from .early_exit import EXIT_KEY, EarlyExit
-from .policy import StripNeeds, choose_removals, remove_spans, removed_ranges
+from .policy import StripNeeds, choose_removals, remove_spans, removed_ranges, strip_texts
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -132,6 +132,21 @@ class PromoFilter:
         ``needs`` (stripping's ``policy.StripNeeds``): kinds only of the segments that need
         one, the others ``Kind.CONTENT`` (the kind model is a tenth of the scoring time), and
         exact scores only of those (the others may stop early: ``promofilter.early_exit``)."""
+        segments, scores, kinds, alone, learned = self._score_all(texts, repetition, sites, needs)
+        out = []
+        pos = 0
+        for segs in segments:
+            n = len(segs)
+            out.append(Scored(segs, scores[pos:pos + n], kinds[pos:pos + n],
+                              None if alone is None else alone[pos:pos + n],
+                              None if learned is None else learned[pos:pos + n]))
+            pos += n
+        return out
+
+    def _score_all(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
+                   sites: Sequence[str | None] | None = None, needs: StripNeeds | None = None):
+        """``score_batch``'s results as each text's segments, then the scores, kinds, scores
+        alone and learned marks of all of them, text after text."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
@@ -166,15 +181,7 @@ class PromoFilter:
                 learned[list(decided)] = True
         else:
             scores, kinds = np.zeros(0), []
-        out = []
-        pos = 0
-        for segs in segments:
-            n = len(segs)
-            out.append(Scored(segs, scores[pos:pos + n], kinds[pos:pos + n],
-                              None if alone is None else alone[pos:pos + n],
-                              None if learned is None else learned[pos:pos + n]))
-            pos += n
-        return out
+        return segments, scores, kinds, alone, learned
 
     def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
                        repetition: RepetitionCounts | None = None, kept: bool = True,
@@ -190,6 +197,15 @@ class PromoFilter:
         return [choose(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
                        scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
+
+    def _strip_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig) -> list[str]:
+        """The cleaned texts of a batch (not in batch mode)."""
+        threshold, run_threshold = self._threshold(config), self._run_threshold(config)
+        texts = [text for text, _ in batch]
+        sites = [site for _, site in batch]
+        # (no repetition counts: no scores alone, which only batch mode's reports need)
+        segments, scores, kinds, _, _ = self._score_all(texts, None, sites, StripNeeds(config, threshold, run_threshold))
+        return strip_texts(texts, segments, scores, kinds, config, threshold, run_threshold, sites)
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
                     sites: Iterable[str | None] | None = None,
@@ -221,9 +237,8 @@ class PromoFilter:
         sites = None if sites is None else list(sites)
         if not (batch and self.uses_repetition and len(texts) >= 2):
             config = config or StripConfig()
-            return [remove_spans(text, ranges)
-                    for part in _batched(_with_sites(texts, sites), BATCH_DOCS)
-                    for (text, _), ranges in zip(part, self._explain_batch(part, config, kept=False, spans=False))]
+            return [text for part in _batched(_with_sites(texts, sites), BATCH_DOCS)
+                    for text in self._strip_batch(part, config)]
         with reusing():  # the counting pass's segments and keys serve the scoring pass
             repetition = self.count_repetition(texts, sites)
             return [s.text for s in self.explain_many(texts, config, sites, repetition)]

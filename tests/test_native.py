@@ -625,6 +625,64 @@ def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, ru
 
 
 @needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_POLICY_PIECES), max_size=10).map("".join), min_size=1, max_size=4),
+       st.data(),
+       st.sampled_from([None, 0.3, 0.5]),
+       st.sampled_from([None, {"ad", "cta"}]),
+       st.booleans())
+def test_a_compiled_batch_strips_each_text_as_the_python_policy_does(texts, data, run_threshold, remove_kinds,
+                                                                    builtin_rules):
+    from promofilter import Kind, StripConfig
+    from promofilter.policy import choose_removals, remove_spans, strip_texts
+    from promofilter.segment import segment
+
+    segments = [segment(t) for t in texts]
+    n = sum(map(len, segments))
+    scores = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.01, 0.03, 0.3, 0.5, 0.7, 0.9, 1.0]),
+                                         min_size=n, max_size=n)))
+    kinds = data.draw(st.lists(st.sampled_from(list(Kind)), min_size=n, max_size=n))
+    config = StripConfig(builtin_rules=builtin_rules, **({} if remove_kinds is None else {"remove_kinds": remove_kinds}))
+    got = strip_texts(texts, segments, scores, kinds, config, 0.5, run_threshold)
+    expected, at = [], 0
+    with native.switched_off():
+        for text, segs in zip(texts, segments):
+            spans = choose_removals(text, segs, scores[at:at + len(segs)], kinds[at:at + len(segs)], config, 0.5,
+                                    kept=False, run_threshold=run_threshold)
+            expected.append(remove_spans(text, spans))
+            at += len(segs)
+        assert strip_texts(texts, segments, scores, kinds, config, 0.5, run_threshold) == expected
+    assert got == expected
+    assert all(type(t) is str for t in got)
+
+
+@needs_core
+def test_a_compiled_batch_refuses_what_does_not_add_up():
+    from promofilter import Kind
+    from promofilter.segment import segment
+
+    strip = native.core().strip_texts
+    texts = ["Story. Follow us!", "Other."]
+    segments = [segment(t) for t in texts]
+    kinds = [Kind.CONTENT, Kind.CTA, Kind.CONTENT]
+    limits = {k: 0.5 for k in Kind}
+    assert strip(texts, segments, np.array([0.0, 0.9, 0.0]), kinds, limits, None, 0.5, []) == ["Story.", "Other."]
+    assert strip(texts, segments, np.array([0.0, 0.0, 0.0]), kinds, limits, None, 0.5, [(1, 0)]) == [texts[0], ""]
+    with pytest.raises(ValueError, match="fewer scores"):
+        strip(texts, segments, np.zeros(2), kinds[:2], limits, None, 0.5, [])
+    with pytest.raises(ValueError, match="different lengths"):
+        strip(texts, segments, np.zeros(3), kinds[:2], limits, None, 0.5, [])
+    with pytest.raises(ValueError, match="out of order"):
+        strip(texts, segments, np.zeros(3), kinds, limits, None, 0.5, [(1, 0), (0, 0)])
+    with pytest.raises(IndexError, match="outside the segments"):
+        strip(texts, segments, np.zeros(3), kinds, limits, None, 0.5, [(0, 2)])
+    with pytest.raises(ValueError, match="after the last text"):
+        strip(texts, segments, np.zeros(3), kinds, limits, None, 0.5, [(2, 0)])
+    with pytest.raises(ValueError, match="outside the text"):
+        strip(["Hi."], [segments[0]], np.zeros(2), kinds[:2], limits, None, 0.5, [])
+
+
+@needs_core
 def test_compiled_removals_refuse_segments_outside_their_text():
     from promofilter import Kind
     from promofilter.results import Segment

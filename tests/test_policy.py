@@ -90,6 +90,26 @@ def test_removed_ranges_are_the_removed_spans_bounds_whatever_decides_them():
         removed_ranges(text, segs, scores, kinds, StripConfig(), 0.5, kept=True)
 
 
+def test_a_batch_is_stripped_text_by_text_as_its_ranges_say_with_site_rules_too():
+    from promofilter.policy import remove_spans, removed_ranges, strip_texts
+
+    texts = ["Story.\nRelated: more.\nPROMO line", "Related: more.\nStory two.", ""]
+    segments = [segment(t) for t in texts]
+    scores = [0.0, 0.2, 0.9, 0.3, 0.0]
+    kinds = [Kind.CONTENT, Kind.CROSSPROMO, Kind.AD, Kind.CROSSPROMO, Kind.CONTENT]
+    related = Rule("rel", "block", "Related:", "literal", "crosspromo", sites=("a.com",))
+    for config in (StripConfig(), StripConfig(rules=(related,))):
+        got = strip_texts(texts, segments, scores, kinds, config, 0.5, sites=["a.com", "b.com", None])
+        expected = [remove_spans(texts[0], removed_ranges(texts[0], segments[0], scores[:3], kinds[:3], config, 0.5,
+                                                          "a.com")),
+                    remove_spans(texts[1], removed_ranges(texts[1], segments[1], scores[3:], kinds[3:], config, 0.5,
+                                                          "b.com")),
+                    ""]
+        assert got == expected
+        assert got[1] == texts[1]  # the rule is not in force for b.com
+    assert got[0] == "Story."
+
+
 def test_kinds_outside_the_config_are_kept():
     text = "Story.\nPROMO credit\n"
     segs = segment(text)
