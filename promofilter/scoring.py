@@ -525,39 +525,48 @@ class CompiledClassifier(_CompiledScorer):
         shape = shape_features(X, self.max_distance, countried)
         return shape, self.words.transform(mask_texts(texts, countried))
 
-    def kinds_of(self, shape: np.ndarray, words: tuple, rows: np.ndarray | None = None) -> list[Kind]:
+    def scaled(self, shape: np.ndarray) -> np.ndarray:
+        """The shape features standardised, as both linear models take them."""
+        scaled = np.subtract(shape, self.mean)
+        return np.divide(scaled, self.scale, out=scaled)
+
+    def kinds_of(self, shape: np.ndarray, words: tuple, rows: np.ndarray | None = None,
+                 scaled: np.ndarray | None = None) -> list[Kind]:
         """The kind of every row of ``inputs(X)``; with ``rows`` (a mask), of those rows only, the
-        others ``Kind.CONTENT``."""
+        others ``Kind.CONTENT``. ``scaled``: ``scaled(shape)``, when it is at hand."""
         n = len(shape)
         if self.kinds is None:
             return [self.kind_classes[0]] * n
         if rows is None:
-            d = self.kinds.decision(words, (shape - self.mean) / self.scale)
+            d = self.kinds.decision(words, self.scaled(shape) if scaled is None else scaled)
             best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
             return [self.kind_labels[i] for i in best.tolist()]
         out = [Kind.CONTENT] * n
         wanted = np.flatnonzero(rows)
         if len(wanted):
             # the dense columns of the wanted rows alone (a tenth of the rows, when stripping)
-            d = self.kinds.decision(words, (shape[wanted] - self.mean) / self.scale, rows, wanted)
+            d = self.kinds.decision(words, self.scaled(shape[wanted]) if scaled is None else scaled[wanted],
+                                    rows, wanted)
             best = (d[:, 0] > 0).astype(int) if d.shape[1] == 1 else d.argmax(axis=1)
             for i, b in zip(wanted.tolist(), best.tolist()):
                 out[i] = self.kind_labels[b]
         return out
 
-    def stage2_inputs(self, X, shape: np.ndarray, words: tuple) -> tuple[np.ndarray, np.ndarray]:
+    def stage2_inputs(self, X, shape: np.ndarray, words: tuple, scaled: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """Stage 2's input matrix for every row of ``inputs(X)``, and its context columns."""
-        scaled = (shape - self.mean) / self.scale
+        scaled = self.scaled(shape) if scaled is None else scaled
         p1 = 1.0 / (1.0 + np.exp(-self.stage1.decision(words, scaled)[:, 0]))
         context = context_features(p1, np.asarray(X["doc"]))
         return self._stage2_matrix(context, shape, X, slice(None), False), context
 
     def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True,
-                     early_exit: tuple[int, float] | None = None, finish: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
+                     early_exit: tuple[int, float] | None = None, finish: np.ndarray | None = None,
+                     scaled: np.ndarray | None = None) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
         """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
-        matrix, context = self.stage2_inputs(X, shape, words)
-        names = self.kinds_of(shape, words) if kinds else None
+        scaled = self.scaled(shape) if scaled is None else scaled
+        matrix, context = self.stage2_inputs(X, shape, words, scaled)
+        names = self.kinds_of(shape, words, scaled=scaled) if kinds else None
         batch = self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any()
         # (batch mode keeps every score: the scores alone are compared with the batch ones)
         p2 = self.stage2.predict_proba(matrix, None if batch else early_exit, finish)
@@ -578,10 +587,12 @@ class CompiledClassifier(_CompiledScorer):
         ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence).
         ``early_exit`` and ``finish``: as ``_Trees.predict_proba`` (not in batch mode)."""
         shape, words = self.inputs(X)
+        scaled = self.scaled(shape)
         if kinds_wanted is None:
-            return self.score_inputs(X, shape, words, early_exit=early_exit, finish=finish)
-        p, _, p_alone = self.score_inputs(X, shape, words, kinds=False, early_exit=early_exit, finish=finish)
-        return p, self.kinds_of(shape, words, kinds_wanted(p)), p_alone
+            return self.score_inputs(X, shape, words, early_exit=early_exit, finish=finish, scaled=scaled)
+        p, _, p_alone = self.score_inputs(X, shape, words, kinds=False, early_exit=early_exit, finish=finish,
+                                          scaled=scaled)
+        return p, self.kinds_of(shape, words, kinds_wanted(p), scaled), p_alone
 
 
 

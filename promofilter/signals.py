@@ -304,8 +304,10 @@ def shape_features(X, max_distance: int = 10, countried: list[str] | None = None
     table: a DataFrame from ``build_table`` or any mapping of its columns. ``countried``: its
     texts through ``country_texts`` already."""
     texts: Sequence[str] = list(X["text"])
+    # the text columns, then the context ones, written straight into their places
+    out = np.empty((len(texts), len(SHAPE_FEATURE_NAMES)))
+    shape = out[:, :len(SHAPE_FEATURE_NAMES) - N_CONTEXT_FEATURES]
     # filled a block of rows at a time: a list of Python floats per row costs ~1 KB
-    shape = np.zeros((len(texts), len(SHAPE_FEATURE_NAMES) - N_CONTEXT_FEATURES))
     for a in range(0, len(texts), 10_000):
         block = texts[a:a + 10_000]
         shape[a:a + len(block)] = _text_shapes(block, None if countried is None else countried[a:a + 10_000])
@@ -330,7 +332,7 @@ def shape_features(X, max_distance: int = 10, countried: list[str] | None = None
     whole = line_start * line_end
     next_whole = np.where(same_next, np.r_[whole[1:], 0.0], 1.0)
     m = max_distance
-    context = np.column_stack([
+    context = [
         idx / np.maximum(n, 1),
         from_end / np.maximum(n, 1),
         np.minimum(from_end, m),
@@ -350,5 +352,7 @@ def shape_features(X, max_distance: int = 10, countried: list[str] | None = None
         next_chars,
         prev_punct,
         next_whole,
-    ])
-    return np.hstack([shape, context])
+    ]
+    for j, column in enumerate(context, start=shape.shape[1]):
+        out[:, j] = column
+    return out
