@@ -469,10 +469,13 @@ done:
    the same answers) and asked of Python beyond it */
 enum { C_ALPHA = 1, C_ALNUM = 2, C_SPACE = 4, C_UPPER = 8, C_DIGIT = 16, C_DECIMAL = 32 };
 static uint8_t ascii_class[128];
+static uint8_t ascii_word[128];  /* \w: a letter, a digit or "_" */
 
 static void
 ascii_class_init(void)
 {
+    for (Py_UCS4 c = 0; c < 128; c++)
+        ascii_word[c] = Py_UNICODE_ISALNUM(c) || c == '_';
     for (Py_UCS4 c = 0; c < 128; c++)
         ascii_class[c] = (uint8_t)((Py_UNICODE_ISALPHA(c) ? C_ALPHA : 0) | (Py_UNICODE_ISALNUM(c) ? C_ALNUM : 0)
                                    | (Py_UNICODE_ISSPACE(c) ? C_SPACE : 0) | (Py_UNICODE_ISUPPER(c) ? C_UPPER : 0)
@@ -1911,16 +1914,25 @@ sentence_ends(PyObject *text, int kind, const void *data, Py_ssize_t a, Py_ssize
     /* The three patterns below start at a terminator ([.!?…] or [。！？!?]): the loops visit the
        terminators' positions alone (found in one pass), in the same order, with the same skips */
     Py_ssize_t n_terms = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {  /* (`found`: the caller's buffer, reused line to line) */
-        const Py_UCS4 c = AT(i);
-        if (c < 0x80 ? (c == '.' || c == '!' || c == '?') : (c == 0x2026 || c == 0x3002 || c == 0xFF01 || c == 0xFF1F)) {
-            Py_ssize_t *grown = grow(found->v, &found->cap, n_terms + 1, sizeof(Py_ssize_t), 64);
-            if (grown == NULL)
-                goto done;
-            found->v = grown;
-            found->v[n_terms++] = i;
-        }
+    /* (`found`: the caller's buffer, reused line to line, with room for every character; a loop
+       per string kind: this scan is a third of segmenting) */
+    Py_ssize_t *grown = grow(found->v, &found->cap, n > 0 ? n : 1, sizeof(Py_ssize_t), 64);
+    if (grown == NULL)
+        goto done;
+    found->v = grown;
+#define SCAN_TERMS(T)                                                                                     \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                                  \
+        const Py_UCS4 c = ((const T *)data)[a + i];                                                       \
+        if (c < 0x80 ? (c == '.' || c == '!' || c == '?') : (c == 0x2026 || c == 0x3002 || c == 0xFF01 || c == 0xFF1F)) \
+            grown[n_terms++] = i;                                                                         \
     }
+    if (kind == PyUnicode_1BYTE_KIND)
+        SCAN_TERMS(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND)
+        SCAN_TERMS(Py_UCS2)
+    else
+        SCAN_TERMS(Py_UCS4)
+#undef SCAN_TERMS
     const Py_ssize_t *terms = found->v;
     /* the next position from i that may start a match: the next terminator */
 #define NEXT_TERM(i, k) ((k) < n_terms ? terms[(k)] : n)
@@ -2367,15 +2379,14 @@ text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **t
     utf8.len = 0;
     Py_ssize_t n_tok = 0;
     for (Py_ssize_t i = 0; i < len;) {
-        if (ascii ? !(ascii_class[((const uint8_t *)data)[i]] & C_ALNUM || ((const uint8_t *)data)[i] == '_')
-                  : !re_word(PyUnicode_READ(kind, data, i))) {
+        if (ascii ? !ascii_word[((const uint8_t *)data)[i]] : !re_word(PyUnicode_READ(kind, data, i))) {
             i++;
             continue;
         }
         Py_ssize_t j = i;
         if (ascii) {
             const uint8_t *bytes = data;
-            while (j < len && (ascii_class[bytes[j]] & C_ALNUM || bytes[j] == '_'))
+            while (j < len && ascii_word[bytes[j]])
                 j++;
         } else {
             while (j < len && re_word(PyUnicode_READ(kind, data, j)))
@@ -2439,8 +2450,13 @@ sort_columns(int64_t *v, Py_ssize_t n, int64_t *tmp)
         for (Py_ssize_t a = 0; a < n; a += 2 * width) {
             Py_ssize_t i = a, mid = a + width < n ? a + width : n, j = mid, end = a + 2 * width < n ? a + 2 * width : n;
             Py_ssize_t k = a;
-            while (i < mid && j < end)
-                to[k++] = from[j] < from[i] ? from[j++] : from[i++];
+            while (i < mid && j < end) {  /* (without branches: which side goes first is a coin toss) */
+                const int64_t a = from[i], b = from[j];
+                const int take_b = b < a;
+                to[k++] = take_b ? b : a;
+                j += take_b;
+                i += !take_b;
+            }
             while (i < mid)
                 to[k++] = from[i++];
             while (j < end)
