@@ -14,7 +14,7 @@
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   removal_ranges  policy.choose_removals             (what is removed, without user rules)
- *   strip_texts     policy.strip_texts                 (the texts without it, a batch at a time)
+ *   strip_texts, removal_ranges_many  policy.strip_texts, policy.removals_many (a batch at a time)
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
  *   repetition_keys  repetition._keys, hashed as repetition._hash hashes (the same texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
@@ -3248,6 +3248,29 @@ fail:
     return -1;
 }
 
+/* (start, end, index) of each segment `r` removes from the n segments of `text`: each run's
+   range, split at its segments' content starts */
+static PyObject *
+removed_list(const removals *r, PyObject *text, Py_ssize_t n)
+{
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t first = 0, last, lo, hi; removals_run(r, n, kind, data, &first, &last, &lo, &hi); first = last + 1)
+        for (Py_ssize_t k = first; k <= last; k++) {
+            PyObject *range = Py_BuildValue("(nnn)", k == first ? lo : r->cs[k], k == last ? hi : r->cs[k + 1], k);
+            if (range == NULL || PyList_Append(out, range) < 0) {
+                Py_XDECREF(range);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(range);
+        }
+    return out;
+}
+
 PyDoc_STRVAR(removal_ranges_doc,
 "removal_ranges(text, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
 "What policy.choose_removals removes from `text` when no user rule applies: (start, end, index)\n"
@@ -3286,20 +3309,8 @@ removal_ranges(PyObject *self, PyObject *args)
     if (removals_read(&r, segs, len, "removal_ranges") < 0 || removals_force(&r, forced, n, "removal_ranges") < 0
             || removals_decide(&r, n, scores_buf.buf, &PyTuple_GET_ITEM(kind_of, 0), limits, run_limits, floor) < 0)
         goto done;
-    /* each run's range, split at its segments' content starts */
-    const int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    if ((out = PyList_New(0)) == NULL)
+    if ((out = removed_list(&r, text, n)) == NULL)
         goto done;
-    for (Py_ssize_t first = 0, last, lo, hi; removals_run(&r, n, kind, data, &first, &last, &lo, &hi); first = last + 1)
-        for (Py_ssize_t k = first; k <= last; k++) {
-            PyObject *range = Py_BuildValue("(nnn)", k == first ? lo : r.cs[k], k == last ? hi : r.cs[k + 1], k);
-            if (range == NULL || PyList_Append(out, range) < 0) {
-                Py_XDECREF(range);
-                goto done;
-            }
-            Py_DECREF(range);
-        }
     result = Py_NewRef(out);
 done:
     PyBuffer_Release(&scores_buf);
@@ -3347,16 +3358,10 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(strip_texts_doc,
-"strip_texts(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
-"Each str of the list `texts` without what removal_ranges removes from it (policy.remove_spans\n"
-"of its ranges), as an exact str. `segments` holds each text's list of Segments; `scores`\n"
-"(float64) and `kinds` (a list) are those of all the segments, text after text; `forced` is a\n"
-"list of (text, segment) index pairs in the order of the texts. The other arguments are\n"
-"removal_ranges'.");
-
+/* strip_texts and removal_ranges_many: the removals of each text of a batch, as per_text makes
+   them into its item of the list returned */
 static PyObject *
-strip_texts(PyObject *self, PyObject *args)
+batch_removals(PyObject *args, const char *who, PyObject *(*per_text)(const removals *, PyObject *, Py_ssize_t))
 {
     PyObject *texts, *segments, *o_scores, *kinds, *limits, *run_limits, *forced;
     double floor;
@@ -3364,7 +3369,7 @@ strip_texts(PyObject *self, PyObject *args)
                           &PyList_Type, &kinds, &PyDict_Type, &limits, &run_limits, &floor, &PyList_Type, &forced))
         return NULL;
     if (run_limits != Py_None && !PyDict_Check(run_limits)) {
-        PyErr_SetString(PyExc_TypeError, "strip_texts: run_limits must be a dict or None");
+        PyErr_Format(PyExc_TypeError, "%s: run_limits must be a dict or None", who);
         return NULL;
     }
     Py_buffer scores_buf;
@@ -3379,7 +3384,7 @@ strip_texts(PyObject *self, PyObject *args)
         goto done;
     const Py_ssize_t n_texts = PyTuple_GET_SIZE(text_of), n_all = PyTuple_GET_SIZE(kind_of);
     if (PyTuple_GET_SIZE(segs_of) != n_texts || scores_buf.len / 8 != n_all) {
-        PyErr_SetString(PyExc_ValueError, "strip_texts: texts, segments, scores and kinds of different lengths");
+        PyErr_Format(PyExc_ValueError, "%s: texts, segments, scores and kinds of different lengths", who);
         goto done;
     }
     if ((out = PyList_New(n_texts)) == NULL)
@@ -3389,39 +3394,39 @@ strip_texts(PyObject *self, PyObject *args)
     for (Py_ssize_t d = 0; d < n_texts; d++) {
         PyObject *item = PyTuple_GET_ITEM(text_of, d), *list = PyTuple_GET_ITEM(segs_of, d);
         if (!PyUnicode_Check(item) || !PyList_Check(list)) {
-            PyErr_SetString(PyExc_TypeError, "strip_texts: texts are str, segments lists");
+            PyErr_Format(PyExc_TypeError, "%s: texts are str, segments lists", who);
             goto done;
         }
         if ((text = PyUnicode_FromObject(item)) == NULL || (segs = PyList_AsTuple(list)) == NULL)
             goto done;
         const Py_ssize_t n = PyTuple_GET_SIZE(segs);
         if (at + n > n_all) {
-            PyErr_SetString(PyExc_ValueError, "strip_texts: fewer scores than segments");
+            PyErr_Format(PyExc_ValueError, "%s: fewer scores than segments", who);
             goto done;
         }
-        if (removals_read(&r, segs, PyUnicode_GET_LENGTH(text), "strip_texts") < 0)
+        if (removals_read(&r, segs, PyUnicode_GET_LENGTH(text), who) < 0)
             goto done;
         for (; f < PyTuple_GET_SIZE(forced_items); f++) {
             PyObject *pair = PyTuple_GET_ITEM(forced_items, f);
             Py_ssize_t fd, fi;
             if (!PyArg_ParseTuple(pair, "nn", &fd, &fi)) {
-                PyErr_SetString(PyExc_TypeError, "strip_texts: forced holds (text, segment) pairs");
+                PyErr_Format(PyExc_TypeError, "%s: forced holds (text, segment) pairs", who);
                 goto done;
             }
             if (fd < d) {
-                PyErr_SetString(PyExc_ValueError, "strip_texts: forced pairs out of order");
+                PyErr_Format(PyExc_ValueError, "%s: forced pairs out of order", who);
                 goto done;
             }
             if (fd > d)
                 break;
             if (fi < 0 || fi >= n) {
-                PyErr_SetString(PyExc_IndexError, "strip_texts: a forced segment outside the segments");
+                PyErr_Format(PyExc_IndexError, "%s: a forced segment outside the segments", who);
                 goto done;
             }
             r.flags[fi] |= 1;
         }
         if (removals_decide(&r, n, scores + at, &PyTuple_GET_ITEM(kind_of, at), limits, run_limits, floor) < 0
-                || (one = stripped_text(&r, text, n)) == NULL)
+                || (one = per_text(&r, text, n)) == NULL)
             goto done;
         PyList_SET_ITEM(out, d, one);
         one = NULL;
@@ -3430,8 +3435,8 @@ strip_texts(PyObject *self, PyObject *args)
         at += n;
     }
     if (at != n_all || f != PyTuple_GET_SIZE(forced_items)) {
-        PyErr_SetString(PyExc_ValueError, at != n_all ? "strip_texts: more scores than segments"
-                                                      : "strip_texts: a forced pair after the last text");
+        PyErr_Format(PyExc_ValueError, at != n_all ? "%s: more scores than segments"
+                                                   : "%s: a forced pair after the last text", who);
         goto done;
     }
     result = Py_NewRef(out);
@@ -3446,6 +3451,30 @@ done:
     Py_XDECREF(forced_items);
     removals_free(&r);
     return result;
+}
+
+PyDoc_STRVAR(strip_texts_doc,
+"strip_texts(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
+"Each str of the list `texts` without what removal_ranges removes from it (policy.remove_spans\n"
+"of its ranges), as an exact str. `segments` holds each text's list of Segments; `scores`\n"
+"(float64) and `kinds` (a list) are those of all the segments, text after text; `forced` is a\n"
+"list of (text, segment) index pairs in the order of the texts. The other arguments are\n"
+"removal_ranges'.");
+
+static PyObject *
+strip_texts(PyObject *self, PyObject *args)
+{
+    return batch_removals(args, "strip_texts", stripped_text);
+}
+
+PyDoc_STRVAR(removal_ranges_many_doc,
+"removal_ranges_many(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
+"removal_ranges of each str of the list `texts` (a list of them), the arguments as strip_texts'.");
+
+static PyObject *
+removal_ranges_many(PyObject *self, PyObject *args)
+{
+    return batch_removals(args, "removal_ranges_many", removed_list);
 }
 
 /* -- repetition keys: repetition.normal_form and mining.template_of ---------------------------- */
@@ -4031,6 +4060,7 @@ static PyMethodDef methods[] = {
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
     {"removal_ranges", removal_ranges, METH_VARARGS, removal_ranges_doc},
     {"strip_texts", strip_texts, METH_VARARGS, strip_texts_doc},
+    {"removal_ranges_many", removal_ranges_many, METH_VARARGS, removal_ranges_many_doc},
     {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},
     {NULL, NULL, 0, NULL},
 };

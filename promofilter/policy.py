@@ -12,14 +12,14 @@ import array
 import functools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from . import native
 from .results import Decision, Kind, Segment, Span, StripConfig, removed_span
 from .rules import Rule, verdict
 
-__all__ = ["choose_removals", "StripNeeds", "remove_spans", "strip_texts", "SpanError", "FEED_FOOTER",
-           "FEED_FOOTER_FLOOR"]
+__all__ = ["choose_removals", "StripNeeds", "remove_spans", "strip_texts", "removed_spans_many", "SpanError",
+           "FEED_FOOTER", "FEED_FOOTER_FLOOR"]
 
 # Feed footers: publishing software ends a syndicated post with one fixed sentence, "The post
 # <its own title> appeared first on <site>." The quoted title dilutes the model's evidence (a
@@ -164,37 +164,83 @@ def strip_texts(texts: Sequence[str], segments: Sequence[Sequence[Segment]], sco
 
     The compiled core strips the whole batch in one call (per text, the Python calls cost as
     much as stripping); with user rules, or without the core, each text goes its own way."""
+    batch = _compiled_batch(texts, segments, scores, kinds, config, threshold, run_threshold)
+    if batch is not None:
+        try:
+            return native.core().strip_texts(*batch[0])
+        except ValueError:  # segments outside a text or out of order: the Python code takes them as they are
+            pass
+    return [remove_spans(text, [(span.start, span.end) for span in spans]) for text, spans in
+            zip(texts, _each_text(texts, segments, scores, kinds, config, threshold, run_threshold, sites, None))]
+
+
+def removed_spans_many(texts: Sequence[str], segments: Sequence[Sequence[Segment]], scores: Sequence[float],
+                       kinds: Sequence[Kind], config: StripConfig, threshold: float,
+                       run_threshold: float | None = None, sites: Sequence[str | None] | None = None,
+                       learned: Sequence[bool] | None = None) -> list[list[Span]]:
+    """``choose_removals(..., kept=False)`` of each text of a batch, the arguments as
+    ``strip_texts``'; ``learned``: of all the segments, text after text (or None). The compiled
+    core decides the whole batch in one call."""
+    batch = _compiled_batch(texts, segments, scores, kinds, config, threshold, run_threshold)
+    if batch is not None:
+        try:
+            ranges = native.core().removal_ranges_many(*batch[0])
+        except ValueError:  # as in strip_texts
+            ranges = None
+        if ranges is not None:
+            doubles, kinds, footers = batch[0][2], batch[0][3], batch[1]
+            out = []
+            at = 0
+            for d, (text, each) in enumerate(zip(texts, ranges)):
+                rules = footers.get(d, {})
+                out.append([removed_span(start, end, text[start:end], float(doubles[at + k]), kinds[at + k],
+                                         (Decision.RULE if k in rules else
+                                          Decision.LEARNED if learned is not None and learned[at + k] else
+                                          Decision.MODEL), rules[k].name if k in rules else None)
+                            for start, end, k in each])
+                at += len(segments[d])
+            return out
+    return list(_each_text(texts, segments, scores, kinds, config, threshold, run_threshold, sites, learned))
+
+
+def _compiled_batch(texts, segments, scores, kinds, config: StripConfig, threshold: float,
+                    run_threshold: float | None) -> tuple[tuple, dict[int, dict[int, Rule]]] | None:
+    """The arguments of the compiled batch calls, and each text's feed footers (text -> segment ->
+    rule); None when those calls cannot decide (no core, user rules, kinds not promofilter's)."""
+    compiled = native.core()
+    if compiled is None or config.rules:
+        return None
     threshold = float(threshold)
     run_threshold = None if run_threshold is None else float(run_threshold)
-    compiled = native.core()
+    limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
     kinds = kinds if type(kinds) is list else list(kinds)
-    if compiled is not None and not config.rules:
-        limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
-        if limits.keys() >= set(kinds):
-            doubles = _doubles(scores)
-            forced = []  # (text, segment) of each feed footer
-            if config.builtin_rules:
-                at = 0
-                for d, (text, segs) in enumerate(zip(texts, segments)):
-                    if "The post" in text:
-                        footers = _feed_footers(text, segs, doubles[at:at + len(segs)], kinds[at:at + len(segs)],
-                                                config)
-                        forced += [(d, i) for i in sorted(footers)]
-                    at += len(segs)
-            try:
-                return compiled.strip_texts(list(texts), [s if type(s) is list else list(s) for s in segments],
-                                            doubles, kinds, limits, run_limits if runs else None, floor, forced)
-            except ValueError:  # segments outside a text or out of order: the Python code takes them as they are
-                pass
-    out = []
+    if not limits.keys() >= set(kinds):
+        return None
+    doubles = _doubles(scores)
+    footers: dict[int, dict[int, Rule]] = {}
+    forced = []  # (text, segment) of each feed footer
+    if config.builtin_rules:
+        at = 0
+        for d, (text, segs) in enumerate(zip(texts, segments)):
+            if "The post" in text:
+                footers[d] = _feed_footers(text, segs, doubles[at:at + len(segs)], kinds[at:at + len(segs)], config)
+                forced += [(d, i) for i in sorted(footers[d])]
+            at += len(segs)
+    segment_lists = [s if type(s) is list else list(s) for s in segments]
+    return ((list(texts), segment_lists, doubles, kinds, limits, run_limits if runs else None, floor, forced),
+            footers)
+
+
+def _each_text(texts, segments, scores, kinds, config: StripConfig, threshold: float, run_threshold: float | None,
+               sites, learned) -> Iterator[list[Span]]:
+    """``choose_removals(..., kept=False)`` text by text."""
     at = 0
     for text, segs, site in zip(texts, segments, sites or [None] * len(texts)):
         n = len(segs)
-        ranges = removed_ranges(text, segs, scores[at:at + n], kinds[at:at + n], config, threshold, site,
-                                run_threshold=run_threshold)
-        out.append(remove_spans(text, ranges))
+        yield choose_removals(text, segs, scores[at:at + n], kinds[at:at + n], config, threshold, site,
+                              learned=None if learned is None else learned[at:at + n], kept=False,
+                              run_threshold=run_threshold)
         at += n
-    return out
 
 
 def _doubles(scores: Sequence[float]):

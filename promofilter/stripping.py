@@ -12,7 +12,7 @@ from .scoring import CompiledClassifier, CompiledEnsemble
 from .signals import as_frame, segment_columns
 from .memory import ExampleMemory, apply_decisions
 from .early_exit import EXIT_KEY, EarlyExit
-from .policy import StripNeeds, choose_removals, remove_spans, removed_ranges, strip_texts
+from .policy import StripNeeds, choose_removals, remove_spans, removed_spans_many, strip_texts
 from .repetition import REPETITION_FEATURE_NAMES, RepetitionCounts, repetition_features
 from .reuse import reusing
 from .results import Kind, Segment, Span, StripConfig, Stripped
@@ -184,18 +184,21 @@ class PromoFilter:
         return segments, scores, kinds, alone, learned
 
     def _explain_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
-                       repetition: RepetitionCounts | None = None, kept: bool = True,
-                       spans: bool = True) -> list[list[Span]] | list[list[tuple[int, int]]]:
-        """Each text's spans (without ``kept``, the removed ones only; without ``spans``, only
-        their (start, end): what ``strip_many`` needs, without a ``Span`` for each)."""
+                       repetition: RepetitionCounts | None = None, kept: bool = True) -> list[list[Span]]:
+        """Each text's spans (without ``kept``, the removed ones only)."""
         threshold, run_threshold = self._threshold(config), self._run_threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
-        # only stripping (no kept spans to describe) can leave the kinds of sure content unnamed
+        if not kept and repetition is None:
+            # only stripping (no kept spans to describe) can leave the kinds of sure content
+            # unnamed; without batch mode's scores alone, the whole batch is decided at once
+            segments, scores, kinds, _, learned = self._score_all(texts, None, sites,
+                                                                  StripNeeds(config, threshold, run_threshold))
+            return removed_spans_many(texts, segments, scores, kinds, config, threshold, run_threshold, sites,
+                                      learned)
         needed = None if kept else StripNeeds(config, threshold, run_threshold)
-        choose = choose_removals if spans else removed_ranges
-        return [choose(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
-                       scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
+        return [choose_removals(text, s.segments, s.scores, s.kinds, config, threshold, site=site,
+                                scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
 
     def _strip_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig) -> list[str]:

@@ -631,10 +631,10 @@ def test_compiled_removals_are_the_ones_the_python_policy_chooses(text, data, ru
        st.sampled_from([None, 0.3, 0.5]),
        st.sampled_from([None, {"ad", "cta"}]),
        st.booleans())
-def test_a_compiled_batch_strips_each_text_as_the_python_policy_does(texts, data, run_threshold, remove_kinds,
+def test_a_compiled_batch_strips_and_reports_each_text_as_the_python_policy_does(texts, data, run_threshold, remove_kinds,
                                                                     builtin_rules):
     from promofilter import Kind, StripConfig
-    from promofilter.policy import choose_removals, remove_spans, strip_texts
+    from promofilter.policy import choose_removals, remove_spans, removed_spans_many, strip_texts
     from promofilter.segment import segment
 
     segments = [segment(t) for t in texts]
@@ -643,16 +643,22 @@ def test_a_compiled_batch_strips_each_text_as_the_python_policy_does(texts, data
                                          min_size=n, max_size=n)))
     kinds = data.draw(st.lists(st.sampled_from(list(Kind)), min_size=n, max_size=n))
     config = StripConfig(builtin_rules=builtin_rules, **({} if remove_kinds is None else {"remove_kinds": remove_kinds}))
+    learned = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     got = strip_texts(texts, segments, scores, kinds, config, 0.5, run_threshold)
-    expected, at = [], 0
+    got_spans = removed_spans_many(texts, segments, scores, kinds, config, 0.5, run_threshold, learned=learned)
+    expected, expected_spans, at = [], [], 0
     with native.switched_off():
         for text, segs in zip(texts, segments):
             spans = choose_removals(text, segs, scores[at:at + len(segs)], kinds[at:at + len(segs)], config, 0.5,
-                                    kept=False, run_threshold=run_threshold)
+                                    kept=False, run_threshold=run_threshold, learned=learned[at:at + len(segs)])
             expected.append(remove_spans(text, spans))
+            expected_spans.append(spans)
             at += len(segs)
         assert strip_texts(texts, segments, scores, kinds, config, 0.5, run_threshold) == expected
+        assert removed_spans_many(texts, segments, scores, kinds, config, 0.5, run_threshold,
+                                  learned=learned) == expected_spans
     assert got == expected
+    assert got_spans == expected_spans
     assert all(type(t) is str for t in got)
 
 
@@ -680,6 +686,11 @@ def test_a_compiled_batch_refuses_what_does_not_add_up():
         strip(texts, segments, np.zeros(3), kinds, limits, None, 0.5, [(2, 0)])
     with pytest.raises(ValueError, match="outside the text"):
         strip(["Hi."], [segments[0]], np.zeros(2), kinds[:2], limits, None, 0.5, [])
+    ranges = native.core().removal_ranges_many(texts, segments, np.array([0.0, 0.9, 0.0]), kinds, limits, None, 0.5,
+                                                [])
+    assert ranges == [[(6, 17, 1)], []]
+    with pytest.raises(ValueError, match="removal_ranges_many: fewer scores"):
+        native.core().removal_ranges_many(texts, segments, np.zeros(2), kinds[:2], limits, None, 0.5, [])
 
 
 @needs_core
