@@ -167,7 +167,7 @@ class PromoFilter:
                 scores, kinds, alone = scorer.score_kind_alone(
                     table, kinds_wanted=lambda p: needs.kinds(p, table["text"]),
                     early_exit=None if bound is None else (early.trees, bound),
-                    finish=None if bound is None else needs.exact(table["text"]))
+                    finish=None if bound is None else needs.exact(table["text"], texts, table["doc"]))
             else:
                 scores, kinds, alone = scorer.score_kind_alone(table if compiled else as_frame(table))
             if memory is not None:

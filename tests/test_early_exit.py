@@ -191,6 +191,12 @@ def test_feed_footer_candidates_always_get_their_exact_score():
     assert needs.exact(["Other text.", "A post office."]) is None
     assert needs.exact(["Other text.", "At The post office."]).tolist() == [False, False]
     assert StripNeeds(StripConfig(builtin_rules=False), 0.9).exact(["The post A appeared first on B."]) is None
+    # given the documents, only the segments of those that say "The post" are looked at
+    documents = ["Story. The post A appeared first on B.", "Other text. The post office."]
+    segments = ["Story.", "The post A appeared first on B.", "Other text.", "The post office."]
+    assert needs.exact(segments, documents, np.array([0, 0, 1, 1])).tolist() == [False, True, False, True]
+    assert needs.exact(segments[:2], documents[:1], np.array([0, 0])).tolist() == [False, True]
+    assert needs.exact(["Other text."], ["Other text."], np.array([0])) is None
 
 
 def test_a_user_block_rule_keeps_every_score_exact(shipped_model, fresh_texts):
