@@ -543,6 +543,7 @@ typedef struct {
 static ascii_tables plain_tables, narrow_tables;
 
 static inline int is_separator(Py_UCS4 c);
+static inline int is_emoji(Py_UCS4 c);
 
 static void
 ascii_pack_init(void)
@@ -571,7 +572,7 @@ ascii_pack_init(void)
         /* what the tables take for granted of a code and of its character */
         if (ascii_class[code] != 0 || narrow_code(c) != code || Py_UNICODE_ISALNUM(c) || Py_UNICODE_ISSPACE(c)
                 || Py_UNICODE_ISUPPER(c) || Py_UNICODE_ISLOWER(c) || Py_UNICODE_ISDECIMAL(c)
-                || Py_UNICODE_TOLOWER(c) != c || Py_UNICODE_TOUPPER(c) != c)
+                || Py_UNICODE_TOLOWER(c) != c || Py_UNICODE_TOUPPER(c) != c || is_emoji(c))
             narrow_ok = 0;
     }
 }
@@ -2451,11 +2452,11 @@ sort_columns(int64_t *v, Py_ssize_t n, int64_t *tmp)
             Py_ssize_t i = a, mid = a + width < n ? a + width : n, j = mid, end = a + 2 * width < n ? a + 2 * width : n;
             Py_ssize_t k = a;
             while (i < mid && j < end) {  /* (without branches: which side goes first is a coin toss) */
-                const int64_t a = from[i], b = from[j];
-                const int take_b = b < a;
-                to[k++] = take_b ? b : a;
-                j += take_b;
-                i += !take_b;
+                const int64_t left = from[i], right = from[j];
+                const int take_right = right < left;  /* (a tie takes the left one: a stable merge) */
+                to[k++] = take_right ? right : left;
+                j += take_right;
+                i += !take_right;
             }
             while (i < mid)
                 to[k++] = from[i++];

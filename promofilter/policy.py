@@ -164,6 +164,7 @@ def strip_texts(texts: Sequence[str], segments: Sequence[Sequence[Segment]], sco
 
     The compiled core strips the whole batch in one call (per text, the Python calls cost as
     much as stripping); with user rules, or without the core, each text goes its own way."""
+    _check_batch(texts, segments, scores, kinds, sites)
     batch = _compiled_batch(texts, segments, scores, kinds, config, threshold, run_threshold)
     if batch is not None:
         try:
@@ -181,6 +182,7 @@ def removed_spans_many(texts: Sequence[str], segments: Sequence[Sequence[Segment
     """``choose_removals(..., kept=False)`` of each text of a batch, the arguments as
     ``strip_texts``'; ``learned``: of all the segments, text after text (or None). The compiled
     core decides the whole batch in one call."""
+    _check_batch(texts, segments, scores, kinds, sites, learned)
     batch = _compiled_batch(texts, segments, scores, kinds, config, threshold, run_threshold)
     if batch is not None:
         try:
@@ -201,6 +203,16 @@ def removed_spans_many(texts: Sequence[str], segments: Sequence[Sequence[Segment
                 at += len(segments[d])
             return out
     return list(_each_text(texts, segments, scores, kinds, config, threshold, run_threshold, sites, learned))
+
+
+def _check_batch(texts, segments, scores, kinds, sites, learned=None) -> None:
+    """A batch's arguments must add up: one list of segments (and site) per text, one score and
+    kind (and learned mark) per segment."""
+    n = sum(map(len, segments))
+    if len(segments) != len(texts) or (sites is not None and len(sites) != len(texts)):
+        raise ValueError("one list of segments and one site per text")
+    if len(scores) != n or len(kinds) != n or (learned is not None and len(learned) != n):
+        raise ValueError(f"{len(scores)} scores and {len(kinds)} kinds for {n} segments")
 
 
 def _compiled_batch(texts, segments, scores, kinds, config: StripConfig, threshold: float,
@@ -235,7 +247,7 @@ def _each_text(texts, segments, scores, kinds, config: StripConfig, threshold: f
                sites, learned) -> Iterator[list[Span]]:
     """``choose_removals(..., kept=False)`` text by text."""
     at = 0
-    for text, segs, site in zip(texts, segments, sites or [None] * len(texts)):
+    for text, segs, site in zip(texts, segments, [None] * len(texts) if sites is None else sites):
         n = len(segs)
         yield choose_removals(text, segs, scores[at:at + n], kinds[at:at + n], config, threshold, site,
                               learned=None if learned is None else learned[at:at + n], kept=False,

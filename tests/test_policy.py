@@ -1,4 +1,7 @@
 """Policy: removed runs take exactly one separator with them; kept characters never change."""
+import contextlib
+
+import numpy as np
 import pytest
 
 from promofilter import Kind, Rule, StripConfig, remove_spans, segment
@@ -108,6 +111,23 @@ def test_a_batch_is_stripped_text_by_text_as_its_ranges_say_with_site_rules_too(
         assert got == expected
         assert got[1] == texts[1]  # the rule is not in force for b.com
     assert got[0] == "Story."
+    # sites as an array, as a DataFrame column gives them
+    config = StripConfig(rules=(related,))
+    assert strip_texts(texts, segments, scores, kinds, config, 0.5, sites=np.array(["a.com", "b.com", ""])) == got
+
+
+def test_a_batch_whose_parts_do_not_add_up_is_refused_not_truncated():
+    from promofilter import native
+    from promofilter.policy import removed_spans_many, strip_texts
+
+    texts = ["Story. Buy now!", "Other."]
+    segments = [segment(texts[0])]
+    for core in (True, False):
+        with native.switched_off() if not core else contextlib.nullcontext():
+            with pytest.raises(ValueError, match="one list of segments"):
+                strip_texts(texts, segments, [0.0, 0.9], [Kind.CONTENT, Kind.AD], StripConfig(), 0.5)
+            with pytest.raises(ValueError, match="1 scores and 2 kinds for 2 segments"):
+                removed_spans_many(texts[:1], segments, [0.0], [Kind.CONTENT, Kind.AD], StripConfig(), 0.5)
 
 
 def test_kinds_outside_the_config_are_kept():
