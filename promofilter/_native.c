@@ -13,8 +13,8 @@
  *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
- *   removal_ranges  policy.choose_removals             (what is removed, without user rules)
- *   strip_texts, removal_ranges_many  policy.strip_texts, policy.removals_many (a batch at a time)
+ *   removal_ranges_many, strip_texts  policy.choose_removals without user rules (what is removed,
+ *                   a batch at a time) and policy.remove_spans of it
  *   template_of, normal_form  mining.template_of, repetition.normal_form (most texts)
  *   repetition_keys  repetition._keys, hashed as repetition._hash hashes (the same texts)
  * tests/test_native.py compares each pair on generated text chosen to be awkward.
@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 27
+#define NATIVE_VERSION 28
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -3035,7 +3035,7 @@ limit_of(PyObject *limits, PyObject *kind, double *value)
     PyObject *v = Py_XNewRef(PyDict_GetItemWithError(limits, kind));  /* (its __float__ may empty the dict) */
     if (v == NULL) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_KeyError, "removal_ranges: a kind without a threshold");
+            PyErr_SetString(PyExc_KeyError, "removals: a kind without a threshold");
         return -1;
     }
     *value = PyFloat_AsDouble(v);
@@ -3225,30 +3225,6 @@ removals_run(const removals *r, Py_ssize_t n, int kind, const void *data, Py_ssi
     return 1;
 }
 
-/* flags the forced segments (a list of indices) of a text of n segments */
-static int
-removals_force(removals *r, PyObject *forced, Py_ssize_t n, const char *who)
-{
-    PyObject *items = PyList_AsTuple(forced);  /* (an item's __index__ may empty the list) */
-    if (items == NULL)
-        return -1;
-    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(items); j++) {
-        Py_ssize_t i = PyNumber_AsSsize_t(PyTuple_GET_ITEM(items, j), PyExc_OverflowError);
-        if (i == -1 && PyErr_Occurred())
-            goto fail;
-        if (i < 0 || i >= n) {
-            PyErr_Format(PyExc_IndexError, "%s: a forced segment outside the segments", who);
-            goto fail;
-        }
-        r->flags[i] |= 1;
-    }
-    Py_DECREF(items);
-    return 0;
-fail:
-    Py_DECREF(items);
-    return -1;
-}
-
 /* (start, end, index) of each segment `r` removes from the n segments of `text`: each run's
    range, split at its segments' content starts */
 static PyObject *
@@ -3270,56 +3246,6 @@ removed_list(const removals *r, PyObject *text, Py_ssize_t n)
             Py_DECREF(range);
         }
     return out;
-}
-
-PyDoc_STRVAR(removal_ranges_doc,
-"removal_ranges(text, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
-"What policy.choose_removals removes from `text` when no user rule applies: (start, end, index)\n"
-"of each removed segment, in order, the ranges tiling each removed run with one of its\n"
-"separators. `segments` (a list) are the text's Segments, `scores` (float64 [len(segments)])\n"
-"and `kinds` (a list) theirs; `limits` maps each kind to its removal threshold, `run_limits`\n"
-"(None: no runs) to its run threshold; only segments at or over `floor` are candidates (none\n"
-"when it is infinite); `forced` (a list of indices) are removed by a built-in rule.");
-
-static PyObject *
-removal_ranges(PyObject *self, PyObject *args)
-{
-    PyObject *text, *segments, *o_scores, *kinds, *limits, *run_limits, *forced;
-    double floor;
-    if (!PyArg_ParseTuple(args, "UO!OO!O!OdO!", &text, &PyList_Type, &segments, &o_scores, &PyList_Type, &kinds,
-                          &PyDict_Type, &limits, &run_limits, &floor, &PyList_Type, &forced))
-        return NULL;
-    if (run_limits != Py_None && !PyDict_Check(run_limits)) {
-        PyErr_SetString(PyExc_TypeError, "removal_ranges: run_limits must be a dict or None");
-        return NULL;
-    }
-    Py_buffer scores_buf;
-    if (get_buffer(o_scores, &scores_buf, 8, 0, "scores", "d") < 0)
-        return NULL;
-    PyObject *result = NULL, *out = NULL;
-    removals r;
-    /* the lists are copied: reading a field may run Python code that changes them */
-    PyObject *segs = PyList_AsTuple(segments), *kind_of = PyList_AsTuple(kinds);
-    const Py_ssize_t n = PyList_GET_SIZE(segments), len = PyUnicode_GET_LENGTH(text);
-    if (removals_init(&r) < 0 || segs == NULL || kind_of == NULL)
-        goto done;
-    if (scores_buf.len / 8 != n || PyTuple_GET_SIZE(kind_of) != n || PyTuple_GET_SIZE(segs) != n) {
-        PyErr_SetString(PyExc_ValueError, "removal_ranges: segments, scores and kinds of different lengths");
-        goto done;
-    }
-    if (removals_read(&r, segs, len, "removal_ranges") < 0 || removals_force(&r, forced, n, "removal_ranges") < 0
-            || removals_decide(&r, n, scores_buf.buf, &PyTuple_GET_ITEM(kind_of, 0), limits, run_limits, floor) < 0)
-        goto done;
-    if ((out = removed_list(&r, text, n)) == NULL)
-        goto done;
-    result = Py_NewRef(out);
-done:
-    PyBuffer_Release(&scores_buf);
-    Py_XDECREF(out);
-    Py_XDECREF(segs);
-    Py_XDECREF(kind_of);
-    removals_free(&r);
-    return result;
 }
 
 /* `text` (an exact str) without the runs `r` removes from its n segments: policy.remove_spans */
@@ -3456,11 +3382,11 @@ done:
 
 PyDoc_STRVAR(strip_texts_doc,
 "strip_texts(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
-"Each str of the list `texts` without what removal_ranges removes from it (policy.remove_spans\n"
+"Each str of the list `texts` without what removal_ranges_many removes from it (policy.remove_spans\n"
 "of its ranges), as an exact str. `segments` holds each text's list of Segments; `scores`\n"
 "(float64) and `kinds` (a list) are those of all the segments, text after text; `forced` is a\n"
 "list of (text, segment) index pairs in the order of the texts. The other arguments are\n"
-"removal_ranges'.");
+"removal_ranges_many's.");
 
 static PyObject *
 strip_texts(PyObject *self, PyObject *args)
@@ -3470,7 +3396,13 @@ strip_texts(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(removal_ranges_many_doc,
 "removal_ranges_many(texts, segments, scores, kinds, limits, run_limits, floor, forced) -> list\n\n"
-"removal_ranges of each str of the list `texts` (a list of them), the arguments as strip_texts'.");
+"What policy.choose_removals removes from each str of the list `texts` when no user rule applies:\n"
+"for each text, (start, end, index) of each removed segment, in order, the ranges tiling each\n"
+"removed run with one of its separators. `segments` holds each text's list of Segments; `scores`\n"
+"(float64) and `kinds` (a list) are those of all the segments, text after text; `limits` maps each\n"
+"kind to its removal threshold, `run_limits` (None: no runs) to its run threshold; only segments\n"
+"at or over `floor` are candidates (none when it is infinite); `forced` is a list of (text,\n"
+"segment) index pairs, in the order of the texts, removed by a built-in rule.");
 
 static PyObject *
 removal_ranges_many(PyObject *self, PyObject *args)
@@ -4059,7 +3991,6 @@ static PyMethodDef methods[] = {
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},
-    {"removal_ranges", removal_ranges, METH_VARARGS, removal_ranges_doc},
     {"strip_texts", strip_texts, METH_VARARGS, strip_texts_doc},
     {"removal_ranges_many", removal_ranges_many, METH_VARARGS, removal_ranges_many_doc},
     {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},

@@ -104,11 +104,7 @@ def choose_removals(
         compiled = _compiled_removals(text, segments, scores, kinds, config, threshold, run_threshold)
         if compiled is not None:
             ranges, decided_by = compiled
-            return [removed_span(start, end, text[start:end], float(scores[k]), kinds[k],
-                                 (Decision.RULE if k in decided_by else
-                                  Decision.LEARNED if learned is not None and learned[k] else Decision.MODEL),
-                                 decided_by[k].name if k in decided_by else None)
-                    for start, end, k in ranges]
+            return _removed_spans(text, ranges, scores, kinds, decided_by, learned)
     removed, decided_by, kinds = _decide(text, segments, scores, kinds, config, threshold, site, run_threshold)
     by_repetition = None
     if scores_alone is not None:
@@ -194,15 +190,20 @@ def removed_spans_many(texts: Sequence[str], segments: Sequence[Sequence[Segment
             out = []
             at = 0
             for d, (text, each) in enumerate(zip(texts, ranges)):
-                rules = footers.get(d, {})
-                out.append([removed_span(start, end, text[start:end], float(doubles[at + k]), kinds[at + k],
-                                         (Decision.RULE if k in rules else
-                                          Decision.LEARNED if learned is not None and learned[at + k] else
-                                          Decision.MODEL), rules[k].name if k in rules else None)
-                            for start, end, k in each])
+                out.append(_removed_spans(text, each, doubles, kinds, footers.get(d, {}), learned, at))
                 at += len(segments[d])
             return out
     return list(_each_text(texts, segments, scores, kinds, config, threshold, run_threshold, sites, learned))
+
+
+def _removed_spans(text: str, ranges, scores, kinds, rules: dict[int, Rule], learned, at: int = 0) -> list[Span]:
+    """The removed span of each (start, end, index) of the compiled core, the index counted from
+    ``at`` in the scores, kinds and learned marks; ``rules``: the feed footers' (by index)."""
+    return [removed_span(start, end, text[start:end], float(scores[at + k]), kinds[at + k],
+                         (Decision.RULE if k in rules else
+                          Decision.LEARNED if learned is not None and learned[at + k] else Decision.MODEL),
+                         rules[k].name if k in rules else None)
+            for start, end, k in ranges]
 
 
 def _check_batch(texts, segments, scores, kinds, sites, learned=None) -> None:
@@ -322,22 +323,15 @@ def _compiled_removals(text: str, segments: Sequence[Segment], scores: Sequence[
                        ) -> tuple[list[tuple[int, int, int]], dict[int, Rule]] | None:
     """What ``_decide`` and the run ranges give when no user rule applies, by the compiled core:
     (start, end, index) of each removed segment, and the feed footers' rules (None: no core, or
-    kinds that are not promofilter's)."""
-    compiled = native.core()
-    if compiled is None:
+    kinds that are not promofilter's): a batch of one text."""
+    batch = _compiled_batch([text], [segments], scores, kinds, config, threshold, run_threshold)
+    if batch is None:
         return None
-    limits, run_limits, floor, runs = _limits(config, threshold, run_threshold)
-    kinds = kinds if type(kinds) is list else list(kinds)
-    if not limits.keys() >= set(kinds):
-        return None
-    doubles = _doubles(scores)
-    footers = _feed_footers(text, segments, doubles, kinds, config)
     try:
-        ranges = compiled.removal_ranges(text, segments if type(segments) is list else list(segments), doubles,
-                                         kinds, limits, run_limits if runs else None, floor, list(footers))
+        ranges = native.core().removal_ranges_many(*batch[0])[0]
     except ValueError:  # segments outside the text or out of order: the Python code takes them as they are
         return None
-    return ranges, footers
+    return ranges, batch[1].get(0, {})
 
 
 def _floats(scores: Sequence[float]) -> list[float]:

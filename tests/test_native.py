@@ -699,5 +699,5 @@ def test_compiled_removals_refuse_segments_outside_their_text():
     from promofilter.results import Segment
 
     with pytest.raises(ValueError, match="outside the text"):
-        native.core().removal_ranges("Hi.", [Segment(0, 9, 0, 9, True, True)], np.ones(1), [Kind.AD],
-                                     {Kind.AD: 0.5}, None, 0.5, [])
+        native.core().removal_ranges_many(["Hi."], [[Segment(0, 9, 0, 9, True, True)]], np.ones(1), [Kind.AD],
+                                          {Kind.AD: 0.5}, None, 0.5, [])
