@@ -20,7 +20,8 @@ core), the ratios of promofilter to each baseline, and this process's peak RSS (
 printed by ``benchmarks/batch.py``). The machine is shared and noisy: promofilter's figures and
 the keyword filter's are each the best of --repeat runs (the least disturbed one; a single run
 varied by 30 % from one to the next), and the ratios are the figures to read. The CLI runs the
-promofilter this script imports, wherever it is started from.
+promofilter this script imports, wherever it is started from, with compiled bytecode as an
+installed package has it (``startup.as_installed``).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import time
 import promofilter
 from promofilter import native
 from promofilter.corpus import generate, load_corpus
+from startup import as_installed  # (this script's directory is on the path)
 
 # A typical hand-written filter: drop lines that contain promo keywords.
 KEYWORDS = re.compile(
@@ -159,8 +161,9 @@ def main() -> None:
             # the CLI of the promofilter imported here: `python -m` looks in its working directory
             # first, so it runs in the temporary one with this promofilter's directory on the path
             home = os.path.dirname(os.path.dirname(os.path.abspath(promofilter.__file__)))
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])),
-                       **({"PROMOFILTER_MODEL": os.path.abspath(args.model)} if args.model else {}))
+            env = as_installed(dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])),
+                                    **({"PROMOFILTER_MODEL": os.path.abspath(args.model)} if args.model else {})),
+                               os.path.join(tmp, "bytecode"))
             def cli(extra: list[str]) -> None:
                 done = subprocess.run([sys.executable, "-m", "promofilter", "strip", path, "-o",
                                        os.path.join(tmp, "out.jsonl"), *extra], env=env, cwd=tmp,

@@ -137,8 +137,10 @@ class _Run:
 
     def show(self, final: bool = False) -> None:
         """A one-line progress display on stderr (a terminal): records, MB/s, spans removed."""
+        if not self.progress:
+            return
         now = time.monotonic()
-        if not self.progress or (not final and now - self.shown < 0.5):
+        if not final and now - self.shown < 0.5:
             return
         self.shown = now
         rate = self.chars_in / 1e6 / max(now - self.started, 1e-9)
@@ -148,12 +150,14 @@ class _Run:
         sys.stderr.flush()
 
     def done(self, result: Stripped, record: int, record_id=None) -> None:
-        self.stats.cleaned += 1
-        self.chars_in += len(result.text) + sum(len(s.text) for s in result.removed)
-        self.show()
+        stats = self.stats
+        stats.cleaned += 1
+        if self.progress:
+            self.chars_in += len(result.text) + sum(len(s.text) for s in result.removed)
+            self.show()
         for span in result.removed:
-            self.stats.spans_by_kind[span.kind.value] += 1
-            self.stats.chars_removed += len(span.text)
+            stats.spans_by_kind[span.kind.value] += 1
+            stats.chars_removed += len(span.text)
             if self.report is not None:
                 entry = {"source": self.source, "record": record}
                 if record_id is not None:

@@ -6,13 +6,14 @@ one job. At most ``2 * jobs`` chunks are in flight, so memory stays bounded on a
 """
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .results import StripConfig, Stripped
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["Explainer", "warm_up", "count_chunks"]
 
@@ -24,12 +25,17 @@ _use_forkserver = sys.platform == "linux"
 
 
 def _context():
-    """Fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
+    """The multiprocessing context of worker pools: fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
     model's trees) or Arrow's I/O threads, which a fork breaks. The fork server is a fresh process
     that imports NumPy, pandas and promofilter once (it never scores, so no tree threads);
     each worker is forked from it with those imports done and only loads the model. macOS keeps
     spawn (forking after numpy/Accelerate is what CPython warns about there), and so does a fork
-    server that cannot start (its socket path under a long TMPDIR, say)."""
+    server that cannot start (its socket path under a long TMPDIR, say).
+
+    multiprocessing and concurrent.futures are imported only when there are workers: one job,
+    the default, starts 20 ms sooner without them."""
+    import multiprocessing
+
     if _use_forkserver:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
@@ -102,6 +108,8 @@ def count_chunks(chunks: Iterable[tuple[list[str], list | None]], jobs: int = 1)
         for texts, sites in chunks:
             counter.add(texts, sites)
     else:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(jobs, mp_context=_context()) as pool:
             for keys, counts, documents in _in_order(pool, jobs, ((_count_chunk, t, s) for t, s in chunks)):
                 counter.add_counts(keys, counts, documents)
@@ -140,6 +148,8 @@ class Explainer:
                 texts, sites = chunk if isinstance(chunk, tuple) else (chunk, None)
                 yield list(self.model.explain_many(texts, self.config, sites, self.repetition)) if texts else []
             return
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_init_worker,
                                  initargs=(self.model_path, self.trusted, self.repetition)) as pool:
             calls = ((_explain_chunk, *(chunk if isinstance(chunk, tuple) else (chunk, None)), self.config)
