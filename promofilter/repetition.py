@@ -195,8 +195,7 @@ class RepetitionCounter:
             raise ValueError("sites must have one entry per text")
         sites = [site or "" for site in sites]
         segment_texts = [_segment_texts(text) for text in texts]
-        rows = key_rows([seg for segs in segment_texts for seg in segs],
-                        [site for segs, site in zip(segment_texts, sites) for _ in segs], _key_hashes)
+        rows = key_rows(texts, sites, segment_texts, _key_hashes)
         # each document counts a key once: (document, key) pairs, sorted, without repeats; with the
         # keys that count the documents of the batch and of each site
         docs = np.repeat(np.arange(len(texts)), [N_KEYS * len(segs) for segs in segment_texts])
@@ -364,8 +363,11 @@ def count_batch(texts: Sequence[str], sites: Sequence[str | None] | None = None)
 
 
 def repetition_features(table, counts: RepetitionCounts | None,
-                        sites: Sequence[str | None] | None = None) -> np.ndarray:
+                        sites: Sequence[str | None] | None = None,
+                        documents: Sequence[str] | None = None) -> np.ndarray:
     """One row of ``REPETITION_FEATURE_NAMES`` per segment of ``table`` (zeros without counts).
+    ``documents``: the texts the table was made of (``doc`` indexes them), whose keys the
+    counting pass may have kept (``reuse.key_rows``).
 
     Counts exclude the segment's own document: a segment alone in the batch scores 0."""
     n = len(table["doc"])
@@ -374,7 +376,15 @@ def repetition_features(table, counts: RepetitionCounts | None,
         return out
     docs = np.asarray(table["doc"])
     seg_sites = [((sites[d] if sites is not None else None) or "") for d in docs]
-    found = counts.lookup(key_rows(list(table["text"]), seg_sites, _key_hashes).ravel()).reshape(-1, N_KEYS)
+    texts = list(table["text"])
+    if documents is None:
+        rows = _key_hashes(texts, seg_sites)
+    else:
+        # each document's segments are contiguous rows of the table, in order
+        ends = np.cumsum(np.bincount(docs, minlength=len(documents))).tolist()
+        doc_sites = [((sites[d] if sites is not None else None) or "") for d in range(len(documents))]
+        rows = key_rows(documents, doc_sites, [texts[a:b] for a, b in zip([0] + ends[:-1], ends)], _key_hashes)
+    found = counts.lookup(rows.ravel()).reshape(-1, N_KEYS)
     site_docs = counts.lookup(_site_keys(seg_sites))
     others = np.maximum(found - 1, 0).astype(float)
     site_others = np.maximum(site_docs - 1, 0).astype(float)

@@ -30,7 +30,7 @@ SEGMENT_CHARS = 100  # what a Segment object costs, in characters
 class _Store:
     def __init__(self) -> None:
         self.segments: dict[str, list[Segment]] = {}
-        self.keys: dict[tuple[str, str], bytes] = {}  # a row of key hashes, as bytes
+        self.keys: dict[tuple[str, str], bytes] = {}  # (document, site): its segments' key hashes, as bytes
         self.size = 0  # characters held (see MAX_CHARS)
 
 
@@ -62,24 +62,38 @@ def segments_of(text: str) -> list[Segment]:
     return found
 
 
-def key_rows(texts: Sequence[str], sites: Sequence[str],
+def key_rows(documents: Sequence[str], sites: Sequence[str], segment_texts: Sequence[Sequence[str]],
              compute: Callable[[list[str], list[str]], np.ndarray]) -> np.ndarray:
-    """``compute(texts, sites)`` (one row of repetition key hashes per segment text, uint64),
-    each row kept within ``reusing()``: only the texts not seen before are computed."""
+    """``compute(texts, sites)`` (one row of repetition key hashes per segment text, uint64) of
+    the segment texts of every document (``segment_texts``: each document's, in order), each
+    with its document's site; each document's rows kept within ``reusing()``: only documents not
+    seen before are computed. (Kept per document, not per segment: one lookup a document, and a
+    segment's keys cost less to compute again than to look up one by one.)"""
+    def flat(which: Sequence[int]) -> tuple[list[str], list[str]]:
+        return ([text for d in which for text in segment_texts[d]],
+                [sites[d] for d in which for _ in segment_texts[d]])
+
     store = _STORE.get()
-    if store is None or not texts:
-        return compute(list(texts), list(sites))
-    pairs = list(zip(texts, sites))
-    rows = [store.keys.get(pair) for pair in pairs]
-    missing = [i for i, row in enumerate(rows) if row is None]
+    if store is None or not documents:
+        return compute(*flat(range(len(documents))))
+    keys = list(zip(documents, sites))
+    blocks = [store.keys.get(key) for key in keys]
+    missing = [d for d, block in enumerate(blocks) if block is None]
     if missing:
-        found = compute([texts[i] for i in missing], [sites[i] for i in missing])
-        for i, row in zip(missing, found):
-            rows[i] = row = row.tobytes()
-            cost = len(texts[i]) + len(row)
+        found = compute(*flat(missing))
+        at = 0
+        for d in missing:
+            n = len(segment_texts[d])
+            blocks[d] = block = found[at:at + n].tobytes()
+            at += n
+            cost = len(documents[d]) + len(block)
             if store.size + cost <= MAX_CHARS:
-                store.keys[pairs[i]] = row
+                store.keys[keys[d]] = block
                 store.size += cost
-        if len(missing) == len(rows):
+        if len(missing) == len(documents):
             return found
-    return np.frombuffer(b"".join(rows), dtype=np.uint64).reshape(len(rows), len(rows[0]) // 8)
+    total = sum(map(len, segment_texts))
+    if total == 0:
+        return compute([], [])
+    rows = np.frombuffer(b"".join(blocks), dtype=np.uint64)
+    return rows.reshape(total, len(rows) // total)

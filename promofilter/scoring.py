@@ -568,12 +568,18 @@ class CompiledClassifier(_CompiledScorer):
         matrix, context = self.stage2_inputs(X, shape, words, scaled)
         names = self.kinds_of(shape, words, scaled=scaled) if kinds else None
         batch = self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any()
-        # (batch mode keeps every score: the scores alone are compared with the batch ones)
-        p2 = self.stage2.predict_proba(matrix, None if batch else early_exit, finish)
+        recurring = None
+        if batch:
+            recurs_mask = recurs(X)
+            recurring = np.flatnonzero(recurs_mask)
+            if early_exit is not None:
+                # a recurring row's stage-2 score is its score alone, reported beside the batch
+                # head's: exact. The others are scored as in a document alone, so they may stop
+                finish = recurs_mask if finish is None else finish | recurs_mask
+        p2 = self.stage2.predict_proba(matrix, early_exit, finish)
         p_alone = None
         if batch:
             p_alone = p2.copy()
-            recurring = np.flatnonzero(recurs(X))
             if len(recurring):
                 p2[recurring] = self.batch_stage2.predict_proba(
                     self._stage2_matrix(context, shape, X, recurring, True))
@@ -585,7 +591,8 @@ class CompiledClassifier(_CompiledScorer):
         probability each row would get without batch repetition; as ``PromoClassifier``.
         ``kinds_wanted`` (the scores -> a mask of rows): kinds of those rows only, the others
         ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence).
-        ``early_exit`` and ``finish``: as ``_Trees.predict_proba`` (not in batch mode)."""
+        ``early_exit`` and ``finish``: as ``_Trees.predict_proba`` (in batch mode, rows that
+        recur in other documents always finish: their scores alone are exact)."""
         shape, words = self.inputs(X)
         scaled = self.scaled(shape)
         if kinds_wanted is None:

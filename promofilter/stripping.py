@@ -154,7 +154,7 @@ class PromoFilter:
         alone = learned = None
         if len(table["doc"]):
             if repetition is not None and self.uses_repetition:
-                features = repetition_features(table, repetition, sites)
+                features = repetition_features(table, repetition, sites, texts)
                 for j, name in enumerate(REPETITION_FEATURE_NAMES):
                     table[name] = features[:, j]
             # a loaded model scores the columns with NumPy; a scikit-learn estimator takes a DataFrame
@@ -201,13 +201,15 @@ class PromoFilter:
                                 scores_alone=s.alone, learned=s.learned, kept=kept, run_threshold=run_threshold)
                 for (text, site), s in zip(batch, self.score_batch(texts, repetition, sites, needed))]
 
-    def _strip_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig) -> list[str]:
-        """The cleaned texts of a batch (not in batch mode)."""
+    def _strip_batch(self, batch: Sequence[tuple[str, str | None]], config: StripConfig,
+                     repetition: RepetitionCounts | None = None) -> list[str]:
+        """The cleaned texts of a batch (``repetition``: batch mode's counts)."""
         threshold, run_threshold = self._threshold(config), self._run_threshold(config)
         texts = [text for text, _ in batch]
         sites = [site for _, site in batch]
-        # (no repetition counts: no scores alone, which only batch mode's reports need)
-        segments, scores, kinds, _, _ = self._score_all(texts, None, sites, StripNeeds(config, threshold, run_threshold))
+        # (batch mode's scores alone only describe removals: what is removed follows the scores)
+        segments, scores, kinds, _, _ = self._score_all(texts, repetition, sites,
+                                                        StripNeeds(config, threshold, run_threshold))
         return strip_texts(texts, segments, scores, kinds, config, threshold, run_threshold, sites)
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,
@@ -238,13 +240,14 @@ class PromoFilter:
         (trailers, footers) are recognised as such (see ``count_repetition``)."""
         texts = list(texts)
         sites = None if sites is None else list(sites)
+        config = config or StripConfig()
         if not (batch and self.uses_repetition and len(texts) >= 2):
-            config = config or StripConfig()
             return [text for part in _batched(_with_sites(texts, sites), BATCH_DOCS)
                     for text in self._strip_batch(part, config)]
         with reusing():  # the counting pass's segments and keys serve the scoring pass
             repetition = self.count_repetition(texts, sites)
-            return [s.text for s in self.explain_many(texts, config, sites, repetition)]
+            return [text for part in _batched(_with_sites(texts, sites), BATCH_DOCS)
+                    for text in self._strip_batch(part, config, repetition)]
 
     def detect(self, text: str, config: StripConfig | None = None, site: str | None = None) -> list[Span]:
         return next(iter(self.detect_many([text], config, [site])))

@@ -85,6 +85,33 @@ def test_stripping_removes_exactly_what_all_the_trees_remove(shipped_model, fres
     assert sum(map(len, early)) > 0
 
 
+def test_batch_mode_strips_exactly_and_stops_only_segments_that_recur_in_no_other_document(shipped_model,
+                                                                                        monkeypatch):
+    from promofilter import scoring
+    from promofilter.corpus import generate_batches
+
+    docs = generate_batches(load_corpus(), 240, seed=777_002, prefix="fresh-batch")
+    texts, sites = [d["text"] for d in docs], [d["site"] for d in docs]
+    plain = _without_exit(shipped_model)
+    counts = shipped_model.count_repetition(texts, sites)
+    early = [(s.text, s.removed) for s in shipped_model.explain_many(texts, sites=sites, repetition=counts)]
+    # the scores alone of what repetition removed are exact too
+    assert early == [(s.text, s.removed) for s in plain.explain_many(texts, sites=sites, repetition=counts)]
+    assert any(span.by_repetition for _, removed in early for span in removed)
+    calls = []
+    predict = scoring._Trees.predict_proba
+
+    def spy(self, X, early_exit=None, finish=None):
+        calls.append((early_exit, finish))
+        return predict(self, X, early_exit, finish)
+
+    monkeypatch.setattr(scoring._Trees, "predict_proba", spy)
+    assert shipped_model.strip_many(texts, sites=sites, batch=True) == [text for text, _ in early]
+    stopping = [finish for exit, finish in calls if exit is not None]
+    # the exit is taken; the segments that recur always finish, the others may stop
+    assert stopping and all(finish is not None and finish.any() and not finish.all() for finish in stopping)
+
+
 def test_detecting_never_stops_early(shipped_model, fresh_texts):
     plain = _without_exit(shipped_model)
     assert list(shipped_model.detect_many(fresh_texts[:60])) == list(plain.detect_many(fresh_texts[:60]))

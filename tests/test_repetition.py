@@ -129,6 +129,7 @@ def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(mod
 
     texts = _batch(30)
     expected = [r.text for r in model.explain_many(texts, repetition=model.count_repetition(texts))]
+    n_segments = sum(len(repetition._segment_texts(text)) for text in texts)
     monkeypatch.setattr(reuse, "MAX_CHARS", max_chars)
     segmented, keyed = [], []
     monkeypatch.setattr(reuse, "segment", lambda text: segmented.append(text) or segment(text))
@@ -136,10 +137,11 @@ def test_reusing_the_counting_pass_changes_no_output_and_keeps_nothing_after(mod
     monkeypatch.setattr(repetition, "_key_hashes",
                         lambda texts, sites: keyed.extend(zip(texts, sites)) or hashes(texts, sites))
     assert model.strip_many(texts, batch=True) == expected
-    # everything fits: each text segmented once, each segment's keys computed once; else some twice
+    # everything fits: each text segmented once, each document's keys computed once; else some twice
     fits = max_chars == 10**9
     assert (len(segmented) == len(texts)) == fits
-    assert (len(keyed) == len(set(keyed))) == fits
+    assert (len(keyed) == n_segments) == fits
+    assert len(keyed) <= 2 * n_segments
     assert reuse._STORE.get() is None
 
 
@@ -158,7 +160,8 @@ def test_kept_keys_give_the_features_computed_afresh(monkeypatch, max_chars):
     with reuse.reusing():
         counts = count_batch(texts, sites)
         table, _ = build_table(texts)
-        np.testing.assert_array_equal(repetition_features(table, counts, sites), afresh)
+        np.testing.assert_array_equal(repetition_features(table, counts, sites, texts), afresh)
+    np.testing.assert_array_equal(repetition_features(table, counts, sites, texts), afresh)  # nothing kept
     assert afresh[:, 1].any() and not afresh[:, 1].all()  # some segments recur, some do not
 
 
