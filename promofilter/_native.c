@@ -3778,7 +3778,10 @@ keys_one(PyObject *text, PyObject *site, PyObject *label, const uint8_t key[16],
     Py_ssize_t last_space = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        has_sep |= is_label_sep(c);
+        /* _LABEL needs a run of separators followed by a space or the end: a separator inside
+           a word ("well-known") alone never makes it match, and the regex is not asked */
+        if (is_label_sep(c))
+            has_sep |= i + 1 == n || is_space(PyUnicode_READ(kind, data, i + 1));
         if (c == ' ') {
             if (++spaces == 2)
                 second = i;

@@ -51,6 +51,11 @@ def template_of(text: str) -> str:
         t = _URL.sub("{url}", t)
     if "@" in t or "#" in t:
         t = _HANDLE.sub("{handle}", t)
+    if compiled is not None:
+        # the links masked, the rest is what the core does (the text stays collapsed and stripped)
+        found = compiled.template_of(t)
+        if found is not None:
+            return found
     if _QUOTE_HINT.search(t):
         t = _QUOTE.sub("{quote}", t)
     if _DIGIT.search(t):
