@@ -562,43 +562,53 @@ class CompiledClassifier(_CompiledScorer):
 
     def score_inputs(self, X, shape: np.ndarray, words: tuple, kinds: bool = True,
                      early_exit: tuple[int, float] | None = None, finish: np.ndarray | None = None,
-                     scaled: np.ndarray | None = None) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
+                     scaled: np.ndarray | None = None, alone: bool = True
+                     ) -> tuple[np.ndarray, list[Kind] | None, np.ndarray | None]:
         """``score_kind_alone`` from ``inputs(X)`` (kinds None unless asked for)."""
         scaled = self.scaled(shape) if scaled is None else scaled
         matrix, context = self.stage2_inputs(X, shape, words, scaled)
         names = self.kinds_of(shape, words, scaled=scaled) if kinds else None
         batch = self.batch_stage2 is not None and "rep_batch" in X and np.asarray(X["rep_batch"]).any()
-        recurring = None
-        if batch:
-            recurs_mask = recurs(X)
-            recurring = np.flatnonzero(recurs_mask)
+        if not batch:
+            return self.stage2.predict_proba(matrix, early_exit, finish), names, None
+        recurs_mask = recurs(X)
+        recurring = np.flatnonzero(recurs_mask)
+        p_alone = None
+        if alone:
             if early_exit is not None:
                 # a recurring row's stage-2 score is its score alone, reported beside the batch
                 # head's: exact. The others are scored as in a document alone, so they may stop
                 finish = recurs_mask if finish is None else finish | recurs_mask
-        p2 = self.stage2.predict_proba(matrix, early_exit, finish)
-        p_alone = None
-        if batch:
+            p2 = self.stage2.predict_proba(matrix, early_exit, finish)
             p_alone = p2.copy()
-            if len(recurring):
-                p2[recurring] = self.batch_stage2.predict_proba(
-                    self._stage2_matrix(context, shape, X, recurring, True))
+        else:  # no scores alone: stage 2 scores only the rows the batch head does not
+            p2 = np.empty(len(matrix))
+            others = np.flatnonzero(~recurs_mask)
+            if len(others):
+                p2[others] = self.stage2.predict_proba(matrix[others], early_exit,
+                                                       None if finish is None else finish[others])
+        if len(recurring):
+            p2[recurring] = self.batch_stage2.predict_proba(self._stage2_matrix(context, shape, X, recurring, True))
         return p2, names, p_alone
 
     def score_kind_alone(self, X, kinds_wanted=None, early_exit: tuple[int, float] | None = None,
-                         finish: np.ndarray | None = None) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
+                         finish: np.ndarray | None = None, alone: bool = True
+                         ) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
         """Promo probability and kind of every row of a segment table, and (batch mode) the
         probability each row would get without batch repetition; as ``PromoClassifier``.
         ``kinds_wanted`` (the scores -> a mask of rows): kinds of those rows only, the others
         ``Kind.CONTENT`` (stripping needs the kinds of what it may remove, not of every sentence).
         ``early_exit`` and ``finish``: as ``_Trees.predict_proba`` (in batch mode, rows that
-        recur in other documents always finish: their scores alone are exact)."""
+        recur in other documents always finish: their scores alone are exact). Without
+        ``alone``, batch mode gives no scores alone (None), and the rows the batch head scores
+        are not scored by stage 2 too."""
         shape, words = self.inputs(X)
         scaled = self.scaled(shape)
         if kinds_wanted is None:
-            return self.score_inputs(X, shape, words, early_exit=early_exit, finish=finish, scaled=scaled)
+            return self.score_inputs(X, shape, words, early_exit=early_exit, finish=finish, scaled=scaled,
+                                     alone=alone)
         p, _, p_alone = self.score_inputs(X, shape, words, kinds=False, early_exit=early_exit, finish=finish,
-                                          scaled=scaled)
+                                          scaled=scaled, alone=alone)
         return p, self.kinds_of(shape, words, kinds_wanted(p), scaled), p_alone
 
 
@@ -623,22 +633,22 @@ class CompiledEnsemble(_CompiledScorer):
             self._fitted = self._source()
         return self._fitted
 
-    def score_kind_alone(self, X, kinds_wanted=None, early_exit=None, finish=None
+    def score_kind_alone(self, X, kinds_wanted=None, early_exit=None, finish=None, alone: bool = True
                          ) -> tuple[np.ndarray, list[Kind], np.ndarray | None]:
         """As ``CompiledClassifier.score_kind_alone``; the first member names the kinds. Every
         score is exact (``early_exit`` is not used: the bounds are a single model's)."""
         inputs: dict[tuple, tuple] = {}
-        p, alone = [], []
+        p, scores_alone = [], []
         for member in self.members:
             key = member.inputs_key
             if key not in inputs:
                 inputs[key] = member.inputs(X)
-            pm, _, am = member.score_inputs(X, *inputs[key], kinds=False)
+            pm, _, am = member.score_inputs(X, *inputs[key], kinds=False, alone=alone)
             p.append(pm)
-            alone.append(am)
+            scores_alone.append(am)
         p_alone = None
-        if any(a is not None for a in alone):
-            p_alone = np.mean([pm if a is None else a for pm, a in zip(p, alone)], axis=0)
+        if any(a is not None for a in scores_alone):
+            p_alone = np.mean([pm if a is None else a for pm, a in zip(p, scores_alone)], axis=0)
         mean = np.mean(p, axis=0)
         first = self.members[0]
         kinds = first.kinds_of(*inputs[first.inputs_key], None if kinds_wanted is None else kinds_wanted(mean))

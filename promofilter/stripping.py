@@ -144,9 +144,11 @@ class PromoFilter:
         return out
 
     def _score_all(self, texts: Sequence[str], repetition: RepetitionCounts | None = None,
-                   sites: Sequence[str | None] | None = None, needs: StripNeeds | None = None):
+                   sites: Sequence[str | None] | None = None, needs: StripNeeds | None = None,
+                   want_alone: bool = True):
         """``score_batch``'s results as each text's segments, then the scores, kinds, scores
-        alone and learned marks of all of them, text after text."""
+        alone and learned marks of all of them, text after text. Without ``want_alone``
+        (stripping that describes nothing), batch mode's scores alone may be left out (None)."""
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"expected str, got {type(t).__name__}")
@@ -167,7 +169,8 @@ class PromoFilter:
                 scores, kinds, alone = scorer.score_kind_alone(
                     table, kinds_wanted=lambda p: needs.kinds(p, table["text"]),
                     early_exit=None if bound is None else (early.trees, bound),
-                    finish=None if bound is None else needs.exact(table["text"], texts, table["doc"]))
+                    finish=None if bound is None else needs.exact(table["text"], texts, table["doc"]),
+                    alone=want_alone)
             else:
                 scores, kinds, alone = scorer.score_kind_alone(table if compiled else as_frame(table))
             if memory is not None:
@@ -209,7 +212,7 @@ class PromoFilter:
         sites = [site for _, site in batch]
         # (batch mode's scores alone only describe removals: what is removed follows the scores)
         segments, scores, kinds, _, _ = self._score_all(texts, repetition, sites,
-                                                        StripNeeds(config, threshold, run_threshold))
+                                                        StripNeeds(config, threshold, run_threshold), want_alone=False)
         return strip_texts(texts, segments, scores, kinds, config, threshold, run_threshold, sites)
 
     def detect_many(self, texts: Iterable[str], config: StripConfig | None = None,

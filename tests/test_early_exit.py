@@ -89,6 +89,7 @@ def test_batch_mode_strips_exactly_and_stops_only_segments_that_recur_in_no_othe
                                                                                         monkeypatch):
     from promofilter import scoring
     from promofilter.corpus import generate_batches
+    from promofilter.signals import segment_columns
 
     docs = generate_batches(load_corpus(), 240, seed=777_002, prefix="fresh-batch")
     texts, sites = [d["text"] for d in docs], [d["site"] for d in docs]
@@ -100,16 +101,25 @@ def test_batch_mode_strips_exactly_and_stops_only_segments_that_recur_in_no_othe
     assert any(span.by_repetition for _, removed in early for span in removed)
     calls = []
     predict = scoring._Trees.predict_proba
+    stage2 = shipped_model.classifier.stage2
 
     def spy(self, X, early_exit=None, finish=None):
-        calls.append((early_exit, finish))
+        calls.append((self is stage2, len(X), early_exit, finish))
         return predict(self, X, early_exit, finish)
 
     monkeypatch.setattr(scoring._Trees, "predict_proba", spy)
+    n_segments = len(segment_columns(texts)[0]["doc"])
     assert shipped_model.strip_many(texts, sites=sites, batch=True) == [text for text, _ in early]
-    stopping = [finish for exit, finish in calls if exit is not None]
-    # the exit is taken; the segments that recur always finish, the others may stop
-    assert stopping and all(finish is not None and finish.any() and not finish.all() for finish in stopping)
+    # stripping: each segment scored once, by the batch head if it recurs, else by stage 2 with the exit
+    assert all(exit is not None for own, _, exit, _ in calls if own)
+    assert 0 < sum(n for own, n, _, _ in calls if not own) < n_segments
+    assert sum(n for _, n, _, _ in calls) == n_segments
+    calls.clear()
+    list(shipped_model.explain_many(texts, sites=sites, repetition=counts))
+    # describing: stage 2 scores every segment (the scores alone), those that recur to the end
+    own = [(n, exit, finish) for is_stage2, n, exit, finish in calls if is_stage2]
+    assert sum(n for n, _, _ in own) == n_segments
+    assert all(exit is not None and finish.any() and not finish.all() for _, exit, finish in own)
 
 
 def test_detecting_never_stops_early(shipped_model, fresh_texts):
