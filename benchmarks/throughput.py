@@ -162,7 +162,8 @@ def main() -> None:
             # the CLI of the promofilter imported here: `python -m` looks in its working directory
             # first, so it runs in the temporary one with this promofilter's directory on the path
             home = os.path.dirname(os.path.dirname(os.path.abspath(promofilter.__file__)))
-            env = as_installed(dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")])),
+            path_dirs = os.pathsep.join(filter(None, [home, os.environ.get("PYTHONPATH")]))
+            env = as_installed(dict(os.environ, PYTHONPATH=path_dirs,
                                     **({"PROMOFILTER_MODEL": os.path.abspath(args.model)} if args.model else {})),
                                os.path.join(tmp, "bytecode"))
             def cli(extra: list[str]) -> None:

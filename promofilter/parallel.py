@@ -25,8 +25,9 @@ _use_forkserver = sys.platform == "linux"
 
 
 def _context():
-    """The multiprocessing context of worker pools: fork server on Linux, else spawn. Not plain fork: the parent may hold OpenMP threads (the
-    model's trees) or Arrow's I/O threads, which a fork breaks. The fork server is a fresh process
+    """The multiprocessing context of worker pools: fork server on Linux, else spawn. Not plain
+    fork: the parent may hold OpenMP threads (the model's trees) or Arrow's I/O threads, which a
+    fork breaks. The fork server is a fresh process
     that imports NumPy, pandas and promofilter once (it never scores, so no tree threads);
     each worker is forked from it with those imports done and only loads the model. macOS keeps
     spawn (forking after numpy/Accelerate is what CPython warns about there), and so does a fork
