@@ -30,7 +30,8 @@ SEGMENT_CHARS = 100  # what a Segment object costs, in characters
 class _Store:
     def __init__(self) -> None:
         self.segments: dict[str, list[Segment]] = {}
-        self.keys: dict[tuple[str, str], bytes] = {}  # (document, site): its segments' key hashes, as bytes
+        # (document, site): its number of segments and their key hashes, as bytes
+        self.keys: dict[tuple[str, str], tuple[int, bytes]] = {}
         self.size = 0  # characters held (see MAX_CHARS)
 
 
@@ -77,7 +78,9 @@ def key_rows(documents: Sequence[str], sites: Sequence[str], segment_texts: Sequ
     if store is None or not documents:
         return compute(*flat(range(len(documents))))
     keys = list(zip(documents, sites))
-    blocks = [store.keys.get(key) for key in keys]
+    kept = [store.keys.get(key) for key in keys]
+    # a document's kept rows serve only as many segments as it had when they were computed
+    blocks = [None if k is None or k[0] != len(texts) else k[1] for k, texts in zip(kept, segment_texts)]
     missing = [d for d, block in enumerate(blocks) if block is None]
     if missing:
         found = compute(*flat(missing))
@@ -87,8 +90,8 @@ def key_rows(documents: Sequence[str], sites: Sequence[str], segment_texts: Sequ
             blocks[d] = block = found[at:at + n].tobytes()
             at += n
             cost = len(documents[d]) + len(block)
-            if store.size + cost <= MAX_CHARS:
-                store.keys[keys[d]] = block
+            if kept[d] is None and store.size + cost <= MAX_CHARS:
+                store.keys[keys[d]] = (n, block)
                 store.size += cost
         if len(missing) == len(documents):
             return found

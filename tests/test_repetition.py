@@ -165,6 +165,21 @@ def test_kept_keys_give_the_features_computed_afresh(monkeypatch, max_chars):
     assert afresh[:, 1].any() and not afresh[:, 1].all()  # some segments recur, some do not
 
 
+def test_kept_keys_serve_a_document_only_with_as_many_segments_as_it_had():
+    import promofilter.reuse as reuse
+    from promofilter.repetition import _key_hashes
+
+    documents, sites = ["First line. Second line.", "Other."], ["a", ""]
+    segments = [["First line.", "Second line."], ["Other."]]
+    with reuse.reusing():
+        first = reuse.key_rows(documents, sites, segments, _key_hashes)
+        np.testing.assert_array_equal(first, _key_hashes(["First line.", "Second line.", "Other."], ["a", "a", ""]))
+        kept = reuse.key_rows(documents, sites, segments, lambda texts, sites: pytest.fail("computed again"))
+        np.testing.assert_array_equal(kept, first)
+        fewer = reuse.key_rows(documents, sites, [["Second line."], ["Other."]], _key_hashes)
+        np.testing.assert_array_equal(fewer, _key_hashes(["Second line.", "Other."], ["a", ""]))
+
+
 def test_cli_batch_mode_is_the_same_with_jobs_and_reports_repetition(model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": i, "text": t, "site": "quay"}) + "\n" for i, t in enumerate(_batch(40))))
