@@ -19,6 +19,7 @@ import sys
 import tempfile
 
 from promofilter.corpus import generate, load_corpus
+from startup import as_installed  # (this script's directory is on the path)
 
 CHILD = """
 import resource, sys, time
@@ -32,9 +33,9 @@ print(f"{time.perf_counter() - t:.3f} {resource.getrusage(resource.RUSAGE_SELF).
 """
 
 
-def run(args: list[str]) -> tuple[float, float]:
+def run(args: list[str], env: dict) -> tuple[float, float]:
     """Seconds and peak RSS (MB, the parent process) of one CLI run."""
-    proc = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=True, env=env)
     seconds, rss_kb = proc.stderr.strip().splitlines()[-1].split()
     return float(seconds), int(rss_kb) / 1024
 
@@ -58,9 +59,11 @@ def main() -> None:
                     n += 1
                 seed += 1
         print(f"input: {n} records, {size / 1e6:.1f} MB of JSONL")
+        # (the CLI's modules are imported while it runs: with bytecode, as an installed package)
+        env = as_installed(dict(os.environ), os.path.join(tmp, "bytecode"))
         one, many = os.path.join(tmp, "one.jsonl"), os.path.join(tmp, "many.jsonl")
-        t1, rss1 = run(["strip", src, "-o", one])
-        tn, rssn = run(["strip", src, "-o", many, "--jobs", str(args.jobs)])
+        t1, rss1 = run(["strip", src, "-o", one], env)
+        tn, rssn = run(["strip", src, "-o", many, "--jobs", str(args.jobs)], env)
         with open(one, "rb") as a, open(many, "rb") as b:
             same = a.read() == b.read()
         print(f"1 job    : {size / 1e6 / t1:6.2f} MB/s {n / t1:8.0f} records/s  peak RSS {rss1:5.0f} MB")
@@ -68,14 +71,14 @@ def main() -> None:
               f"peak RSS {rssn:5.0f} MB (parent; each worker holds its own model)")
         print(f"speed-up --jobs {args.jobs} / 1 job: {t1 / tn:.2f}x   identical output: {same}")
         batch = os.path.join(tmp, "batch.jsonl")
-        tb, rssb = run(["strip", src, "-o", batch, "--batch"])
+        tb, rssb = run(["strip", src, "-o", batch, "--batch"], env)
         print(f"1 job --batch: {size / 1e6 / tb:6.2f} MB/s  peak RSS {rssb:5.0f} MB; batch mode costs "
               f"{tb / t1:.2f}x the time of scoring each record alone")
         if not args.no_dask:
-            dask_run(tmp, src, one, size, n, args.jobs, tn)
+            dask_run(tmp, src, one, size, n, args.jobs, tn, env)
 
 
-def dask_run(tmp: str, src: str, reference: str, size: int, n: int, jobs: int, t_jobs: float) -> None:
+def dask_run(tmp: str, src: str, reference: str, size: int, n: int, jobs: int, t_jobs: float, env: dict) -> None:
     """The records as an 8-part Parquet dataset, cleaned by `strip --dask` on a LocalCluster."""
     try:
         import pandas as pd
@@ -90,7 +93,7 @@ def dask_run(tmp: str, src: str, reference: str, size: int, n: int, jobs: int, t
         records.iloc[chunk:chunk + -(-len(records) // 8)].to_parquet(os.path.join(parts, f"part-{i}.parquet"), index=False)
     out = os.path.join(tmp, "dask-out")
     with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        td, rssd = run(["strip", parts, "--dask", cluster.scheduler_address, "-o", out])
+        td, rssd = run(["strip", parts, "--dask", cluster.scheduler_address, "-o", out], env)
     got = pd.read_parquet(out).sort_values("id")["text"].tolist()
     expected = pd.read_json(reference, lines=True, dtype={"text": object}).sort_values("id")["text"].tolist()
     print(f"dask {jobs} workers: {size / 1e6 / td:6.2f} MB/s {n / td:8.0f} records/s (model loading and the "
