@@ -2,7 +2,8 @@
  *
  * Each function restates a Python (or NumPy) function of the package and returns the same
  * result, bit for bit; the Python one stays the reference and the fallback:
- *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees)
+ *   tree_sums     scoring._Trees.predict_proba_numpy   (stage 2's boosted trees; prepared_trees
+ *                   and tree_sums_prepared: the same, made ready once)
  *   context_features  scoring.context_features     (neighbour features of stage 1's scores)
  *   text_shape    signals._text_shape                  (all but four regex-made columns)
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
@@ -31,7 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define NATIVE_VERSION 28
+#define NATIVE_VERSION 29
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -271,19 +272,207 @@ does_not_fit:
 static double
 qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_trees, double baseline, uint64_t *vec)
 {
+    /* (the arrays in locals: stores to vec could otherwise be taken to change m's fields, and
+       have them read again at every step) */
+    const Py_ssize_t *start = m->start;
+    const double *threshold = m->threshold, *leaf_value = m->leaf_value;
+    const uint64_t *mask = m->mask;
+    const int32_t *tree = m->tree;
     for (Py_ssize_t t = 0; t < n_trees; t++)
         vec[t] = ~(uint64_t)0;
     for (Py_ssize_t f = 0; f < width; f++) {
         const double v = row[f];
-        for (Py_ssize_t k = m->start[f], end = m->start[f + 1]; k < end && m->threshold[k] < v; k++)
-            vec[m->tree[k]] &= m->mask[k];
+        for (Py_ssize_t k = start[f], end = start[f + 1]; k < end && threshold[k] < v; k++)
+            vec[tree[k]] &= mask[k];
     }
     double raw = baseline;
     for (Py_ssize_t t = 0; t < n_trees; t++)
         /* the row's leaf is never ruled out, so a bit is left; the top bit added only keeps a
            crafted tree from reading past its leaves */
-        raw += m->leaf_value[t * QS_MAX_LEAVES + lowest_bit(vec[t] | ((uint64_t)1 << 63))];
+        raw += leaf_value[t * QS_MAX_LEAVES + lowest_bit(vec[t] | ((uint64_t)1 << 63))];
     return raw;
+}
+
+/* Stage 2's trees made ready to sum: the nodes checked, copied for the walk (a leaf leads to
+   itself), each tree's height, and (when asked and they fit) QuickScorer's sorted nodes. It
+   holds copies only: the arrays it was made from may change or go. */
+typedef struct {
+    node_t *walk;
+    int32_t *height;
+    int64_t *roots;
+    Py_ssize_t n_nodes, n_trees, width;
+    int quick;  /* qs built */
+    qs_model_t qs;
+} trees_t;
+
+static void
+trees_free(trees_t *t)
+{
+    PyMem_Free(t->walk);
+    PyMem_Free(t->height);
+    PyMem_Free(t->roots);
+    if (t->quick)
+        qs_free(&t->qs);
+    memset(t, 0, sizeof(*t));
+}
+
+/* 0, or -1 with an exception set (bad trees, or out of memory) */
+static int
+trees_prepare(const node_t *nodes, Py_ssize_t n_nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize_t width,
+              int want_quick, trees_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (n_nodes > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "tree_sums: too many nodes");
+        return -1;
+    }
+    /* every index the walk reads is checked once here, so it cannot read out of bounds or loop
+       (scoring.tree_problem checks the same when a model is loaded) */
+    for (Py_ssize_t i = 0; i < n_trees; i++)
+        if (roots[i] < 0 || roots[i] >= n_nodes) {
+            PyErr_SetString(PyExc_ValueError, "tree_sums: a root outside the nodes");
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < n_nodes; i++) {
+        const node_t *nd = &nodes[i];
+        if (nd->leaf)
+            continue;
+        if (nd->feature < 0 || nd->feature >= width || nd->child[0] <= i || nd->child[0] >= n_nodes
+                || nd->child[1] <= i || nd->child[1] >= n_nodes) {
+            PyErr_SetString(PyExc_ValueError, "tree_sums: a node outside the tree or input");
+            return -1;
+        }
+    }
+    t->n_nodes = n_nodes;
+    t->n_trees = n_trees;
+    t->width = width;
+    /* the walk takes as many steps as the tree is high, for every row, without branches: on a
+       copy of the nodes where a leaf leads to itself. Heights come from the last node up
+       (children come after their parent). */
+    t->walk = PyMem_Malloc(n_nodes * sizeof(node_t) + 1);
+    t->height = PyMem_Calloc(n_nodes + 1, sizeof(int32_t));
+    t->roots = PyMem_Malloc((n_trees > 0 ? n_trees : 1) * sizeof(int64_t));
+    if (t->walk == NULL || t->height == NULL || t->roots == NULL)
+        goto no_memory;
+    memcpy(t->walk, nodes, n_nodes * sizeof(node_t));
+    if (n_trees > 0)
+        memcpy(t->roots, roots, n_trees * sizeof(int64_t));
+    node_t *walk = t->walk;
+    for (Py_ssize_t i = n_nodes - 1; i >= 0; i--) {
+        if (walk[i].leaf) {
+            walk[i].child[0] = walk[i].child[1] = (int32_t)i;
+            walk[i].feature = 0;
+            walk[i].threshold = 0.0;
+            walk[i].missing_left = 0;
+        } else {
+            int32_t h0 = t->height[walk[i].child[0]], h1 = t->height[walk[i].child[1]];
+            t->height[i] = 1 + (h0 > h1 ? h0 : h1);
+        }
+    }
+    const int quick = want_quick ? qs_build(nodes, t->roots, n_trees, width, &t->qs) : 0;
+    if (quick < 0)
+        goto no_memory;
+    t->quick = quick;
+    return 0;
+no_memory:
+    trees_free(t);
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* The raw sums of n_rows rows of x (rows x t->width, float64) into out: baseline (with `add`,
+   each row's value in out) plus each tree's leaf, tree by tree. `vec`: t->n_trees words of
+   scratch when t->quick. Runs without the GIL. */
+static void
+trees_run(const trees_t *t, const double *x, Py_ssize_t n_rows, double baseline, double *out, int add, uint64_t *vec)
+{
+    const node_t *walk = t->walk;
+    const int32_t *height = t->height;
+    const int64_t *roots = t->roots;
+    const Py_ssize_t width = t->width, n_trees = t->n_trees;
+    if (t->quick) {
+        for (Py_ssize_t r = 0; r < n_rows; r++) {
+            const double *rw = x + r * width;
+            int has_nan = 0;
+            for (Py_ssize_t f = 0; f < width; f++)
+                has_nan |= isnan(rw[f]) != 0;
+            if (!has_nan) {
+                out[r] = qs_row(&t->qs, rw, width, n_trees, add ? out[r] : baseline, vec);
+                continue;
+            }
+            double raw = add ? out[r] : baseline;  /* NaN goes where training sent missing values: the walk */
+            for (Py_ssize_t k = 0; k < n_trees; k++) {
+                int32_t at = (int32_t)roots[k];
+                for (int32_t s = 0; s < height[roots[k]]; s++) {
+                    const node_t *nd = &walk[at];
+                    double v = rw[nd->feature];
+                    at = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
+                }
+                raw += walk[at].value;
+            }
+            out[r] = raw;
+        }
+        return;
+    }
+    for (Py_ssize_t a = 0; a < n_rows; a += ROW_BLOCK) {
+        Py_ssize_t m = n_rows - a < ROW_BLOCK ? n_rows - a : ROW_BLOCK;
+        double raw[ROW_BLOCK];
+        for (Py_ssize_t r = 0; r < m; r++)
+            raw[r] = add ? out[a + r] : baseline;
+        for (Py_ssize_t k = 0; k < n_trees; k++) {  /* tree by tree: the order of the NumPy sum */
+            const int32_t root = (int32_t)roots[k], steps = height[root];
+            Py_ssize_t r = 0;
+            for (; r + WALK_LANES <= m; r += WALK_LANES) {  /* rows at once: their loads overlap */
+                int32_t at[WALK_LANES];
+                const double *row[WALK_LANES];
+                for (int j = 0; j < WALK_LANES; j++) {
+                    at[j] = root;
+                    row[j] = x + (a + r + j) * width;
+                }
+                for (int32_t s = 0; s < steps; s++)
+                    for (int j = 0; j < WALK_LANES; j++) {
+                        const node_t *nd = &walk[at[j]];
+                        double v = row[j][nd->feature];
+                        at[j] = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
+                    }
+                for (int j = 0; j < WALK_LANES; j++)
+                    raw[r + j] += walk[at[j]].value;
+            }
+            for (; r < m; r++) {
+                const double *rw = x + (a + r) * width;
+                int32_t at = root;
+                for (int32_t s = 0; s < steps; s++) {
+                    const node_t *nd = &walk[at];
+                    double v = rw[nd->feature];
+                    at = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
+                }
+                raw[r] += walk[at].value;
+            }
+        }
+        for (Py_ssize_t r = 0; r < m; r++)
+            out[a + r] = raw[r];
+    }
+}
+
+/* trees_run over buffers X and out, checked against the trees' width */
+static int
+trees_sum_buffers(const trees_t *t, Py_buffer *bx, Py_buffer *bout, double baseline, int add)
+{
+    const Py_ssize_t n_rows = bout->len / 8, width = t->width;
+    if (width <= 0 || (bx->len / 8) % width != 0 || (bx->len / 8) / width != n_rows) {
+        PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
+        return -1;
+    }
+    uint64_t *vec = NULL;
+    if (t->quick && (vec = PyMem_Malloc((t->n_trees > 0 ? t->n_trees : 1) * sizeof(uint64_t))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    trees_run(t, bx->buf, n_rows, baseline, bout->buf, add, vec);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(vec);
+    return 0;
 }
 
 PyDoc_STRVAR(tree_sums_doc,
@@ -314,153 +503,102 @@ tree_sums(PyObject *self, PyObject *args)
     for (; got < 4; got++)
         if (get_buffer(objs[got], &b[got], sizes[got], got == 3, names[got], formats[got]) < 0)
             goto done;
-
-    const node_t *nodes = b[0].buf;
-    const int64_t *roots = b[1].buf;
-    const double *x = b[2].buf;
-    double *out = b[3].buf;
-    const Py_ssize_t n_nodes = b[0].len / (Py_ssize_t)sizeof(node_t), n_trees = b[1].len / 8;
     const Py_ssize_t n_rows = b[3].len / 8;
     if (width <= 0 || (b[2].len / 8) % width != 0 || (b[2].len / 8) / width != n_rows) {
         PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
         goto done;
     }
-    if (n_nodes > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "tree_sums: too many nodes");
+    trees_t t;
+    /* small calls (one document) walk: building QuickScorer's nodes would cost more than it saves */
+    if (trees_prepare(b[0].buf, b[0].len / (Py_ssize_t)sizeof(node_t), b[1].buf, b[1].len / 8, width,
+                      n_rows >= QS_MIN_ROWS, &t) < 0)
         goto done;
-    }
-    /* every index the walk reads is checked once here, so it cannot read out of bounds or loop
-       (scoring.tree_problem checks the same when a model is loaded) */
-    for (Py_ssize_t t = 0; t < n_trees; t++)
-        if (roots[t] < 0 || roots[t] >= n_nodes) {
-            PyErr_SetString(PyExc_ValueError, "tree_sums: a root outside the nodes");
-            goto done;
-        }
-    for (Py_ssize_t i = 0; i < n_nodes; i++) {
-        const node_t *nd = &nodes[i];
-        if (nd->leaf)
-            continue;
-        if (nd->feature < 0 || nd->feature >= width || nd->child[0] <= i || nd->child[0] >= n_nodes
-                || nd->child[1] <= i || nd->child[1] >= n_nodes) {
-            PyErr_SetString(PyExc_ValueError, "tree_sums: a node outside the tree or input");
-            goto done;
-        }
-    }
-
-    /* the walk below takes as many steps as the tree is high, for every row, without branches:
-       on a copy of the nodes where a leaf leads to itself. Heights come from the last node up
-       (children come after their parent). */
-    node_t *walk = PyMem_Malloc(n_nodes * sizeof(node_t) + 1);
-    int32_t *height = PyMem_Calloc(n_nodes + 1, sizeof(int32_t));
-    if (walk == NULL || height == NULL) {
-        PyMem_Free(walk);
-        PyMem_Free(height);
-        PyErr_NoMemory();
-        goto done;
-    }
-    memcpy(walk, nodes, n_nodes * sizeof(node_t));
-    for (Py_ssize_t i = n_nodes - 1; i >= 0; i--) {
-        if (walk[i].leaf) {
-            walk[i].child[0] = walk[i].child[1] = (int32_t)i;
-            walk[i].feature = 0;
-            walk[i].threshold = 0.0;
-            walk[i].missing_left = 0;
-        } else {
-            int32_t h0 = height[walk[i].child[0]], h1 = height[walk[i].child[1]];
-            height[i] = 1 + (h0 > h1 ? h0 : h1);
-        }
-    }
-
-    qs_model_t qs;
-    uint64_t *vec = NULL;
-    /* small calls (one document) walk: building would cost more than it saves */
-    int quick = n_rows >= QS_MIN_ROWS ? qs_build(nodes, roots, n_trees, width, &qs) : 0;
-    if (quick == 1 && (vec = PyMem_Malloc((n_trees > 0 ? n_trees : 1) * sizeof(uint64_t))) == NULL) {
-        qs_free(&qs);
-        quick = -1;
-    }
-    if (quick < 0) {
-        PyMem_Free(walk);
-        PyMem_Free(height);
-        PyErr_NoMemory();
-        goto done;
-    }
-
-    Py_BEGIN_ALLOW_THREADS
-    if (quick) {
-        for (Py_ssize_t r = 0; r < n_rows; r++) {
-            const double *rw = x + r * width;
-            int has_nan = 0;
-            for (Py_ssize_t f = 0; f < width; f++)
-                has_nan |= isnan(rw[f]) != 0;
-            if (!has_nan) {
-                out[r] = qs_row(&qs, rw, width, n_trees, add ? out[r] : baseline, vec);
-                continue;
-            }
-            double raw = add ? out[r] : baseline;  /* NaN goes where training sent missing values: the walk */
-            for (Py_ssize_t t = 0; t < n_trees; t++) {
-                int32_t at = (int32_t)roots[t];
-                for (int32_t s = 0; s < height[roots[t]]; s++) {
-                    const node_t *nd = &walk[at];
-                    double v = rw[nd->feature];
-                    at = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
-                }
-                raw += walk[at].value;
-            }
-            out[r] = raw;
-        }
-    }
-    for (Py_ssize_t a = 0; !quick && a < n_rows; a += ROW_BLOCK) {
-        Py_ssize_t m = n_rows - a < ROW_BLOCK ? n_rows - a : ROW_BLOCK;
-        double raw[ROW_BLOCK];
-        for (Py_ssize_t r = 0; r < m; r++)
-            raw[r] = add ? out[a + r] : baseline;
-        for (Py_ssize_t t = 0; t < n_trees; t++) {  /* tree by tree: the order of the NumPy sum */
-            const int32_t root = (int32_t)roots[t], steps = height[root];
-            Py_ssize_t r = 0;
-            for (; r + WALK_LANES <= m; r += WALK_LANES) {  /* rows at once: their loads overlap */
-                int32_t at[WALK_LANES];
-                const double *row[WALK_LANES];
-                for (int k = 0; k < WALK_LANES; k++) {
-                    at[k] = root;
-                    row[k] = x + (a + r + k) * width;
-                }
-                for (int32_t s = 0; s < steps; s++)
-                    for (int k = 0; k < WALK_LANES; k++) {
-                        const node_t *nd = &walk[at[k]];
-                        double v = row[k][nd->feature];
-                        at[k] = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
-                    }
-                for (int k = 0; k < WALK_LANES; k++)
-                    raw[r + k] += walk[at[k]].value;
-            }
-            for (; r < m; r++) {
-                const double *rw = x + (a + r) * width;
-                int32_t at = root;
-                for (int32_t s = 0; s < steps; s++) {
-                    const node_t *nd = &walk[at];
-                    double v = rw[nd->feature];
-                    at = nd->child[(v <= nd->threshold) | ((isnan(v) != 0) & (nd->missing_left != 0))];
-                }
-                raw[r] += walk[at].value;
-            }
-        }
-        for (Py_ssize_t r = 0; r < m; r++)
-            out[a + r] = raw[r];
-    }
-    Py_END_ALLOW_THREADS
-    if (quick) {
-        qs_free(&qs);
-        PyMem_Free(vec);
-    }
-    PyMem_Free(walk);
-    PyMem_Free(height);
-    result = Py_NewRef(Py_None);
-
+    const int ok = trees_sum_buffers(&t, &b[2], &b[3], baseline, add);
+    trees_free(&t);
+    if (ok == 0)
+        result = Py_NewRef(Py_None);
 done:
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&b[i]);
     return result;
+}
+
+#define TREES_CAPSULE "promofilter._native.trees"
+
+static void
+trees_capsule_free(PyObject *capsule)
+{
+    trees_t *t = PyCapsule_GetPointer(capsule, TREES_CAPSULE);
+    if (t != NULL) {
+        trees_free(t);
+        PyMem_Free(t);
+    }
+}
+
+PyDoc_STRVAR(prepared_trees_doc,
+"prepared_trees(nodes, roots, width) -> trees\n\n"
+"The trees at `roots` of `nodes` (as tree_sums takes them), checked and made ready once for\n"
+"tree_sums_prepared: an opaque object holding copies (the arrays may change afterwards).");
+
+static PyObject *
+prepared_trees(PyObject *self, PyObject *args)
+{
+    PyObject *o_nodes, *o_roots;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "OOn", &o_nodes, &o_roots, &width))
+        return NULL;
+    if (width <= 0) {
+        PyErr_SetString(PyExc_ValueError, "tree_sums: width must be positive");
+        return NULL;
+    }
+    Py_buffer bn, br;
+    if (get_buffer(o_nodes, &bn, sizeof(node_t), 0, "nodes", NULL) < 0)
+        return NULL;
+    if (get_buffer(o_roots, &br, 8, 0, "roots", "lq") < 0) {
+        PyBuffer_Release(&bn);
+        return NULL;
+    }
+    PyObject *capsule = NULL;
+    trees_t *t = PyMem_Malloc(sizeof(trees_t));
+    if (t == NULL) {
+        PyErr_NoMemory();
+    } else if (trees_prepare(bn.buf, bn.len / (Py_ssize_t)sizeof(node_t), br.buf, br.len / 8, width, 1, t) < 0) {
+        PyMem_Free(t);
+    } else if ((capsule = PyCapsule_New(t, TREES_CAPSULE, trees_capsule_free)) == NULL) {
+        trees_free(t);
+        PyMem_Free(t);
+    }
+    PyBuffer_Release(&bn);
+    PyBuffer_Release(&br);
+    return capsule;
+}
+
+PyDoc_STRVAR(tree_sums_prepared_doc,
+"tree_sums_prepared(trees, X, baseline, out, add=False)\n\n"
+"tree_sums with trees from prepared_trees (the same sums; X's width is the one they were made for).");
+
+static PyObject *
+tree_sums_prepared(PyObject *self, PyObject *args)
+{
+    PyObject *capsule, *o_x, *o_out;
+    double baseline;
+    int add = 0;
+    if (!PyArg_ParseTuple(args, "OOdO|p", &capsule, &o_x, &baseline, &o_out, &add))
+        return NULL;
+    const trees_t *t = PyCapsule_GetPointer(capsule, TREES_CAPSULE);
+    if (t == NULL)
+        return NULL;
+    Py_buffer bx, bout;
+    if (get_buffer(o_x, &bx, 8, 0, "X", "d") < 0)
+        return NULL;
+    if (get_buffer(o_out, &bout, 8, 1, "out", "d") < 0) {
+        PyBuffer_Release(&bx);
+        return NULL;
+    }
+    const int ok = trees_sum_buffers(t, &bx, &bout, baseline, add);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&bout);
+    return ok == 0 ? Py_NewRef(Py_None) : NULL;
 }
 
 /* -- shape and voice features of segment texts (signals._text_shape) -------------------------- */
@@ -3980,6 +4118,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
+    {"prepared_trees", prepared_trees, METH_VARARGS, prepared_trees_doc},
+    {"tree_sums_prepared", tree_sums_prepared, METH_VARARGS, tree_sums_prepared_doc},
     {"context_features", context_features, METH_VARARGS, context_features_doc},
     {"text_shape", text_shape, METH_VARARGS, text_shape_doc},
     {"mask_tails", mask_tails, METH_VARARGS, mask_tails_doc},

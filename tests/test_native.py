@@ -104,7 +104,34 @@ def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_
     X[:rows // 2, :] = rng.choice(values[:-5], size=(rows // 2, 4))  # rows without a missing value
     out = np.empty(len(X))
     native.core().tree_sums(nodes, roots, X, 4, 0.125, out)
-    assert np.array_equal(out, _reference_sums(nodes, roots, X, 0.125))
+    expected = _reference_sums(nodes, roots, X, 0.125)
+    assert np.array_equal(out, expected)
+    # trees made ready once are scored by feature whenever they fit, however few the rows
+    prepared = np.empty(len(X))
+    native.core().tree_sums_prepared(native.core().prepared_trees(nodes, roots, 4), X, 0.125, prepared)
+    assert np.array_equal(prepared, expected)
+
+
+@needs_core
+def test_prepared_trees_hold_copies_and_go_on_from_a_partial_sum():
+    rng = np.random.default_rng(5)
+    nodes, roots = _random_forest(rng, [15, 31, 7, 3], width=3)
+    X = rng.normal(size=(30, 3))
+    core = native.core()
+    first, rest = core.prepared_trees(nodes, roots[:2], 3), core.prepared_trees(nodes, roots[2:], 3)
+    expected = _reference_sums(nodes, roots, X, -0.5)
+    nodes["value"] += 1.0  # the arrays change afterwards: what was prepared does not
+    roots[:] = roots[0]
+    out = np.empty(len(X))
+    core.tree_sums_prepared(first, X, -0.5, out)
+    core.tree_sums_prepared(rest, X, -0.5, out, True)  # (add: on from the first trees' sums)
+    assert np.array_equal(out, expected)
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        core.tree_sums_prepared(first, np.zeros((30, 4)), 0.0, out)
+    with pytest.raises(ValueError, match="a node outside the tree or input"):
+        core.prepared_trees(nodes, roots, 2)  # features beyond the width
+    with pytest.raises(ValueError):
+        core.tree_sums_prepared(object(), X, 0.0, out)  # not prepared trees
 
 
 @needs_core

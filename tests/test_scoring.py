@@ -95,6 +95,18 @@ def test_a_loaded_model_is_scored_by_numpy_as_the_estimator_scores_it(model, doc
     assert my_kinds == their_kinds
 
 
+def test_a_model_that_has_scored_pickles_and_scores_the_same(model, documents):
+    # (the compiled core's trees, made ready on first use, stay out of the pickle: worker
+    # processes and Dask get the model this way, and make their own)
+    import pickle
+
+    before = model.strip_many(documents)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.strip_many(documents) == before
+    assert [s.score for r in again.detect_many(documents) for s in r] == \
+        [s.score for r in model.detect_many(documents) for s in r]
+
+
 def test_stripping_with_numpy_scores_removes_what_the_estimator_removes(model, documents):
     from promofilter.stripping import PromoFilter
 
