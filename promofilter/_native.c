@@ -171,7 +171,7 @@ leaf_bits(int lo, int hi)
 
 typedef struct {
     qs_node_t *nodes;   /* sorted by feature, then threshold */
-    Py_ssize_t *start;  /* nodes of feature f: start[f] .. start[f + 1] - 1 */
+    Py_ssize_t *start;  /* nodes of feature f: start[f] .. start[f + 1] - 2, then its sentinel */
     double *leaf_value; /* tree t's leaf i (in order, left to right): leaf_value[t * 64 + i] */
     /* the sorted nodes' fields apart, so that the scan reads thresholds alone */
     double *threshold;
@@ -246,21 +246,28 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
         }
     }
     qsort(m->nodes, (size_t)n, sizeof(qs_node_t), qs_compare);
+    /* each feature's nodes end with a sentinel, threshold +inf, that no value (NaN is walked)
+       is above: the scan needs no end test */
     for (Py_ssize_t i = 0; i < n; i++)
         m->start[m->nodes[i].feature + 1]++;
     for (Py_ssize_t f = 0; f < width; f++)
-        m->start[f + 1] += m->start[f];
-    m->threshold = PyMem_Malloc((n > 0 ? n : 1) * sizeof(double));
-    m->mask = PyMem_Malloc((n > 0 ? n : 1) * sizeof(uint64_t));
-    m->tree = PyMem_Malloc((n > 0 ? n : 1) * sizeof(int32_t));
+        m->start[f + 1] += m->start[f] + 1;
+    m->threshold = PyMem_Malloc((n + width) * sizeof(double));
+    m->mask = PyMem_Malloc((n + width) * sizeof(uint64_t));
+    m->tree = PyMem_Malloc((n + width) * sizeof(int32_t));
     if (m->threshold == NULL || m->mask == NULL || m->tree == NULL) {
         qs_free(m);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        m->threshold[i] = m->nodes[i].threshold;
-        m->mask[i] = m->nodes[i].mask;
-        m->tree[i] = m->nodes[i].tree;
+    for (Py_ssize_t i = 0, f = 0, at = 0; f < width; f++) {
+        for (; i < n && m->nodes[i].feature == f; i++, at++) {
+            m->threshold[at] = m->nodes[i].threshold;
+            m->mask[at] = m->nodes[i].mask;
+            m->tree[at] = m->nodes[i].tree;
+        }
+        m->threshold[at] = INFINITY;
+        m->mask[at] = ~(uint64_t)0;
+        m->tree[at++] = 0;
     }
     return 1;
 does_not_fit:
@@ -282,7 +289,7 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
         vec[t] = ~(uint64_t)0;
     for (Py_ssize_t f = 0; f < width; f++) {
         const double v = row[f];
-        for (Py_ssize_t k = start[f], end = start[f + 1]; k < end && threshold[k] < v; k++)
+        for (Py_ssize_t k = start[f]; threshold[k] < v; k++)  /* (up to the feature's sentinel at most) */
             vec[tree[k]] &= mask[k];
     }
     double raw = baseline;
@@ -1029,41 +1036,46 @@ ascii_counts(const uint8_t *s, Py_ssize_t n, const ascii_tables *t, Py_ssize_t *
              Py_ssize_t *upper, Py_ssize_t *digits, Py_ssize_t *titles, Py_ssize_t *handles, Py_ssize_t *hashtags,
              Py_ssize_t *separators, int *quotes, int *at)
 {
-    uint64_t acc = 0;
     int after_word = 0;  /* the previous character is \w or an apostrophe */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const uint8_t c = s[i];
-        acc += t->pack[c];
-        /* TITLE_WORD at its first letter: a capital not after a word character or apostrophe */
-        *titles += ((unsigned)(c - 'A') < 26u) & !after_word;
-        if (t->special[c]) {
-            const uint8_t prev = i ? s[i - 1] : 0;
-            const int prev_word = i && ((ascii_class[prev] & C_ALNUM) || prev == '_');
-            *quotes |= c == '"' || c == N_LDQUO || c == N_RDQUO;  /* (codes only in narrowed text) */
-            if (c == '@') {
-                *at = 1;
-                if (!(prev_word || prev == '@')) {
-                    Py_ssize_t j = i + 1;
-                    while (j < n && ((ascii_class[s[j]] & C_ALNUM) || s[j] == '_'))
-                        j++;
-                    *handles += j - i - 1 >= 2;
+    Py_ssize_t title_count = 0;  /* (counts in locals: stores through the pointers could alias the tables) */
+    int quote = 0;
+    /* the packed counters, in blocks they cannot overflow in */
+    for (Py_ssize_t a = 0; a < n; a += PACK_FLUSH) {
+        const Py_ssize_t z = n - a < PACK_FLUSH ? n : a + PACK_FLUSH;
+        uint64_t acc = 0;
+        for (Py_ssize_t i = a; i < z; i++) {
+            const uint8_t c = s[i];
+            acc += t->pack[c];
+            /* TITLE_WORD at its first letter: a capital not after a word character or apostrophe */
+            title_count += ((unsigned)(c - 'A') < 26u) & !after_word;
+            if (t->special[c]) {
+                const uint8_t prev = i ? s[i - 1] : 0;
+                const int prev_word = i && ((ascii_class[prev] & C_ALNUM) || prev == '_');
+                quote |= c == '"' || c == N_LDQUO || c == N_RDQUO;  /* (codes only in narrowed text) */
+                if (c == '@') {
+                    *at = 1;
+                    if (!(prev_word || prev == '@')) {
+                        Py_ssize_t j = i + 1;
+                        while (j < n && ((ascii_class[s[j]] & C_ALNUM) || s[j] == '_'))
+                            j++;
+                        *handles += j - i - 1 >= 2;
+                    }
+                } else if (c == '#' && !(prev_word || prev == '#' || prev == '&') && i + 2 < n) {
+                    const uint8_t d = s[i + 1] | 0x20;
+                    *hashtags += d >= 'a' && d <= 'z' && ((ascii_class[s[i + 2]] & C_ALNUM) || s[i + 2] == '_');
                 }
-            } else if (c == '#' && !(prev_word || prev == '#' || prev == '&') && i + 2 < n) {
-                const uint8_t d = s[i + 1] | 0x20;
-                *hashtags += d >= 'a' && d <= 'z' && ((ascii_class[s[i + 2]] & C_ALNUM) || s[i + 2] == '_');
             }
+            after_word = t->word_or_quote[c];
         }
-        after_word = t->word_or_quote[c];
-        if (i % PACK_FLUSH == PACK_FLUSH - 1 || i == n - 1) {
-            *letters += pack_field(acc, PACK_ALPHA);
-            *alnum += pack_field(acc, PACK_ALNUM);
-            *spaces += pack_field(acc, PACK_SPACE);
-            *upper += pack_field(acc, PACK_UPPER);
-            *digits += pack_field(acc, PACK_DIGIT);
-            *separators += pack_field(acc, PACK_BAR);
-            acc = 0;
-        }
+        *letters += pack_field(acc, PACK_ALPHA);
+        *alnum += pack_field(acc, PACK_ALNUM);
+        *spaces += pack_field(acc, PACK_SPACE);
+        *upper += pack_field(acc, PACK_UPPER);
+        *digits += pack_field(acc, PACK_DIGIT);
+        *separators += pack_field(acc, PACK_BAR);
     }
+    *titles += title_count;
+    *quotes |= quote;
 }
 
 static inline int is_lower_byte(uint8_t c) { return (unsigned)(c - 'a') < 26u; }
