@@ -2810,11 +2810,13 @@ sparse_dot(PyObject *self, PyObject *args)
         double *out = b[4].buf;
         const Py_ssize_t n = b[0].len / 8, k_n = b[3].shape[0], f = b[3].shape[1], n_rows = b[4].shape[0];
         const Py_ssize_t row_stride = b[3].strides[0] / 8, column_stride = b[3].strides[1] / 8;
+        int outside = 0;  /* (as unsigned, a negative index is out of range too: one test, no branch) */
         for (Py_ssize_t i = 0; i < n; i++)
-            if (rows[i] < 0 || rows[i] >= n_rows || cols[i] < 0 || cols[i] >= f) {
-                PyErr_SetString(PyExc_ValueError, "sparse_dot: an entry outside the matrices");
-                goto done;
-            }
+            outside |= ((uint64_t)rows[i] >= (uint64_t)n_rows) | ((uint64_t)cols[i] >= (uint64_t)f);
+        if (outside) {
+            PyErr_SetString(PyExc_ValueError, "sparse_dot: an entry outside the matrices");
+            goto done;
+        }
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < n; i++) {
             if (marked != NULL && !marked[rows[i]])

@@ -155,6 +155,16 @@ def test_a_masked_sparse_dot_gives_the_marked_rows_what_the_whole_product_gives_
 
 
 @needs_core
+@pytest.mark.parametrize("row, column", [(-1, 0), (3, 0), (0, -1), (0, 5), (-2**63, 0), (0, 2**62)])
+def test_sparse_dot_refuses_an_entry_outside_the_matrices_and_adds_nothing(row, column):
+    rows, columns = np.array([0, 1, row, 2]), np.array([1, 2, column, 4])
+    out = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="outside the matrices"):
+        native.core().sparse_dot(rows, columns, np.ones(4), np.ones((2, 5)), out)
+    assert not out.any()
+
+
+@needs_core
 def test_compiled_stripping_removes_what_numpy_scoring_removes(shipped_model):
     from promofilter.corpus import generate, load_corpus
 
