@@ -1515,24 +1515,33 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4
 static PyObject *
 marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
 {
-    /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches */
-    Py_ssize_t fs = -1, fe = -1, ls = -1, le = -1;
-    for (Py_ssize_t i = 0; i < len;) {
+    /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches. The
+       first starts at the first letter. No match holds a character that is neither a letter nor
+       an apostrophe, so after one the matches are those of a scan started there: the last is
+       found by scanning from the last such character before the last letter, not from the start */
+    Py_ssize_t fs = 0;
+    while (fs < len && !is_lower_byte(m[fs]))
+        fs++;
+    if (fs == len)
+        return PyUnicode_FromString("xempty");
+    const Py_ssize_t fe = ascii_word_end(m, len, fs, joiner);
+    Py_ssize_t last_letter = len - 1;
+    while (!is_lower_byte(m[last_letter]))  /* (there is one: m[fs]) */
+        last_letter--;
+    Py_ssize_t from = last_letter;
+    while (from > 0 && (is_lower_byte(m[from - 1]) || m[from - 1] == '\'' || m[from - 1] == joiner))
+        from--;
+    Py_ssize_t ls = -1, le = -1;
+    for (Py_ssize_t i = from; i < len;) {
         if (!is_lower_byte(m[i])) {
             i++;
             continue;
         }
         const Py_ssize_t j = ascii_word_end(m, len, i, joiner);
-        if (fs < 0) {
-            fs = i;
-            fe = j;
-        }
         ls = i;
         le = j;
         i = j;
     }
-    if (fs < 0)
-        return PyUnicode_FromString("xempty");
     /* "xfirst" first " " text " xlast" last */
     const Py_ssize_t size = 6 + (fe - fs) + 1 + len + 6 + (le - ls);
     PyObject *out = PyUnicode_New(size, maxchar ? maxchar : 127);

@@ -295,6 +295,8 @@ def test_compiled_shape_features_count_long_texts_whole():
 @given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40), _LINKISH,
                           _NARROWED,
                           st.text(alphabet="aZq '.,:09-_!?\t", max_size=30),  # ASCII: a path of its own
+                          # apostrophes in and around words: where the last word starts ("rock'n'roll")
+                          st.text(alphabet="ab'’ -1Q", max_size=24),
                           st.sampled_from(["Up 1,234.56% on 3.4.2025", "Read More At The Daily Planet Today 5",
                                            "@Handle #Tag mail@site.com https://x.io/a 🔥🔥 İ"])),
                 max_size=8))
