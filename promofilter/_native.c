@@ -172,7 +172,8 @@ leaf_bits(int lo, int hi)
 typedef struct {
     qs_node_t *nodes;   /* sorted by feature, then threshold */
     Py_ssize_t *start;  /* nodes of feature f: start[f] .. start[f + 1] - 2, then its sentinel */
-    double *leaf_value; /* tree t's leaf i (in order, left to right): leaf_value[t * 64 + i] */
+    double *leaf_value; /* tree t's leaf i (in order, left to right): leaf_value[leaf_base[t] + i] */
+    Py_ssize_t *leaf_base;  /* (the trees' leaves side by side: a row's leaves are read from fewer cache lines) */
     /* the sorted nodes' fields apart, so that the scan reads thresholds alone */
     double *threshold;
     uint64_t *mask;
@@ -185,6 +186,7 @@ qs_free(qs_model_t *m)
     PyMem_Free(m->nodes);
     PyMem_Free(m->start);
     PyMem_Free(m->leaf_value);
+    PyMem_Free(m->leaf_base);
     PyMem_Free(m->threshold);
     PyMem_Free(m->mask);
     PyMem_Free(m->tree);
@@ -202,20 +204,23 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
     const Py_ssize_t cap = n_trees * (QS_MAX_LEAVES - 1);
     m->nodes = PyMem_Malloc((cap > 0 ? cap : 1) * sizeof(qs_node_t));
     m->start = PyMem_Calloc(width + 1, sizeof(Py_ssize_t));
-    m->leaf_value = PyMem_Calloc((n_trees > 0 ? n_trees : 1) * QS_MAX_LEAVES, sizeof(double));
+    /* (room for 64 leaves a tree, and 64 more: a tree's leaf is read at most 63 past its first) */
+    m->leaf_value = PyMem_Calloc((n_trees > 0 ? n_trees : 1) * QS_MAX_LEAVES + QS_MAX_LEAVES, sizeof(double));
+    m->leaf_base = PyMem_Malloc((n_trees > 0 ? n_trees : 1) * sizeof(Py_ssize_t));
     /* depth-first, left child first: stack entries are a node and the entry it closes (the
        parent whose right child it is: its left subtree's leaves end where this one starts) */
     int32_t stack_node[2 * QS_MAX_LEAVES + 2];
     int32_t stack_closes[2 * QS_MAX_LEAVES + 2];
-    if (m->nodes == NULL || m->start == NULL || m->leaf_value == NULL) {
+    if (m->nodes == NULL || m->start == NULL || m->leaf_value == NULL || m->leaf_base == NULL) {
         qs_free(m);
         return -1;
     }
-    Py_ssize_t n = 0;
+    Py_ssize_t n = 0, total_leaves = 0;
     int lo_of[QS_MAX_LEAVES];  /* first leaf of each inner node's left subtree, by entry in this tree */
     for (Py_ssize_t t = 0; t < n_trees; t++) {
         int depth = 0, leaves = 0;
         const Py_ssize_t first = n;
+        m->leaf_base[t] = total_leaves;
         stack_node[depth] = (int32_t)roots[t];
         stack_closes[depth++] = -1;
         while (depth > 0) {
@@ -227,7 +232,7 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
             if (nd->leaf) {
                 if (leaves >= QS_MAX_LEAVES)
                     goto does_not_fit;
-                m->leaf_value[t * QS_MAX_LEAVES + leaves++] = nd->value;
+                m->leaf_value[total_leaves + leaves++] = nd->value;
                 continue;
             }
             if (n - first >= QS_MAX_LEAVES - 1 || depth + 2 > 2 * QS_MAX_LEAVES + 2 || isnan(nd->threshold))
@@ -244,6 +249,7 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
             stack_node[depth] = nd->child[1];  /* left: next */
             stack_closes[depth++] = -1;
         }
+        total_leaves += leaves;
     }
     qsort(m->nodes, (size_t)n, sizeof(qs_node_t), qs_compare);
     /* each feature's nodes end with a sentinel, threshold +inf, that no value (NaN is walked)
@@ -283,6 +289,7 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
        have them read again at every step) */
     const Py_ssize_t *start = m->start;
     const double *threshold = m->threshold, *leaf_value = m->leaf_value;
+    const Py_ssize_t *leaf_base = m->leaf_base;
     const uint64_t *mask = m->mask;
     const int32_t *tree = m->tree;
     for (Py_ssize_t t = 0; t < n_trees; t++)
@@ -296,7 +303,7 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
     for (Py_ssize_t t = 0; t < n_trees; t++)
         /* the row's leaf is never ruled out, so a bit is left; the top bit added only keeps a
            crafted tree from reading past its leaves */
-        raw += leaf_value[t * QS_MAX_LEAVES + lowest_bit(vec[t] | ((uint64_t)1 << 63))];
+        raw += leaf_value[leaf_base[t] + lowest_bit(vec[t] | ((uint64_t)1 << 63))];
     return raw;
 }
 
