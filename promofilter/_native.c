@@ -2541,24 +2541,49 @@ text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **t
     const void *data = PyUnicode_DATA(text);
     bbuf utf8 = *utf8_out;
     Py_ssize_t *tok = *tok_out;
-    /* (ASCII text is its own UTF-8: copied a token at a time) */
+    /* (ASCII text is its own UTF-8: copied a token at a time, into buffers sized once) */
     const int ascii = PyUnicode_IS_ASCII(text);
     utf8.len = 0;
     Py_ssize_t n_tok = 0;
-    for (Py_ssize_t i = 0; i < len;) {
-        if (ascii ? !ascii_word[((const uint8_t *)data)[i]] : !re_word(PyUnicode_READ(kind, data, i))) {
+    if (ascii) {
+        /* room for every token at once: at most (len + 1) / 2 of them (two are a character apart
+           at least), their bytes, and a space between each two */
+        const Py_ssize_t max_tok = (len + 1) / 2 + 1;
+        Py_ssize_t *grown = grow(tok, tok_cap, 2 * max_tok, sizeof(Py_ssize_t), 128);
+        if (grown == NULL)
+            goto fail;
+        tok = grown;
+        if (bbuf_reserve(&utf8, len + max_tok) < 0)
+            goto fail;
+        const uint8_t *bytes = data;
+        for (Py_ssize_t i = 0; i < len;) {
+            if (!ascii_word[bytes[i]]) {
+                i++;
+                continue;
+            }
+            Py_ssize_t j = i + 1;
+            while (j < len && ascii_word[bytes[j]])
+                j++;
+            if (j - i >= min_token) {
+                if (n_tok > 0)
+                    utf8.buf[utf8.len++] = ' ';
+                tok[2 * n_tok] = utf8.len;
+                memcpy(utf8.buf + utf8.len, bytes + i, (size_t)(j - i));
+                utf8.len += j - i;
+                tok[2 * n_tok + 1] = utf8.len;
+                n_tok++;
+            }
+            i = j;
+        }
+    }
+    for (Py_ssize_t i = 0; !ascii && i < len;) {  /* any other text, growing the buffers as it goes */
+        if (!re_word(PyUnicode_READ(kind, data, i))) {
             i++;
             continue;
         }
         Py_ssize_t j = i;
-        if (ascii) {
-            const uint8_t *bytes = data;
-            while (j < len && ascii_word[bytes[j]])
-                j++;
-        } else {
-            while (j < len && re_word(PyUnicode_READ(kind, data, j)))
-                j++;
-        }
+        while (j < len && re_word(PyUnicode_READ(kind, data, j)))
+            j++;
         if (j - i >= min_token) {
             Py_ssize_t *grown = grow(tok, tok_cap, 2 * (n_tok + 1), sizeof(Py_ssize_t), 128);
             if (grown == NULL)
@@ -2567,16 +2592,9 @@ text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **t
             if (n_tok > 0 && bbuf_utf8(&utf8, ' ') < 0)
                 goto fail;
             tok[2 * n_tok] = utf8.len;
-            if (ascii) {
-                if (bbuf_reserve(&utf8, j - i) < 0)
+            for (Py_ssize_t k = i; k < j; k++)
+                if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
                     goto fail;
-                memcpy(utf8.buf + utf8.len, (const uint8_t *)data + i, (size_t)(j - i));
-                utf8.len += j - i;
-            } else {
-                for (Py_ssize_t k = i; k < j; k++)
-                    if (bbuf_utf8(&utf8, PyUnicode_READ(kind, data, k)) < 0)
-                        goto fail;
-            }
             tok[2 * n_tok + 1] = utf8.len;
             n_tok++;
         }
