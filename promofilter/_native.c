@@ -1493,10 +1493,15 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4
     uint8_t *m = (uint8_t *)b->buf;
     Py_ssize_t len = 0;
     for (Py_ssize_t i = 0; i < n;) {
-        const uint8_t c = s[i];
-        if (!is_digit_ascii(c)) {
-            m[len++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
-            i++;
+        if (!is_digit_ascii(s[i])) {  /* a run without digits, lower-cased in a loop of its own (it vectorises) */
+            Py_ssize_t r = i + 1;
+            while (r < n && !is_digit_ascii(s[r]))
+                r++;
+            uint8_t *o = m + len;
+            for (Py_ssize_t k = i; k < r; k++)
+                o[k - i] = (uint8_t)(s[k] | (((unsigned)(s[k] - 'A') < 26u) << 5));
+            len += r - i;
+            i = r;
             continue;
         }
         Py_ssize_t j = i + 1;
