@@ -2218,6 +2218,27 @@ pieces_add(pieces_t *p, Py_ssize_t start, Py_ssize_t end, int line_start, int li
     return 0;
 }
 
+/* The first line break of data at or after i (n when there is none): a loop per string kind,
+   each character tested once against the one bound that rules out almost all of them */
+static Py_ssize_t
+next_line_break(int kind, const void *data, Py_ssize_t i, Py_ssize_t n)
+{
+#define SCAN_BREAKS(T)                                                                             \
+    {                                                                                              \
+        for (const T *s = data; i < n; i++)                                                        \
+            if ((s[i] <= '\r' || s[i] >= 0x2028) && is_line_break(s[i]))                           \
+                break;                                                                             \
+    }
+    if (kind == PyUnicode_1BYTE_KIND)
+        SCAN_BREAKS(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND)
+        SCAN_BREAKS(Py_UCS2)
+    else
+        SCAN_BREAKS(Py_UCS4)
+#undef SCAN_BREAKS
+    return i;
+}
+
 /* segment._pieces(text) into `out` (emptied first); -1 with an exception set on error */
 static int
 collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviations, pieces_t *out)
@@ -2232,9 +2253,7 @@ collect_pieces(PyObject *text, PyObject *is_abbreviation, PyObject *abbreviation
             i++;
             continue;
         }
-        Py_ssize_t line_end = i;  /* _LINE_BODY: a run of anything but line breaks */
-        while (line_end < n && !is_line_break(PyUnicode_READ(kind, data, line_end)))
-            line_end++;
+        const Py_ssize_t line_end = next_line_break(kind, data, i, n);  /* _LINE_BODY: a run of anything but line breaks */
         Py_ssize_t a = i, b = line_end;  /* body.strip() */
         while (a < b && is_space(PyUnicode_READ(kind, data, a)))
             a++;
