@@ -397,7 +397,8 @@ class _Trees:
 
     def _prepared(self, compiled, roots: np.ndarray, width: int):
         """The compiled core's trees at ``roots``, checked and sorted once (about 0.3 ms a call
-        otherwise), kept per set of roots: all of them, and the two sides of the early exit."""
+        otherwise), kept per set of roots: all of them, and the two sides of the early exit.
+        (The node arrays are never changed once built: what was made from them stays right.)"""
         roots = np.ascontiguousarray(roots, dtype=np.int64)
         key = (roots.tobytes(), width)
         found = self._ready.get(key)
