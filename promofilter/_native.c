@@ -468,15 +468,24 @@ trees_run(const trees_t *t, const double *x, Py_ssize_t n_rows, double baseline,
     }
 }
 
+/* 0 when X (float64 buffer) holds as many rows of `width` as out has values; -1 with an exception set */
+static int
+check_rows(const Py_buffer *bx, const Py_buffer *bout, Py_ssize_t width)
+{
+    if (width <= 0 || (bx->len / 8) % width != 0 || (bx->len / 8) / width != bout->len / 8) {
+        PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
+        return -1;
+    }
+    return 0;
+}
+
 /* trees_run over buffers X and out, checked against the trees' width */
 static int
 trees_sum_buffers(const trees_t *t, Py_buffer *bx, Py_buffer *bout, double baseline, int add)
 {
-    const Py_ssize_t n_rows = bout->len / 8, width = t->width;
-    if (width <= 0 || (bx->len / 8) % width != 0 || (bx->len / 8) / width != n_rows) {
-        PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
+    const Py_ssize_t n_rows = bout->len / 8;
+    if (check_rows(bx, bout, t->width) < 0)
         return -1;
-    }
     uint64_t *vec = NULL;
     if (t->quick && (vec = PyMem_Malloc((t->n_trees > 0 ? t->n_trees : 1) * sizeof(uint64_t))) == NULL) {
         PyErr_NoMemory();
@@ -518,10 +527,8 @@ tree_sums(PyObject *self, PyObject *args)
         if (get_buffer(objs[got], &b[got], sizes[got], got == 3, names[got], formats[got]) < 0)
             goto done;
     const Py_ssize_t n_rows = b[3].len / 8;
-    if (width <= 0 || (b[2].len / 8) % width != 0 || (b[2].len / 8) / width != n_rows) {
-        PyErr_SetString(PyExc_ValueError, "tree_sums: X and out of inconsistent sizes");
+    if (check_rows(&b[2], &b[3], width) < 0)  /* (before the trees are made ready, not after) */
         goto done;
-    }
     trees_t t;
     /* small calls (one document) walk: building QuickScorer's nodes would cost more than it saves */
     if (trees_prepare(b[0].buf, b[0].len / (Py_ssize_t)sizeof(node_t), b[1].buf, b[1].len / 8, width,
