@@ -155,8 +155,9 @@ class _Run:
         if self.progress:
             self.chars_in += len(result.text) + sum(len(s.text) for s in result.removed)
             self.show()
+        by_kind = stats.spans_by_kind
         for span in result.removed:
-            stats.spans_by_kind[span.kind.value] += 1
+            by_kind[span.kind._value_] += 1  # (Enum.value is a property: a call per span)
             stats.chars_removed += len(span.text)
             if self.report is not None:
                 entry = {"source": self.source, "record": record}
@@ -170,9 +171,13 @@ class _Run:
                 self.report.write(_json_bytes(entry) + b"\n")
 
 
+# json.dumps(obj, ensure_ascii=False) makes a new encoder at every call: one is enough
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json_bytes(obj) -> bytes:
     """UTF-8 JSON; undecodable input bytes (lone surrogates) go back to the bytes they were."""
-    text = json.dumps(obj, ensure_ascii=False)
+    text = _encode_json(obj)
     try:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
