@@ -31,6 +31,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define NATIVE_VERSION 29
 
@@ -307,6 +310,25 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
     return raw;
 }
 
+/* whether any of x[0:n] is NaN (two at a time where SSE2 is: every x86-64 has it) */
+static inline int
+has_nan(const double *x, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    int any = 0;
+#if defined(__SSE2__)
+    __m128d unordered = _mm_setzero_pd();
+    for (; i + 2 <= n; i += 2) {
+        const __m128d v = _mm_loadu_pd(x + i);
+        unordered = _mm_or_pd(unordered, _mm_cmpunord_pd(v, v));
+    }
+    any = _mm_movemask_pd(unordered);
+#endif
+    for (; i < n; i++)
+        any |= isnan(x[i]) != 0;
+    return any != 0;
+}
+
 /* Stage 2's trees made ready to sum: the nodes checked, copied for the walk (a leaf leads to
    itself), each tree's height, and (when asked and they fit) QuickScorer's sorted nodes. It
    holds copies only: the arrays it was made from may change or go. */
@@ -407,10 +429,7 @@ trees_run(const trees_t *t, const double *x, Py_ssize_t n_rows, double baseline,
     if (t->quick) {
         for (Py_ssize_t r = 0; r < n_rows; r++) {
             const double *rw = x + r * width;
-            int has_nan = 0;
-            for (Py_ssize_t f = 0; f < width; f++)
-                has_nan |= isnan(rw[f]) != 0;
-            if (!has_nan) {
+            if (!has_nan(rw, width)) {
                 out[r] = qs_row(&t->qs, rw, width, n_trees, add ? out[r] : baseline, vec);
                 continue;
             }
@@ -1159,6 +1178,24 @@ ascii_words(const uint8_t *s, Py_ssize_t n, uint8_t joiner, const word_table *wt
     return words;
 }
 
+/* log1p of the counts most segments have, from log1p itself (the same values), at start-up:
+   glibc's log1p takes about 160 instructions a call, two calls a segment */
+#define LOG1P_TABLE 1024
+static double log1p_table[LOG1P_TABLE];
+
+static void
+log1p_table_init(void)
+{
+    for (int i = 0; i < LOG1P_TABLE; i++)
+        log1p_table[i] = log1p((double)i);
+}
+
+static inline double
+log1p_count(Py_ssize_t n)
+{
+    return n >= 0 && n < LOG1P_TABLE ? log1p_table[n] : log1p((double)n);
+}
+
 /* One text's columns into row[N_TEXT_SHAPE]; hint bits say which Python columns may be nonzero.
    Returns -1 with an exception set on error. */
 static int
@@ -1323,8 +1360,8 @@ shape_one(PyObject *text, PyObject *sets[5], const word_table *wt, PyObject *nee
     const double n_letters = letters > 0 ? (double)letters : 1.0;
     const double n_chars = (double)n;
     double *r = row;
-    r[0] = log1p(n_chars);
-    r[1] = log1p((double)words);
+    r[0] = log1p_count(n);
+    r[1] = log1p_count(words);
     r[2] = last_char == '.';
     r[3] = last_char == '!';
     r[4] = last_char == '?';
@@ -4229,6 +4266,7 @@ PyInit__native(void)
 {
     ascii_class_init();
     ascii_pack_init();
+    log1p_table_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "NATIVE_VERSION", NATIVE_VERSION) < 0) {
         Py_DECREF(m);
