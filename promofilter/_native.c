@@ -35,7 +35,7 @@
 #include <emmintrin.h>
 #endif
 
-#define NATIVE_VERSION 29
+#define NATIVE_VERSION 30
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -4232,6 +4232,215 @@ done:
     return result;
 }
 
+/* -- JSON string literals, for batch files (batch._record_bytes) ------------------------------ */
+
+/* what json's encoder (ensure_ascii=False) writes for an ASCII character: 0 itself, else the
+   letter after the backslash ('u' for \u00XX); and how many bytes more than one that takes */
+static uint8_t json_escape[128], json_extra[128];
+
+static void
+json_escape_init(void)
+{
+    for (int c = 0; c < 0x20; c++)
+        json_escape[c] = 'u';
+    json_escape['"'] = '"';
+    json_escape['\\'] = '\\';
+    json_escape['\b'] = 'b';
+    json_escape['\f'] = 'f';
+    json_escape['\n'] = 'n';
+    json_escape['\r'] = 'r';
+    json_escape['\t'] = 't';
+    for (int c = 0; c < 128; c++)
+        json_extra[c] = json_escape[c] == 0 ? 0 : json_escape[c] == 'u' ? 5 : 1;
+}
+
+/* the bytes one character takes in the literal, less one; -1 for a lone surrogate that
+   surrogateescape cannot write */
+static inline Py_ssize_t
+json_extra_of(Py_UCS4 c)
+{
+    if (c < 0x80)
+        return json_extra[c];
+    if (c < 0x800)
+        return 1;
+    if (c < 0xD800 || c > 0xDFFF)
+        return c < 0x10000 ? 2 : 3;
+    return c >= 0xDC80 && c <= 0xDCFF ? 0 : -1;
+}
+
+/* one character of the literal at o (json_extra_of(c) >= 0); the end of what it wrote */
+static inline uint8_t *
+json_write_one(Py_UCS4 c, uint8_t *o)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c < 0x80) {
+        const uint8_t e = json_escape[c];
+        if (e == 0) {
+            *o = (uint8_t)c;
+            return o + 1;
+        }
+        if (e == 'u') {
+            memcpy(o, "\\u00", 4);
+            o[4] = (uint8_t)hex[c >> 4];
+            o[5] = (uint8_t)hex[c & 15];
+            return o + 6;
+        }
+        o[0] = '\\';
+        o[1] = e;
+        return o + 2;
+    }
+    if (c < 0x800) {
+        o[0] = (uint8_t)(0xC0 | (c >> 6));
+        o[1] = (uint8_t)(0x80 | (c & 0x3F));
+        return o + 2;
+    }
+    if (c >= 0xDC80 && c <= 0xDCFF) {  /* surrogateescape: the byte it stands for */
+        *o = (uint8_t)(c - 0xDC00);
+        return o + 1;
+    }
+    if (c < 0x10000) {
+        o[0] = (uint8_t)(0xE0 | (c >> 12));
+        o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (uint8_t)(0x80 | (c & 0x3F));
+        return o + 3;
+    }
+    o[0] = (uint8_t)(0xF0 | (c >> 18));
+    o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return o + 4;
+}
+
+/* Most characters are written as themselves, in ASCII: where SSE2 is (every x86-64), a block of
+   them is checked at once (16 UCS1 or 8 UCS2 code units: none under 0x20, none over 0x7F, no '"'
+   and no '\'), and copied at once; any other block goes character by character. */
+#if defined(__SSE2__)
+#define JSON_BLOCK1 16
+#define JSON_BLOCK2 8
+static inline int
+json_plain_ucs1(const Py_UCS1 *s)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)s);  /* (signed: bytes over 0x7F are under 0x20) */
+    const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return _mm_movemask_epi8(bad) == 0;
+}
+
+static inline int
+json_plain_ucs2(const Py_UCS2 *s)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)s);  /* (signed: units over 0x7FFF are under 0x20) */
+    const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi16(v, _mm_set1_epi16(0x20)),
+                                                  _mm_cmpgt_epi16(v, _mm_set1_epi16(0x7F))),
+                                     _mm_or_si128(_mm_cmpeq_epi16(v, _mm_set1_epi16('"')),
+                                                  _mm_cmpeq_epi16(v, _mm_set1_epi16('\\'))));
+    return _mm_movemask_epi8(bad) == 0;
+}
+
+static inline void
+json_copy_ucs1(const Py_UCS1 *s, uint8_t *o)
+{
+    _mm_storeu_si128((__m128i *)o, _mm_loadu_si128((const __m128i *)s));
+}
+
+static inline void
+json_copy_ucs2(const Py_UCS2 *s, uint8_t *o)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)s);
+    _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
+}
+#else
+#define JSON_BLOCK1 0
+#define JSON_BLOCK2 0
+static inline int json_plain_ucs1(const Py_UCS1 *s) { return 0; }
+static inline int json_plain_ucs2(const Py_UCS2 *s) { return 0; }
+static inline void json_copy_ucs1(const Py_UCS1 *s, uint8_t *o) {}
+static inline void json_copy_ucs2(const Py_UCS2 *s, uint8_t *o) {}
+#endif
+
+/* Per string kind (T: its code unit; BLOCK 0: no blocks): the literal's size without its
+   quotes, or -1 (a surrogate surrogateescape cannot write); the literal written at o. */
+#define JSON_UTF8_KIND(NAME, T, BLOCK, PLAIN, COPY)                                               \
+static Py_ssize_t                                                                                 \
+NAME##_size(const T *s, Py_ssize_t n)                                                            \
+{                                                                                                 \
+    Py_ssize_t size = n, i = 0;                                                                   \
+    for (; BLOCK > 0 && i + BLOCK <= n; i += BLOCK)                                               \
+        if (!PLAIN(s + i))                                                                        \
+            for (Py_ssize_t k = i; k < i + BLOCK; k++) {                                          \
+                const Py_ssize_t extra = json_extra_of(s[k]);                                     \
+                if (extra < 0)                                                                    \
+                    return -1;                                                                    \
+                size += extra;                                                                    \
+            }                                                                                     \
+    for (; i < n; i++) {                                                                          \
+        const Py_ssize_t extra = json_extra_of(s[i]);                                             \
+        if (extra < 0)                                                                            \
+            return -1;                                                                            \
+        size += extra;                                                                            \
+    }                                                                                             \
+    return size;                                                                                  \
+}                                                                                                 \
+                                                                                                  \
+static uint8_t *                                                                                  \
+NAME##_write(const T *s, Py_ssize_t n, uint8_t *o)                                               \
+{                                                                                                 \
+    Py_ssize_t i = 0;                                                                             \
+    for (; BLOCK > 0 && i + BLOCK <= n; i += BLOCK) {                                             \
+        if (PLAIN(s + i)) {                                                                       \
+            COPY(s + i, o);                                                                       \
+            o += BLOCK;                                                                           \
+        } else {                                                                                  \
+            for (Py_ssize_t k = i; k < i + BLOCK; k++)                                            \
+                o = json_write_one(s[k], o);                                                      \
+        }                                                                                         \
+    }                                                                                             \
+    for (; i < n; i++)                                                                            \
+        o = json_write_one(s[i], o);                                                              \
+    return o;                                                                                     \
+}
+
+static inline int json_no_blocks(const Py_UCS4 *s) { return 0; }
+static inline void json_no_copy(const Py_UCS4 *s, uint8_t *o) {}
+
+JSON_UTF8_KIND(json_ucs1, Py_UCS1, JSON_BLOCK1, json_plain_ucs1, json_copy_ucs1)
+JSON_UTF8_KIND(json_ucs2, Py_UCS2, JSON_BLOCK2, json_plain_ucs2, json_copy_ucs2)
+JSON_UTF8_KIND(json_ucs4, Py_UCS4, 0, json_no_blocks, json_no_copy)
+
+PyDoc_STRVAR(json_utf8_doc,
+"json_utf8(text) -> bytes or None\n\n"
+"json.dumps(text, ensure_ascii=False).encode('utf-8', 'surrogateescape'): the JSON string literal\n"
+"of a str, quotes included, in UTF-8, lone surrogates U+DC80..U+DCFF written as the bytes they\n"
+"stand for. None where that encoding fails (another lone surrogate).");
+
+static PyObject *
+json_utf8(PyObject *self, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "json_utf8: text must be str");
+        return NULL;
+    }
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (n > (PY_SSIZE_T_MAX - 2) / 6)  /* 6 bytes a character at most (\u00XX) */
+        return PyErr_NoMemory();
+    const Py_ssize_t size = kind == PyUnicode_1BYTE_KIND ? json_ucs1_size(data, n)
+                          : kind == PyUnicode_2BYTE_KIND ? json_ucs2_size(data, n) : json_ucs4_size(data, n);
+    if (size < 0)
+        Py_RETURN_NONE;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size + 2);
+    if (out == NULL)
+        return NULL;
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+    *o++ = '"';
+    o = kind == PyUnicode_1BYTE_KIND ? json_ucs1_write(data, n, o)
+      : kind == PyUnicode_2BYTE_KIND ? json_ucs2_write(data, n, o) : json_ucs4_write(data, n, o);
+    *o = '"';
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"tree_sums", tree_sums, METH_VARARGS, tree_sums_doc},
     {"prepared_trees", prepared_trees, METH_VARARGS, prepared_trees_doc},
@@ -4253,6 +4462,7 @@ static PyMethodDef methods[] = {
     {"strip_texts", strip_texts, METH_VARARGS, strip_texts_doc},
     {"removal_ranges_many", removal_ranges_many, METH_VARARGS, removal_ranges_many_doc},
     {"repetition_keys", repetition_keys, METH_VARARGS, repetition_keys_doc},
+    {"json_utf8", json_utf8, METH_O, json_utf8_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -4267,6 +4477,7 @@ PyInit__native(void)
     ascii_class_init();
     ascii_pack_init();
     log1p_table_init();
+    json_escape_init();
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "NATIVE_VERSION", NATIVE_VERSION) < 0) {
         Py_DECREF(m);

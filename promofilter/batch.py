@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
+from . import native
 from .parallel import Explainer
 from .results import StripConfig, Stripped
 from .stripping import _batched
@@ -184,6 +185,27 @@ def _json_bytes(obj) -> bytes:
         return json.dumps(obj).encode("ascii")
 
 
+def _record_bytes(obj: dict, fld: str, text: str) -> bytes:
+    """``_json_bytes`` of a record with ``obj[fld] = text`` (byte for byte), the text written by
+    the compiled core: json's general encoder took a sixth of the CLI's time on JSONL."""
+    compiled = native.core()
+    literal = compiled.json_utf8(text) if compiled is not None else None
+    if literal is None:
+        obj[fld] = text
+        return _json_bytes(obj)
+    # the fields around the text as json writes them ('"k": v, ...'): a dict keeps its order
+    keys = list(obj)
+    at = keys.index(fld)
+    try:
+        before, key, after = (_encode_json(part).encode("utf-8", "surrogateescape") for part in (
+            {k: obj[k] for k in keys[:at]}, fld, {k: obj[k] for k in keys[at + 1:]}))
+    except UnicodeEncodeError:  # (a lone surrogate: _json_bytes writes the record in ASCII)
+        obj[fld] = text
+        return _json_bytes(obj)
+    before, after = before[1:-1], after[1:-1]
+    return b"".join((b"{", before, b", " if before else b"", key, b": ", literal, b", " if after else b"", after, b"}"))
+
+
 def _paired(explainer, chunks):
     """Zip each chunk's bookkeeping with its results, letting the explainer read ahead."""
     pending: deque = deque()
@@ -249,9 +271,8 @@ def _clean_jsonl(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str,
             run.done(result, lineno, obj.get("id"))
             if keep_original:
                 obj[keep_original] = obj[fld]
-            obj[fld] = result.text
             ending = raw[len(raw.rstrip(b"\r\n")):]
-            out.write(_json_bytes(obj) + ending)
+            out.write(_record_bytes(obj, fld, result.text) + ending)
 
 
 def _clean_csv(run: _Run, explainer, src: IO[bytes], out: IO[bytes], fld: str, keep_original, site_field):

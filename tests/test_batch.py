@@ -1,5 +1,6 @@
 """Batch files on the command line: JSONL, CSV and Parquet, only the text field cleaned, streaming,
 bad records reported by file and line, never dropped silently."""
+import contextlib
 import gzip
 import json
 
@@ -64,6 +65,47 @@ def test_jsonl_cleans_only_the_field_and_keeps_order_types_and_other_fields(run,
     for span in spans:
         assert TEXTS[span["id"]][span["start"]:span["end"]] == span["text"]
     assert "4 records: 4 cleaned" in result.stderr
+
+
+# records whose text sits first, between fields or alone; escapes, control characters and
+# non-ASCII text; undecodable bytes in the text and in another field (written back as they were);
+# lone surrogates written as escapes, which only ASCII JSON can write out
+ODD_RECORDS = [
+    b'{"text": "Plain text.\\nFollow us on Telegram and X for breaking news alerts!\\n", "id": 1}\n',
+    b'{"id": 2, "text": "Caf\xc3\xa9 \\"quoted\\" tab\\t bell\\u0007 \\u2028 \xf0\x9f\x98\x80 back\\\\slash/", '
+    b'"n": 1.5e3, "nested": {"text": "", "x": [null, true]}}\n',
+    b'{"id": 3, "meta": "bytes \xff\xfe here", "text": "undecodable \xff\xc0 bytes kept"}\r\n',
+    b'{"text": "a lone surrogate \\ud800 in the text"}\n',
+    b'{"id": 5, "meta": "\\udfff", "text": "after a field only ASCII can write"}\n',
+    b'{"text": ""}\n',
+]
+
+
+def _as_json_writes(line: bytes, text_of, keep_original=None) -> bytes:
+    """What json.dumps writes for the record of ``line`` with its text cleaned by ``text_of``."""
+    body = line.rstrip(b"\r\n")
+    obj = json.loads(body.decode("utf-8", "surrogateescape"))
+    if keep_original:
+        obj[keep_original] = obj["text"]
+    obj["text"] = text_of(obj["text"])
+    try:
+        written = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        written = json.dumps(obj).encode("ascii")
+    return written + line[len(body):]
+
+
+@pytest.mark.parametrize("keep_original", [None, "raw"])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_jsonl_records_are_written_byte_for_byte_as_json_writes_them(run, model, tmp_path, keep_original, compiled):
+    from promofilter import native
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_bytes(b"".join(ODD_RECORDS))
+    with contextlib.nullcontext() if compiled else native.switched_off():
+        result = run("strip", str(src), "-o", str(out), *(["--keep-original", keep_original] if keep_original else []))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == b"".join(_as_json_writes(line, model.strip, keep_original) for line in ODD_RECORDS)
 
 
 def test_jsonl_gz_in_and_out(run, model, tmp_path):

@@ -1,6 +1,7 @@
 """The optional compiled core (promofilter/_native.c): built at install, the same numbers as the
 NumPy code it replaces, safe on a crafted model, and ignored when stale or switched off."""
 import dataclasses
+import json
 import gc
 import os
 import re
@@ -740,3 +741,28 @@ def test_compiled_removals_refuse_segments_outside_their_text():
     with pytest.raises(ValueError, match="outside the text"):
         native.core().removal_ranges_many(["Hi."], [[Segment(0, 9, 0, 9, True, True)]], np.ones(1), [Kind.AD],
                                           {Kind.AD: 0.5}, None, 0.5, [])
+
+
+def _json_literal(text: str) -> bytes | None:
+    try:
+        return json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return None
+
+
+# what json escapes (quotes, backslashes, control characters), the edges of UTF-8's lengths and of
+# the compiled core's blocks of ASCII (bytes over 0x7F, units over 0x7FFF read as negative), lone
+# surrogates: those surrogateescape writes back as bytes and those it cannot
+_JSON_TRICKY = ("\"\\/\x00\x01\x08\t\n\x0b\x0c\r\x1f \x7f\x80\xff\u0100\u07ff\u0800\u7fff\u8000\ud7ff\ue000"
+                "\uffff\U00010000\U0010ffff\ud800\udbff\udc00\udc7f\udc80\udcff\udd00\udfff’é😀")
+
+
+@needs_core
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(alphabet=_JSON_TRICKY, max_size=40),
+                 st.lists(st.one_of(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                                            min_size=0, max_size=40),
+                                    st.text(alphabet=_JSON_TRICKY, max_size=3)), max_size=8).map("".join),
+                 st.text(max_size=60)))
+def test_json_utf8_writes_what_json_and_surrogateescape_write(text):
+    assert native.core().json_utf8(text) == _json_literal(text)
