@@ -331,7 +331,7 @@ def test_progress_line_counts_records_and_spans(model, tmp_path, capsys):
     stats = clean_records(str(src), str(tmp_path / "out.jsonl"), "jsonl", "text", model, progress=True)
     err = capsys.readouterr().err
     assert err.startswith("\r") and err.endswith("\n")
-    assert f"4 records" in err and f"{sum(stats.spans_by_kind.values())} spans removed" in err
+    assert "4 records" in err and f"{sum(stats.spans_by_kind.values())} spans removed" in err
     clean_records(str(src), str(tmp_path / "out2.jsonl"), "jsonl", "text", model)
     assert capsys.readouterr().err == ""  # not a terminal: no progress line
 
