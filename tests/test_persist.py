@@ -455,3 +455,11 @@ def test_a_batch_aware_model_of_the_design_before_the_batch_head_is_refused_with
     save_model(old, tmp_path / "old")
     with pytest.raises(ModelLoadError, match="older design"):
         promofilter.load_model(tmp_path / "old")
+
+
+def test_the_installed_scikit_learn_version_is_read_without_importing_it():
+    import importlib.metadata
+
+    from promofilter.persist import _sklearn_version
+
+    assert _sklearn_version() == importlib.metadata.version("scikit-learn")

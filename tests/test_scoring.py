@@ -154,3 +154,25 @@ def test_a_model_numpy_cannot_score_exactly_is_scored_by_scikit_learn(model, tmp
     assert isinstance(again.classifier, PromoClassifier)
     by_estimator = PromoFilter(odd.estimator(), odd.threshold, run_threshold=odd.run_threshold)
     assert again.strip_many(documents[:10], batch=False) == by_estimator.strip_many(documents[:10], batch=False)
+
+
+@pytest.mark.parametrize("field,value,problem", [
+    ("left", "self", "a node outside the tree"),  # a loop
+    ("right", "size", "a node outside the tree"),  # the next tree's root: inside the forest, not the tree
+    ("feature_idx", "width", "a split on a feature the model does not have"),
+    ("is_categorical", 1, "categorical splits"),
+])
+def test_a_forest_is_checked_tree_by_tree_whichever_tree_is_broken(model, field, value, problem):
+    from promofilter.scoring import forest_problem, tree_problem
+
+    booster = model.estimator().stage2_
+    trees = [p[0].nodes.copy() for p in booster._predictors]
+    width = booster.n_features_in_
+    assert forest_problem(trees, width) is None and all(tree_problem(t, width) is None for t in trees)
+    k = len(trees) // 2
+    tree = trees[k]
+    node = int((~tree["is_leaf"].astype(bool)).nonzero()[0][-1])  # the last inner node
+    tree[field][node] = {"self": node, "size": len(tree), "width": width}.get(value, value)
+    assert problem in forest_problem(trees, width)
+    assert problem in tree_problem(tree, width)
+    assert forest_problem(trees[:k] + trees[k + 1:], width) is None
