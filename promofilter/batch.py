@@ -197,13 +197,19 @@ def _record_bytes(obj: dict, fld: str, text: str) -> bytes:
     keys = list(obj)
     at = keys.index(fld)
     try:
-        before, key, after = (_encode_json(part).encode("utf-8", "surrogateescape") for part in (
-            {k: obj[k] for k in keys[:at]}, fld, {k: obj[k] for k in keys[at + 1:]}))
+        before = _fields_json(obj, keys[:at])
+        after = _fields_json(obj, keys[at + 1:])
+        key = _encode_json(fld).encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # (a lone surrogate: _json_bytes writes the record in ASCII)
         obj[fld] = text
         return _json_bytes(obj)
-    before, after = before[1:-1], after[1:-1]
     return b"".join((b"{", before, b", " if before else b"", key, b": ", literal, b", " if after else b"", after, b"}"))
+
+
+def _fields_json(obj: dict, keys: list) -> bytes:
+    """Those fields of ``obj`` as json writes them between its braces (UnicodeEncodeError where
+    a lone surrogate cannot be written)."""
+    return _encode_json({k: obj[k] for k in keys})[1:-1].encode("utf-8", "surrogateescape") if keys else b""
 
 
 def _paired(explainer, chunks):
