@@ -303,34 +303,46 @@ def tree_problem(tree, n_features: int) -> str | None:
     """What is wrong with one tree's node array, as a walk down it reads it (None: nothing):
     children after their parent and inside the tree, features inside the input, no categorical
     splits. A crafted model file must not make scoring loop or read out of bounds."""
-    return forest_problem([tree], n_features)
+    if not _well_formed(tree):
+        return "malformed nodes"
+    inner = np.flatnonzero(~tree["is_leaf"].astype(bool))
+    for child in ("left", "right"):
+        c = tree[child][inner].astype(np.int64)
+        if np.any(c <= inner) or np.any(c >= len(tree)):
+            return "a node outside the tree"
+    features = tree["feature_idx"][inner]
+    if np.any(features >= n_features) or np.any(features < 0):
+        return "a split on a feature the model does not have"
+    if np.any(tree["is_categorical"][inner]):
+        return "categorical splits (never trained here)"
+    return None
+
+
+def _well_formed(tree) -> bool:
+    return (isinstance(tree, np.ndarray) and tree.ndim == 1 and tree.dtype.names is not None
+            and set(_NODE_FIELDS) <= set(tree.dtype.names) and len(tree) > 0)
 
 
 def forest_problem(trees: list, n_features: int) -> str | None:
-    """``tree_problem`` of the first of ``trees`` that has one, checked all at once (a model's
-    500 trees one by one took a tenth of the CLI's start-up)."""
-    for tree in trees:
-        if not (isinstance(tree, np.ndarray) and tree.ndim == 1 and tree.dtype.names is not None
-                and set(_NODE_FIELDS) <= set(tree.dtype.names) and len(tree) > 0):
-            return "malformed nodes"
-    if not trees:
-        return None
-    sizes = np.array([len(t) for t in trees], dtype=np.int64)
-    flat = np.concatenate([t[list(_NODE_FIELDS)] for t in trees])
-    # each node's index within its tree, and its tree's size
-    local = np.arange(len(flat), dtype=np.int64) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
-    inner = ~flat["is_leaf"].astype(bool)
-    local, size = local[inner], np.repeat(sizes, sizes)[inner]
-    for child in ("left", "right"):
-        c = flat[child][inner].astype(np.int64)
-        if np.any(c <= local) or np.any(c >= size):
-            return "a node outside the tree"
-    features = flat["feature_idx"][inner]
-    if np.any(features >= n_features) or np.any(features < 0):
-        return "a split on a feature the model does not have"
-    if np.any(flat["is_categorical"][inner]):
-        return "categorical splits (never trained here)"
-    return None
+    """``tree_problem`` of the first of ``trees`` that has one (None: none has). The trees are
+    checked all at once, and the first that fails is named by ``tree_problem`` (a model's 500
+    trees one by one took a tenth of the CLI's start-up)."""
+    malformed = next((k for k, tree in enumerate(trees) if not _well_formed(tree)), len(trees))
+    if malformed > 0:  # the well-formed trees before it
+        sizes = np.array([len(t) for t in trees[:malformed]], dtype=np.int64)
+        flat = np.concatenate([t[list(_NODE_FIELDS)] for t in trees[:malformed]])
+        tree_of = np.repeat(np.arange(malformed), sizes)
+        # each node's index within its tree, and its tree's size
+        local = np.arange(len(flat), dtype=np.int64) - np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
+        size = np.repeat(sizes, sizes)
+        left, right = flat["left"].astype(np.int64), flat["right"].astype(np.int64)
+        features = flat["feature_idx"]
+        bad = ((left <= local) | (left >= size) | (right <= local) | (right >= size)
+               | (features >= n_features) | (features < 0) | flat["is_categorical"].astype(bool))
+        bad &= ~flat["is_leaf"].astype(bool)
+        if bad.any():
+            return tree_problem(trees[int(tree_of[bad].min())], n_features)
+    return "malformed nodes" if malformed < len(trees) else None
 
 
 class _Trees:

@@ -176,3 +176,23 @@ def test_a_forest_is_checked_tree_by_tree_whichever_tree_is_broken(model, field,
     assert problem in forest_problem(trees, width)
     assert problem in tree_problem(tree, width)
     assert forest_problem(trees[:k] + trees[k + 1:], width) is None
+
+
+def test_the_first_broken_tree_of_a_forest_names_the_problem():
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    from promofilter.scoring import forest_problem
+
+    def stump():
+        tree = np.zeros(3, dtype=PREDICTOR_RECORD_DTYPE)
+        tree["is_leaf"], tree["left"][0], tree["right"][0] = [0, 1, 1], 1, 2
+        return tree
+
+    categorical, outside = stump(), stump()
+    categorical["is_categorical"][0] = 1
+    outside["right"][0] = 3
+    assert forest_problem([stump(), categorical, outside], 4).startswith("categorical splits")
+    assert forest_problem([outside, categorical], 4) == "a node outside the tree"
+    assert forest_problem([stump(), np.zeros(2), outside], 4) == "malformed nodes"
+    assert forest_problem([stump(), outside, np.zeros(2)], 4) == "a node outside the tree"
+    assert forest_problem([stump(), stump()], 4) is None
