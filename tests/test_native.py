@@ -356,6 +356,21 @@ def test_compiled_hashed_ngrams_are_the_ones_python_hashes(texts, max_n, token_p
 
 
 @needs_core
+@pytest.mark.parametrize("n_features", [2**18, 16])
+def test_compiled_hashed_ngrams_of_every_count_around_the_sorting_runs_are_python_s(n_features):
+    """Segments of 0 to 40 tokens (up to 79 n-grams: whole runs of the sorting network, a short
+    last run, merges), with distinct words, and with columns that collide (16 features)."""
+    from promofilter.scoring import _HashedWords
+
+    words = _HashedWords(n_features, r"(?u)\b\w+\b", 2, "l2")
+    texts = [" ".join(f"w{(i * 7919) % 97}" for i in range(n)) for n in range(41)]
+    texts += [" ".join(["same"] * n) for n in range(20)]
+    compiled = [a.tolist() for a in words.transform(texts)]
+    with native.switched_off():
+        assert [a.tolist() for a in words.transform(texts)] == compiled
+
+
+@needs_core
 @pytest.mark.parametrize("max_n, n_features", [(2, 2**18), (3, 1000)])
 def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_features):
     """A long segment's n-grams are sorted in runs and merged; repeats are counted once each."""
