@@ -180,7 +180,7 @@ typedef struct {
     /* the sorted nodes' fields apart, so that the scan reads thresholds alone */
     double *threshold;
     uint64_t *mask;
-    int32_t *tree;
+    int32_t *word;  /* the node's tree's word in a row's `vec`: 2 * tree (qs_pair keeps two rows' side by side) */
 } qs_model_t;
 
 static void
@@ -192,7 +192,7 @@ qs_free(qs_model_t *m)
     PyMem_Free(m->leaf_base);
     PyMem_Free(m->threshold);
     PyMem_Free(m->mask);
-    PyMem_Free(m->tree);
+    PyMem_Free(m->word);
 }
 
 /* The trees as QuickScorer reads them: 1 when built, 0 when some tree does not fit (more than
@@ -203,6 +203,8 @@ static int
 qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize_t width, qs_model_t *m)
 {
     memset(m, 0, sizeof(*m));
+    if (n_trees > INT32_MAX / 2)  /* (a node's word, 2 * its tree, is an int32) */
+        return 0;
     /* a tree of at most 64 leaves has at most 63 inner nodes: a walk of more is not one */
     const Py_ssize_t cap = n_trees * (QS_MAX_LEAVES - 1);
     m->nodes = PyMem_Malloc((cap > 0 ? cap : 1) * sizeof(qs_node_t));
@@ -263,8 +265,8 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
         m->start[f + 1] += m->start[f] + 1;
     m->threshold = PyMem_Malloc((n + width) * sizeof(double));
     m->mask = PyMem_Malloc((n + width) * sizeof(uint64_t));
-    m->tree = PyMem_Malloc((n + width) * sizeof(int32_t));
-    if (m->threshold == NULL || m->mask == NULL || m->tree == NULL) {
+    m->word = PyMem_Malloc((n + width) * sizeof(int32_t));
+    if (m->threshold == NULL || m->mask == NULL || m->word == NULL) {
         qs_free(m);
         return -1;
     }
@@ -272,11 +274,11 @@ qs_build(const node_t *nodes, const int64_t *roots, Py_ssize_t n_trees, Py_ssize
         for (; i < n && m->nodes[i].feature == f; i++, at++) {
             m->threshold[at] = m->nodes[i].threshold;
             m->mask[at] = m->nodes[i].mask;
-            m->tree[at] = m->nodes[i].tree;
+            m->word[at] = 2 * m->nodes[i].tree;
         }
         m->threshold[at] = INFINITY;
         m->mask[at] = ~(uint64_t)0;
-        m->tree[at++] = 0;
+        m->word[at++] = 0;
     }
     return 1;
 does_not_fit:
@@ -284,7 +286,8 @@ does_not_fit:
     return 0;
 }
 
-/* raw score of one row without NaN: baseline, then each tree's leaf (`vec`: n_trees words) */
+/* raw score of one row without NaN: baseline, then each tree's leaf (`vec`: 2 * n_trees words,
+   of which the row's are the even ones) */
 static double
 qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_trees, double baseline, uint64_t *vec)
 {
@@ -294,21 +297,65 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
     const double *threshold = m->threshold, *leaf_value = m->leaf_value;
     const Py_ssize_t *leaf_base = m->leaf_base;
     const uint64_t *mask = m->mask;
-    const int32_t *tree = m->tree;
+    const int32_t *word = m->word;
     for (Py_ssize_t t = 0; t < n_trees; t++)
-        vec[t] = ~(uint64_t)0;
+        vec[2 * t] = ~(uint64_t)0;
     for (Py_ssize_t f = 0; f < width; f++) {
         const double v = row[f];
         for (Py_ssize_t k = start[f]; threshold[k] < v; k++)  /* (up to the feature's sentinel at most) */
-            vec[tree[k]] &= mask[k];
+            vec[word[k]] &= mask[k];
     }
     double raw = baseline;
     for (Py_ssize_t t = 0; t < n_trees; t++)
         /* the row's leaf is never ruled out, so a bit is left; the top bit added only keeps a
            crafted tree from reading past its leaves */
-        raw += leaf_value[leaf_base[t] + lowest_bit(vec[t] | ((uint64_t)1 << 63))];
+        raw += leaf_value[leaf_base[t] + lowest_bit(vec[2 * t] | ((uint64_t)1 << 63))];
     return raw;
 }
+
+#if defined(__SSE2__)
+#define QS_PAIRS 1
+/* raw scores of two rows without NaN at once (`vec`: 2 * n_trees words, the two rows' words of
+   each tree side by side). Each feature's nodes are scanned up to the larger of the two values,
+   and each node's mask is applied to the rows whose value is above its threshold: the words, and
+   so the leaves and sums, are exactly qs_row's. The two rows share each step over the nodes
+   (0.65x the steps of two single rows on generated documents) and each loop exit, which
+   mispredicts at most features whose number of nodes passed varies. */
+static __attribute__((noinline)) void
+qs_pair(const qs_model_t *m, const double *row0, const double *row1, Py_ssize_t width, Py_ssize_t n_trees,
+        double *raw0, double *raw1, uint64_t *vec)
+{
+    const Py_ssize_t *start = m->start;
+    const double *threshold = m->threshold, *leaf_value = m->leaf_value;
+    const Py_ssize_t *leaf_base = m->leaf_base;
+    const uint64_t *mask = m->mask;
+    const int32_t *word = m->word;
+    const __m128i ones = _mm_set1_epi32(-1);
+    for (Py_ssize_t t = 0; t < n_trees; t++)
+        _mm_storeu_si128((__m128i *)(vec + 2 * t), ones);
+    for (Py_ssize_t f = 0; f < width; f++) {
+        const double v0 = row0[f], v1 = row1[f];
+        const double top = v0 > v1 ? v0 : v1;
+        const __m128d v = _mm_set_pd(v1, v0);
+        for (Py_ssize_t k = start[f]; threshold[k] < top; k++) {
+            /* the rows the node sends right lose the mask's bits: vec &= ~(passed & ~mask) */
+            const __m128i passed = _mm_castpd_si128(_mm_cmplt_pd(_mm_set1_pd(threshold[k]), v));
+            const __m128i cleared = _mm_andnot_si128(_mm_set1_epi64x((long long)mask[k]), passed);
+            __m128i *at = (__m128i *)(vec + word[k]);
+            _mm_storeu_si128(at, _mm_andnot_si128(cleared, _mm_loadu_si128(at)));
+        }
+    }
+    double sum0 = *raw0, sum1 = *raw1;
+    for (Py_ssize_t t = 0; t < n_trees; t++) {
+        sum0 += leaf_value[leaf_base[t] + lowest_bit(vec[2 * t] | ((uint64_t)1 << 63))];
+        sum1 += leaf_value[leaf_base[t] + lowest_bit(vec[2 * t + 1] | ((uint64_t)1 << 63))];
+    }
+    *raw0 = sum0;
+    *raw1 = sum1;
+}
+#else
+#define QS_PAIRS 0
+#endif
 
 /* whether any of x[0:n] is NaN (two at a time where SSE2 is: every x86-64 has it) */
 static inline int
@@ -417,7 +464,7 @@ no_memory:
 }
 
 /* The raw sums of n_rows rows of x (rows x t->width, float64) into out: baseline (with `add`,
-   each row's value in out) plus each tree's leaf, tree by tree. `vec`: t->n_trees words of
+   each row's value in out) plus each tree's leaf, tree by tree. `vec`: 2 * t->n_trees words of
    scratch when t->quick. Runs without the GIL. */
 static void
 trees_run(const trees_t *t, const double *x, Py_ssize_t n_rows, double baseline, double *out, int add, uint64_t *vec)
@@ -430,6 +477,16 @@ trees_run(const trees_t *t, const double *x, Py_ssize_t n_rows, double baseline,
         for (Py_ssize_t r = 0; r < n_rows; r++) {
             const double *rw = x + r * width;
             if (!has_nan(rw, width)) {
+#if QS_PAIRS
+                if (r + 1 < n_rows && !has_nan(rw + width, width)) {
+                    double raw0 = add ? out[r] : baseline, raw1 = add ? out[r + 1] : baseline;
+                    qs_pair(&t->qs, rw, rw + width, width, n_trees, &raw0, &raw1, vec);
+                    out[r] = raw0;
+                    out[r + 1] = raw1;
+                    r++;
+                    continue;
+                }
+#endif
                 out[r] = qs_row(&t->qs, rw, width, n_trees, add ? out[r] : baseline, vec);
                 continue;
             }
@@ -506,7 +563,7 @@ trees_sum_buffers(const trees_t *t, Py_buffer *bx, Py_buffer *bout, double basel
     if (check_rows(bx, bout, t->width) < 0)
         return -1;
     uint64_t *vec = NULL;
-    if (t->quick && (vec = PyMem_Malloc((t->n_trees > 0 ? t->n_trees : 1) * sizeof(uint64_t))) == NULL) {
+    if (t->quick && (vec = PyMem_Malloc((t->n_trees > 0 ? 2 * t->n_trees : 1) * sizeof(uint64_t))) == NULL) {
         PyErr_NoMemory();
         return -1;
     }
