@@ -114,6 +114,29 @@ def test_compiled_trees_score_rows_on_and_around_thresholds_as_a_walk_does(leaf_
 
 
 @needs_core
+@pytest.mark.parametrize("add", [False, True])
+def test_compiled_trees_score_runs_of_rows_without_missing_values_of_every_length_as_a_walk_does(add):
+    """Rows without a missing value are scored four or two at once where the CPU can (AVX2,
+    SSE2): runs of 1 to 9 of them between rows with one, on and around thresholds, each get the
+    walk's sum, from the baseline or (add) from the sum already in ``out``."""
+    rng = np.random.default_rng(11)
+    nodes, roots = _random_forest(rng, [1, 2, 3, 15, 15, 31, 64], width=5)
+    thresholds = nodes["threshold"][nodes["leaf"] == 0]
+    values = np.concatenate([thresholds, np.nextafter(thresholds, np.inf), np.nextafter(thresholds, -np.inf),
+                             [np.inf, -np.inf, 0.0, -0.0]])
+    X = rng.choice(values, size=(sum(range(1, 10)) + 9, 5))
+    at = 0
+    for run in range(1, 10):
+        at += run
+        X[at, rng.integers(5)] = np.nan
+        at += 1
+    core = native.core()
+    out = np.full(len(X), 0.25)
+    core.tree_sums_prepared(core.prepared_trees(nodes, roots, 5), X, 0.125, out, add)
+    assert np.array_equal(out, _reference_sums(nodes, roots, X, 0.25 if add else 0.125))
+
+
+@needs_core
 def test_prepared_trees_hold_copies_and_go_on_from_a_partial_sum():
     rng = np.random.default_rng(5)
     nodes, roots = _random_forest(rng, [15, 31, 7, 3], width=3)
