@@ -295,6 +295,19 @@ does_not_fit:
     return 0;
 }
 
+/* raw plus the leaf of each tree that the words of one row (`lane`) in vec leave (the row's leaf is
+   never ruled out, so a bit is left; the top bit added only keeps a crafted tree from reading
+   past its leaves) */
+static inline double
+qs_leaves(const qs_model_t *m, const uint64_t *vec, int lane, Py_ssize_t n_trees, double raw)
+{
+    const double *leaf_value = m->leaf_value;
+    const Py_ssize_t *leaf_base = m->leaf_base;
+    for (Py_ssize_t t = 0; t < n_trees; t++)
+        raw += leaf_value[leaf_base[t] + lowest_bit(vec[QS_STRIDE * t + lane] | ((uint64_t)1 << 63))];
+    return raw;
+}
+
 /* raw score of one row without NaN: baseline, then each tree's leaf (`vec`: QS_STRIDE * n_trees
    words, of which the row's are every QS_STRIDE-th) */
 static double
@@ -303,8 +316,7 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
     /* (the arrays in locals: stores to vec could otherwise be taken to change m's fields, and
        have them read again at every step) */
     const Py_ssize_t *start = m->start;
-    const double *threshold = m->threshold, *leaf_value = m->leaf_value;
-    const Py_ssize_t *leaf_base = m->leaf_base;
+    const double *threshold = m->threshold;
     const uint64_t *mask = m->mask;
     const int32_t *word = m->word;
     for (Py_ssize_t t = 0; t < n_trees; t++)
@@ -314,12 +326,7 @@ qs_row(const qs_model_t *m, const double *row, Py_ssize_t width, Py_ssize_t n_tr
         for (Py_ssize_t k = start[f]; threshold[k] < v; k++)  /* (up to the feature's sentinel at most) */
             vec[word[k]] &= mask[k];
     }
-    double raw = baseline;
-    for (Py_ssize_t t = 0; t < n_trees; t++)
-        /* the row's leaf is never ruled out, so a bit is left; the top bit added only keeps a
-           crafted tree from reading past its leaves */
-        raw += leaf_value[leaf_base[t] + lowest_bit(vec[QS_STRIDE * t] | ((uint64_t)1 << 63))];
-    return raw;
+    return qs_leaves(m, vec, 0, n_trees, baseline);
 }
 
 #if defined(__SSE2__)
@@ -336,8 +343,7 @@ qs_pair(const qs_model_t *m, const double *row0, const double *row1, Py_ssize_t 
         double *raw0, double *raw1, uint64_t *vec)
 {
     const Py_ssize_t *start = m->start;
-    const double *threshold = m->threshold, *leaf_value = m->leaf_value;
-    const Py_ssize_t *leaf_base = m->leaf_base;
+    const double *threshold = m->threshold;
     const uint64_t *mask = m->mask;
     const int32_t *word = m->word;
     const __m128i ones = _mm_set1_epi32(-1);
@@ -355,13 +361,8 @@ qs_pair(const qs_model_t *m, const double *row0, const double *row1, Py_ssize_t 
             _mm_storeu_si128(at, _mm_andnot_si128(cleared, _mm_loadu_si128(at)));
         }
     }
-    double sum0 = *raw0, sum1 = *raw1;
-    for (Py_ssize_t t = 0; t < n_trees; t++) {
-        sum0 += leaf_value[leaf_base[t] + lowest_bit(vec[QS_STRIDE * t] | ((uint64_t)1 << 63))];
-        sum1 += leaf_value[leaf_base[t] + lowest_bit(vec[QS_STRIDE * t + 1] | ((uint64_t)1 << 63))];
-    }
-    *raw0 = sum0;
-    *raw1 = sum1;
+    *raw0 = qs_leaves(m, vec, 0, n_trees, *raw0);
+    *raw1 = qs_leaves(m, vec, 1, n_trees, *raw1);
 }
 #else
 #define QS_PAIRS 0
@@ -374,8 +375,7 @@ static __attribute__((target("avx2"), noinline)) void
 qs_quad(const qs_model_t *m, const double *rows, Py_ssize_t width, Py_ssize_t n_trees, double raw[4], uint64_t *vec)
 {
     const Py_ssize_t *start = m->start;
-    const double *threshold = m->threshold, *leaf_value = m->leaf_value;
-    const Py_ssize_t *leaf_base = m->leaf_base;
+    const double *threshold = m->threshold;
     const uint64_t *mask = m->mask;
     const int32_t *word = m->word;
     const __m256i ones = _mm256_set1_epi32(-1);
@@ -393,12 +393,8 @@ qs_quad(const qs_model_t *m, const double *rows, Py_ssize_t width, Py_ssize_t n_
             _mm256_storeu_si256(at, _mm256_andnot_si256(cleared, _mm256_loadu_si256(at)));
         }
     }
-    for (int j = 0; j < 4; j++) {
-        double sum = raw[j];
-        for (Py_ssize_t t = 0; t < n_trees; t++)
-            sum += leaf_value[leaf_base[t] + lowest_bit(vec[QS_STRIDE * t + j] | ((uint64_t)1 << 63))];
-        raw[j] = sum;
-    }
+    for (int j = 0; j < 4; j++)
+        raw[j] = qs_leaves(m, vec, j, n_trees, raw[j]);
 }
 #endif
 
