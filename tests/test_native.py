@@ -394,6 +394,24 @@ def test_compiled_hashed_ngrams_of_every_count_around_the_sorting_runs_are_pytho
 
 
 @needs_core
+def test_compiled_tokens_of_every_length_end_where_python_ends_them():
+    """ASCII tokens of 1 to 40 bytes (16 are tested at a time), at the start, middle and end of a
+    text, of letters, digits and "_", next to each byte just outside those ranges."""
+    from promofilter.scoring import _HashedWords
+
+    words = _HashedWords(2**18, r"(?u)\b\w+\b", 2, "l2")
+    word_bytes = "azAZ09_mQ5"
+    texts = []
+    for n in range(1, 41):
+        token = "".join(word_bytes[(n + k) % len(word_bytes)] for k in range(n))
+        for stop in "@[`{/:\x7f -":
+            texts += [token, token + stop, stop + token, f"ab{stop}{token}{stop}cd", f"x {token}{stop}" * 3]
+    compiled = [a.tolist() for a in words.transform(texts)]
+    with native.switched_off():
+        assert [a.tolist() for a in words.transform(texts)] == compiled
+
+
+@needs_core
 @pytest.mark.parametrize("max_n, n_features", [(2, 2**18), (3, 1000)])
 def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_features):
     """A long segment's n-grams are sorted in runs and merged; repeats are counted once each."""
