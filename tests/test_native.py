@@ -305,6 +305,24 @@ def test_compiled_shape_features_are_the_ones_python_computes(texts):
 
 
 @needs_core
+def test_compiled_words_of_every_length_end_where_python_ends_them():
+    """Lower-case words of 1 to 40 letters (16 are tested at a time), joined by apostrophes or
+    not, next to each byte just outside a-z, at the start, middle and end of a text: the shape
+    features (listed words counted) and the masking are Python's."""
+    from promofilter.signals import _text_shape, _text_shapes, mask_text, mask_texts
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    texts = []
+    for n in range(1, 41):
+        word = "".join(letters[(n * 7 + k) % 26] for k in range(n))
+        for stop in "`{@[Z0_ ":
+            texts += [word, word + stop, f"{stop}{word}", f"Subscribe {word}{stop}you", f"we{stop}{word}'s the"]
+        texts += [f"{word}'{word}", f"{word}’{word}s follow", f"rock'n'{word}", f"{word}'", f"'{word}"]
+    np.testing.assert_array_equal(_text_shapes(texts), np.array([_text_shape(t) for t in texts]))
+    assert mask_texts(texts) == [mask_text(t) for t in texts]
+
+
+@needs_core
 def test_compiled_shape_features_count_long_texts_whole():
     """Counts of ASCII text are kept in small fields flushed every thousand characters."""
     from promofilter.signals import _text_shape, _text_shapes
