@@ -634,7 +634,8 @@ PyDoc_STRVAR(tree_sums_doc,
 "place of baseline (the same sums as one call over all the trees, when that value is what the\n"
 "trees before these gave). `nodes` holds all trees' nodes in\n"
 "scoring.NODE_DTYPE (children are global node indices). A row goes left when its value is <= the\n"
-"threshold, or is NaN and missing values went left in training. Writes `out` (float64 [rows]).");
+"threshold, or is NaN and missing values went left in training. Writes `out` (float64 [rows]),\n"
+"which must not overlap X: rows are read in blocks before their sums are written.");
 
 static PyObject *
 tree_sums(PyObject *self, PyObject *args)
