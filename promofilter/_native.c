@@ -42,7 +42,7 @@ static int qs_have_avx2;
 #define QS_QUADS 0
 #endif
 
-#define NATIVE_VERSION 30
+#define NATIVE_VERSION 31
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -2964,21 +2964,35 @@ check_hashing(PyObject *texts, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_
 }
 
 PyDoc_STRVAR(hashed_counts_doc,
-"hashed_counts(texts, min_token, max_n, n_features) -> (rows, columns, counts)\n\n"
+"hashed_counts(texts, min_token, max_n, n_features, squares=None) -> (rows, columns, counts)\n\n"
 "HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
 "tokens being runs of at least `min_token` word characters (token pattern (?u)\\b\\w\\w+\\b for 2,\n"
 "(?u)\\b\\w+\\b for 1): each (row, column) once with its count, sorted by row, then column (what\n"
-"numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.");
+"numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.\n"
+"With squares (float64, one per text), each text's sum of its squared counts is written there,\n"
+"added in the order of its entries (numpy.bincount(rows, counts * counts)'s sums).");
 
 static PyObject *
 hashed_counts(PyObject *self, PyObject *args)
 {
-    PyObject *texts;
+    PyObject *texts, *o_squares = Py_None;
     Py_ssize_t min_token, max_n, n_features;
-    if (!PyArg_ParseTuple(args, "O!nnn", &PyList_Type, &texts, &min_token, &max_n, &n_features)
+    if (!PyArg_ParseTuple(args, "O!nnn|O", &PyList_Type, &texts, &min_token, &max_n, &n_features, &o_squares)
             || check_hashing(texts, min_token, max_n, n_features, "hashed_counts") < 0)
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(texts);
+    Py_buffer squares_buf = {0};
+    double *squares = NULL;
+    if (o_squares != Py_None) {
+        if (get_buffer(o_squares, &squares_buf, 8, 1, "squares", "d") < 0)
+            return NULL;
+        if (squares_buf.len != n * 8) {
+            PyBuffer_Release(&squares_buf);
+            PyErr_SetString(PyExc_ValueError, "hashed_counts: squares must hold one float64 per text");
+            return NULL;
+        }
+        squares = squares_buf.buf;
+    }
     /* at most max_n n-grams a token, and a text of L characters has at most (L + 1) / (min_token
        + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
        end (pages never written are never touched) */
@@ -2990,6 +3004,8 @@ hashed_counts(PyObject *self, PyObject *args)
         const Py_ssize_t lengths = max_n < tokens ? max_n : tokens;
         if (tokens > 0 && (lengths > (PY_SSIZE_T_MAX / 8) / tokens || bound > PY_SSIZE_T_MAX / 8 - tokens * lengths)) {
             PyErr_SetString(PyExc_MemoryError, "hashed_counts: too many n-grams");
+            if (squares != NULL)
+                PyBuffer_Release(&squares_buf);
             return NULL;
         }
         bound += tokens * lengths;
@@ -3007,16 +3023,21 @@ hashed_counts(PyObject *self, PyObject *args)
         const Py_ssize_t m = text_columns(PyList_GET_ITEM(texts, row), min_token, max_n, n_features, &g);
         if (m < 0)
             goto done;
+        double square_sum = 0.0;
         for (Py_ssize_t i = 0; i < m;) {
             Py_ssize_t j = i;
             while (j < m && g.grams[j] == g.grams[i])
                 j++;
+            const double count = (double)(j - i);
             r_out[k] = row;
             c_out[k] = g.grams[i];
-            n_out[k] = (double)(j - i);
+            n_out[k] = count;
+            square_sum += count * count;
             k++;
             i = j;
         }
+        if (squares != NULL)
+            squares[row] = square_sum;
     }
     if (_PyBytes_Resize(&out_rows, k * 8) < 0 || _PyBytes_Resize(&out_cols, k * 8) < 0
             || _PyBytes_Resize(&out_counts, k * 8) < 0)
@@ -3027,6 +3048,8 @@ done:
     Py_XDECREF(out_cols);
     Py_XDECREF(out_counts);
     gram_scratch_free(&g);
+    if (squares != NULL)
+        PyBuffer_Release(&squares_buf);
     return result;
 }
 

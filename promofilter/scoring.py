@@ -211,28 +211,35 @@ class _HashedWords:
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
 
-    def _compiled_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, by the
-        compiled core (None: not built, or a token pattern it does not know)."""
+    def _compiled_counts(self, texts: Sequence[str]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, and each
+        text's sum of squared counts, by the compiled core (None: not built, or a token pattern it
+        does not know)."""
         compiled = native.core()
         min_token = _COMPILED_TOKENS.get(self.tokens.pattern)
         if compiled is None or min_token is None:
             return None
-        rows, columns, counts = compiled.hashed_counts(list(texts), min_token, self.max_n, self.n_features)
+        texts = list(texts)
+        squares = np.empty(len(texts))
+        rows, columns, counts = compiled.hashed_counts(texts, min_token, self.max_n, self.n_features, squares)
         return (np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64),
-                np.frombuffer(counts, dtype=np.float64))
+                np.frombuffer(counts, dtype=np.float64), squares)
 
     def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
         counted = self._compiled_counts(texts)
+        squares = None
         if counted is not None:
-            rows, cols, counts = counted
+            rows, cols, counts, squares = counted
         else:
             rows, columns = self._joined(texts) or self._text_by_text(texts)
             keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
             rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
         if self.norm == "l2":
-            norms = np.sqrt(np.bincount(rows, counts * counts, minlength=len(texts)))
+            if squares is None:
+                squares = np.bincount(rows, counts * counts, minlength=len(texts))
+            norms = np.sqrt(squares)
         elif self.norm == "l1":
             norms = np.bincount(rows, counts, minlength=len(texts))
         else:

@@ -92,13 +92,19 @@ _COLUMNS = ("doc", "idx", "n", "text", "line_start", "line_end", "breaks_before"
 _BOOL_COLUMNS = ("line_start", "line_end")
 
 
+def _with_content(segments: list[Segment]) -> list[Segment]:
+    """The segments that hold some text: all of them, but for a blank text's only segment (every
+    other segment holds a piece of text, so a list comprehension testing each one is not needed)."""
+    return [] if len(segments) == 1 and segments[0].content_end == segments[0].content_start else segments
+
+
 def segment_columns(texts: Iterable[str]) -> tuple[dict, list[list[Segment]]]:
     """Segment every text: (the segment table as a dict of columns, segments per text). The
     columns are NumPy arrays, ``text`` a list; ``as_frame`` makes a DataFrame of them."""
     compiled = native.core()
     if compiled is not None:
         texts = list(texts)
-        all_segments = [[s for s in segments_of(text) if s.content_end > s.content_start] for text in texts]
+        all_segments = [_with_content(segments_of(text)) for text in texts]
         total = sum(map(len, all_segments))
         columns = {k: None if k == "text" else np.zeros(total, dtype=bool if k in _BOOL_COLUMNS else np.int64)
                    for k in _COLUMNS}

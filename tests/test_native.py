@@ -444,6 +444,22 @@ def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_feat
 
 
 @needs_core
+def test_compiled_hashed_ngrams_give_each_texts_sum_of_squared_counts_where_asked():
+    """The l2 norms' sums come with the counts: bincount's sums, and a wrong buffer is refused."""
+    texts = ["a a a b", "", "c d c d c", "é é"]
+    squares = np.full(len(texts), -1.0)
+    rows, _, counts = native.core().hashed_counts(texts, 1, 2, 1 << 18, squares)
+    rows, counts = np.frombuffer(rows, dtype=np.int64), np.frombuffer(counts, dtype=np.float64)
+    assert squares.tolist() == np.bincount(rows, counts * counts, minlength=len(texts)).tolist()
+    # a a a b: a 3, b 1, "a a" 2, "a b" 1; c d c d c: c 3, d 2, "c d" 2, "d c" 2; é é: é 2, "é é" 1
+    assert squares.tolist() == [3 * 3 + 1 + 2 * 2 + 1, 0.0, 3 * 3 + 2 * 2 + 2 * 2 + 2 * 2, 4 + 1]
+    with pytest.raises(ValueError, match="one float64 per text"):
+        native.core().hashed_counts(texts, 1, 2, 1 << 18, np.zeros(3))
+    with pytest.raises(TypeError):
+        native.core().hashed_counts(texts, 1, 2, 1 << 18, np.zeros(4, dtype=np.int64))
+
+
+@needs_core
 def test_compiled_hashed_ngrams_of_a_model_asking_absurdly_long_ones_are_those_the_text_has():
     """A model file may ask for any n-gram length: the text's own tokens bound the output."""
     text = ["a b c d e f g h"]
