@@ -1,5 +1,6 @@
 """The optional compiled core (promofilter/_native.c): built at install, the same numbers as the
 NumPy code it replaces, safe on a crafted model, and ignored when stale or switched off."""
+import contextlib
 import dataclasses
 import json
 import gc
@@ -158,24 +159,42 @@ def test_prepared_trees_hold_copies_and_go_on_from_a_partial_sum():
         core.tree_sums_prepared(object(), X, 0.0, out)  # not prepared trees
 
 
-@needs_core
-def test_a_masked_sparse_dot_gives_the_marked_rows_what_the_whole_product_gives_them():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_product_of_some_rows_is_what_the_whole_product_gives_them(compiled):
     # the kind model is asked only about segments stripping may remove (policy.kinds_needed)
     from promofilter.scoring import _dot
 
+    if compiled and native.core() is None:
+        pytest.skip("the compiled core is not built")
     rng = np.random.default_rng(3)
     n_rows, n_cols = 50, 40
     rows = np.sort(rng.integers(0, n_rows, 400))
+    rows[rows == 7] = 8  # a row without entries
     words = (rows, rng.integers(0, n_cols, 400), rng.integers(1, 4, 400).astype(float), rng.random(n_rows) + 0.5)
     weights = np.asfortranarray(rng.normal(size=(6, n_cols + 3)))[:, :n_cols]  # a strided view, as the kind model's
-    mask = rng.random(n_rows) < 0.3
-    whole = _dot(words, weights)
-    masked = _dot(words, weights, mask)
-    assert np.array_equal(masked[mask], whole[mask]) and not masked[~mask].any()
-    with native.switched_off():
-        assert np.array_equal(_dot(words, weights, mask), masked)
-    with pytest.raises(ValueError, match="row_mask"):
-        native.core().sparse_dot(*words[:3], weights, np.zeros((n_rows, 6)), np.ones(n_rows - 1, dtype=np.uint8))
+    with contextlib.nullcontext() if compiled else native.switched_off():
+        whole = _dot(words, weights)
+        for some in ([], [0], [7], [49], [3, 7, 8, 30], np.flatnonzero(rng.random(n_rows) < 0.3), range(n_rows)):
+            some = np.asarray(some, dtype=np.int64)
+            assert np.array_equal(_dot(words, weights, some), whole[some])
+            assert np.array_equal(_dot(words, weights[:1], some), whole[some, :1])  # one class: summed in runs
+
+
+@needs_core
+@pytest.mark.parametrize("classes", [1, 3])
+def test_sparse_dot_adds_each_entry_to_out_in_order_whatever_the_order_of_the_rows(classes):
+    rng = np.random.default_rng(11)
+    rows = np.concatenate([np.sort(rng.integers(0, 5, 40)), rng.integers(0, 5, 40)])  # runs, then a row here and there
+    cols, counts = rng.integers(0, 10, 80), rng.integers(1, 4, 80).astype(float)
+    weights = rng.normal(size=(classes, 10))
+    before = rng.normal(size=(5, classes))  # out is added to, not written over
+    expected = before.copy()
+    for i in range(80):
+        for k in range(classes):
+            expected[rows[i], k] += counts[i] * weights[k, cols[i]]
+    out = before.copy()
+    native.core().sparse_dot(rows, cols, counts, weights, out)
+    assert np.array_equal(out, expected)
 
 
 @needs_core
