@@ -9,6 +9,7 @@
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   country_us    signals._country_us                  ("US" the country as "USA")
  *   link_hints    (which texts signals._mask_links has anything to replace in)
+ *   url_count, url_sub  signals.URL's findall and sub  (its matches, found as the regex finds them)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
  *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
@@ -42,7 +43,7 @@ static int qs_have_avx2;
 #define QS_QUADS 0
 #endif
 
-#define NATIVE_VERSION 31
+#define NATIVE_VERSION 32
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -1171,6 +1172,194 @@ url_hint_ascii(const uint8_t *s, Py_ssize_t n)
         }
     }
     return 0;
+}
+
+/* -- signals.URL: its matches, as the regular expression engine finds them ----------------------
+   (?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:TLDS)\b(?:/\S*)?, ignoring case (fold_ascii).
+   How its backtracking goes, and so which match it finds at a position:
+   - [\w-]+ takes the whole run of word characters and hyphens: giving some back leaves a word
+     character or a hyphen next, where both the groups and the last \. need a period;
+   - likewise each (?:\.[\w-]+) takes a period and the whole run after it, as many groups as there
+     are; the star then gives groups back one at a time, from the last, until \.(?:TLDS)\b
+     follows: the match takes the most groups after which a period and a TLD ending a word come;
+   - at most one TLD can end a word at a place (one that is a prefix of another is followed by a
+     letter where the longer one goes on), so their order does not matter. */
+#define URL_AT(i) PyUnicode_READ(kind, data, i)
+
+static inline int url_run_char(Py_UCS4 c) { return re_word(c) || c == '-'; }
+
+/* the end of a TLD starting at i and ending a word, or -1 */
+static Py_ssize_t
+url_tld_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    for (size_t t = 0; t < sizeof(url_tlds) / sizeof(url_tlds[0]); t++) {
+        const char *tld = url_tlds[t];
+        Py_ssize_t k = 0;
+        while (tld[k] && i + k < n && fold_ascii(URL_AT(i + k)) == (Py_UCS4)tld[k])
+            k++;
+        if (!tld[k] && (i + k == n || !re_word(URL_AT(i + k))))
+            return i + k;
+    }
+    return -1;
+}
+
+/* the end of the run of non-space characters from i */
+static inline Py_ssize_t
+url_non_space_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    while (i < n && !is_space(URL_AT(i)))
+        i++;
+    return i;
+}
+
+/* the end of (?:https?://|www\.)\S+ matched at i, or -1 */
+static Py_ssize_t
+url_scheme_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = -1;
+    if (i + 3 < n && fold_ascii(URL_AT(i)) == 'h' && fold_ascii(URL_AT(i + 1)) == 't'
+            && fold_ascii(URL_AT(i + 2)) == 't' && fold_ascii(URL_AT(i + 3)) == 'p') {
+        Py_ssize_t k = i + 4;
+        if (k < n && fold_ascii(URL_AT(k)) == 's')
+            k++;  /* (s? gives its s back only to meet ":", which an s is not) */
+        if (k + 2 < n && URL_AT(k) == ':' && URL_AT(k + 1) == '/' && URL_AT(k + 2) == '/')
+            j = k + 3;
+    } else if (i + 3 < n && fold_ascii(URL_AT(i)) == 'w' && fold_ascii(URL_AT(i + 1)) == 'w'
+               && fold_ascii(URL_AT(i + 2)) == 'w' && URL_AT(i + 3) == '.') {
+        j = i + 4;
+    }
+    if (j < 0 || j >= n || is_space(URL_AT(j)))
+        return -1;  /* \S+ needs one character at least */
+    return url_non_space_end(kind, data, n, j);
+}
+
+/* the end of \b[\w-]+(?:\.[\w-]+)*\.(?:TLDS)\b(?:/\S*)? matched at i, or -1; *run_end: where the
+   run of [\w-] from i ends (the match fails alike at each place of that run) */
+static Py_ssize_t
+url_domain_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *run_end)
+{
+    Py_ssize_t q = i;
+    while (q < n && url_run_char(URL_AT(q)))
+        q++;
+    *run_end = q;
+    Py_ssize_t end = -1;
+    /* each place a group could end (q, then after each further group): the last one followed by
+       a period and a TLD ending a word is where the star stops */
+    for (;;) {
+        if (q < n && URL_AT(q) == '.') {
+            const Py_ssize_t e = url_tld_end(kind, data, n, q + 1);
+            if (e >= 0)
+                end = e;
+        }
+        if (!(q + 1 < n && URL_AT(q) == '.' && url_run_char(URL_AT(q + 1))))
+            break;
+        q += 2;
+        while (q < n && url_run_char(URL_AT(q)))
+            q++;
+    }
+    if (end >= 0 && end < n && URL_AT(end) == '/')
+        end = url_non_space_end(kind, data, n, end + 1);
+    return end;
+}
+
+/* The matches of signals.URL in a str, in order, as re.finditer finds them (start and end of
+   each in `spans`: room for n / 2 is enough, as each match is four characters at least): how
+   many */
+static Py_ssize_t
+url_matches(PyObject *text, Py_ssize_t *spans)
+{
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t found = 0, failed_until = 0;  /* [\w-] runs up to failed_until match no domain */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t end = url_scheme_match(kind, data, n, i);
+        if (end < 0 && i >= failed_until) {
+            const Py_UCS4 c = URL_AT(i);
+            const int before = i > 0 && re_word(URL_AT(i - 1));
+            if (url_run_char(c) && before != re_word(c)) {  /* \b, then [\w-] */
+                Py_ssize_t run_end;
+                end = url_domain_match(kind, data, n, i, &run_end);
+                if (end < 0)
+                    failed_until = run_end;
+            }
+        }
+        if (end < 0) {
+            i++;
+            continue;
+        }
+        spans[2 * found] = i;
+        spans[2 * found + 1] = end;
+        found++;
+        i = end;
+    }
+    return found;
+}
+#undef URL_AT
+
+PyDoc_STRVAR(url_count_doc,
+"url_count(text) -> int\n\n"
+"len(signals.URL.findall(text)).");
+
+static PyObject *
+url_count(PyObject *self, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "url_count: text must be str");
+        return NULL;
+    }
+    Py_ssize_t *spans = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(PyUnicode_GET_LENGTH(text) / 2 + 2));
+    if (spans == NULL)
+        return PyErr_NoMemory();
+    const Py_ssize_t found = url_matches(text, spans);
+    PyMem_Free(spans);
+    return PyLong_FromSsize_t(found);
+}
+
+PyDoc_STRVAR(url_sub_doc,
+"url_sub(text, replacement) -> str\n\n"
+"signals.URL.sub(replacement, text) (the text itself when it has no URL).");
+
+static PyObject *
+url_sub(PyObject *self, PyObject *args)
+{
+    PyObject *text, *replacement;
+    if (!PyArg_ParseTuple(args, "UU", &text, &replacement))
+        return NULL;
+    Py_ssize_t *spans = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(PyUnicode_GET_LENGTH(text) / 2 + 2));
+    if (spans == NULL)
+        return PyErr_NoMemory();
+    const Py_ssize_t found = url_matches(text, spans);
+    PyObject *result = NULL, *pieces = NULL, *empty = NULL;
+    if (found == 0) {
+        result = Py_NewRef(text);
+        goto done;
+    }
+    pieces = PyList_New(0);
+    empty = PyUnicode_New(0, 0);
+    if (pieces == NULL || empty == NULL)
+        goto done;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t k = 0; k <= found; k++) {
+        const Py_ssize_t stop = k < found ? spans[2 * k] : PyUnicode_GET_LENGTH(text);
+        PyObject *piece = PyUnicode_Substring(text, at, stop);
+        if (piece == NULL || PyList_Append(pieces, piece) < 0) {
+            Py_XDECREF(piece);
+            goto done;
+        }
+        Py_DECREF(piece);
+        if (k < found) {
+            if (PyList_Append(pieces, replacement) < 0)
+                goto done;
+            at = spans[2 * k + 1];
+        }
+    }
+    result = PyUnicode_Join(empty, pieces);
+done:
+    Py_XDECREF(pieces);
+    Py_XDECREF(empty);
+    PyMem_Free(spans);
+    return result;
 }
 
 /* The character counts of shape_one's first loop over an ASCII text (where no character is an
@@ -4653,6 +4842,8 @@ static PyMethodDef methods[] = {
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"segments", segments, METH_VARARGS, segments_doc},
     {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
+    {"url_count", url_count, METH_O, url_count_doc},
+    {"url_sub", url_sub, METH_VARARGS, url_sub_doc},
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},

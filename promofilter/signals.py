@@ -180,7 +180,8 @@ def _mask_links(text: str, titled: bool = False) -> str:
     text = text if titled else TITLE_RUN.sub(" xtitle ", _country_us(text))
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
-    t = URL.sub(" xurl ", t) if _maybe_url(t) else t
+    compiled = native.core()  # (its URL matcher finds the regex's matches, a tenth of its time)
+    t = compiled.url_sub(t, " xurl ") if compiled is not None else URL.sub(" xurl ", t) if _maybe_url(t) else t
     t = HANDLE.sub(" xhandle ", t) if "@" in t else t
     return HASHTAG.sub(" xhashtag ", t) if "#" in t else t
 
@@ -296,10 +297,10 @@ def _text_shapes(texts: Sequence[str], countried: list[str] | None = None) -> np
     out = np.empty((len(texts), len(_TEXT_COLUMNS)))
     hints = np.empty(len(texts), dtype=np.uint8)
     compiled.text_shape(texts, CTA_VERBS, STOPWORDS, SECOND_PERSON, FIRST_PLURAL, REPORTING, out, hints)
-    # the columns left to these regular expressions, only where the C code saw a hint of a URL or
-    # an e-mail (the hint is the test _text_shape makes first)
+    # URLs counted and e-mails by the regular expression, only where the C code saw a hint of
+    # them (the hint is the test _text_shape makes first)
     for i in np.flatnonzero(hints & 1).tolist():
-        out[i, _TEXT_COLUMNS["urls"]] = len(URL.findall(texts[i]))
+        out[i, _TEXT_COLUMNS["urls"]] = compiled.url_count(texts[i])
     for i in np.flatnonzero(hints & 2).tolist():
         out[i, _TEXT_COLUMNS["emails"]] = len(EMAIL.findall(texts[i]))
     return out
