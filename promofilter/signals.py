@@ -180,7 +180,7 @@ def _mask_links(text: str, titled: bool = False) -> str:
     text = text if titled else TITLE_RUN.sub(" xtitle ", _country_us(text))
     # each pattern needs a character most segments lack: test for it before running the regex
     t = EMAIL.sub(" xemail ", text) if "@" in text else text
-    compiled = native.core()  # (its URL matcher finds the regex's matches, a tenth of its time)
+    compiled = native.core()  # (its URL matcher finds the regex's matches in a fifth of its time)
     t = compiled.url_sub(t, " xurl ") if compiled is not None else URL.sub(" xurl ", t) if _maybe_url(t) else t
     t = HANDLE.sub(" xhandle ", t) if "@" in t else t
     return HASHTAG.sub(" xhashtag ", t) if "#" in t else t
