@@ -3153,34 +3153,51 @@ check_hashing(PyObject *texts, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_
 }
 
 PyDoc_STRVAR(hashed_counts_doc,
-"hashed_counts(texts, min_token, max_n, n_features, squares=None) -> (rows, columns, counts)\n\n"
+"hashed_counts(texts, min_token, max_n, n_features, squares=None, ends=None) -> (rows, columns, counts)\n\n"
 "HashingVectorizer's columns of the word n-grams (1..max_n) of each str of the list `texts`,\n"
 "tokens being runs of at least `min_token` word characters (token pattern (?u)\\b\\w\\w+\\b for 2,\n"
 "(?u)\\b\\w+\\b for 1): each (row, column) once with its count, sorted by row, then column (what\n"
 "numpy.unique of row * n_features + column gives), as bytes of int64, int64 and float64.\n"
 "With squares (float64, one per text), each text's sum of its squared counts is written there,\n"
-"added in the order of its entries (numpy.bincount(rows, counts * counts)'s sums).");
+"added in the order of its entries (numpy.bincount(rows, counts * counts)'s sums); with ends\n"
+"(int64, one per text), the index just after each text's last entry.");
+
+/* an optional array of one item per text, for hashed_counts to write (NULL: None) */
+static int
+per_text_buffer(PyObject *obj, Py_buffer *view, void **out, Py_ssize_t n, const char *what, const char *formats)
+{
+    *out = NULL;
+    if (obj == Py_None)
+        return 0;
+    if (get_buffer(obj, view, 8, 1, what, formats) < 0)
+        return -1;
+    if (view->len != n * 8) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "hashed_counts: %s must hold one item per text", what);
+        return -1;
+    }
+    *out = view->buf;
+    return 0;
+}
 
 static PyObject *
 hashed_counts(PyObject *self, PyObject *args)
 {
-    PyObject *texts, *o_squares = Py_None;
+    PyObject *texts, *o_squares = Py_None, *o_ends = Py_None;
     Py_ssize_t min_token, max_n, n_features;
-    if (!PyArg_ParseTuple(args, "O!nnn|O", &PyList_Type, &texts, &min_token, &max_n, &n_features, &o_squares)
+    if (!PyArg_ParseTuple(args, "O!nnn|OO", &PyList_Type, &texts, &min_token, &max_n, &n_features, &o_squares, &o_ends)
             || check_hashing(texts, min_token, max_n, n_features, "hashed_counts") < 0)
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(texts);
-    Py_buffer squares_buf = {0};
-    double *squares = NULL;
-    if (o_squares != Py_None) {
-        if (get_buffer(o_squares, &squares_buf, 8, 1, "squares", "d") < 0)
-            return NULL;
-        if (squares_buf.len != n * 8) {
+    Py_buffer squares_buf, ends_buf;
+    double *squares;
+    int64_t *ends;
+    if (per_text_buffer(o_squares, &squares_buf, (void **)&squares, n, "squares", "d") < 0)
+        return NULL;
+    if (per_text_buffer(o_ends, &ends_buf, (void **)&ends, n, "ends", "lq") < 0) {
+        if (squares != NULL)
             PyBuffer_Release(&squares_buf);
-            PyErr_SetString(PyExc_ValueError, "hashed_counts: squares must hold one float64 per text");
-            return NULL;
-        }
-        squares = squares_buf.buf;
+        return NULL;
     }
     /* at most max_n n-grams a token, and a text of L characters has at most (L + 1) / (min_token
        + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
@@ -3195,6 +3212,8 @@ hashed_counts(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_MemoryError, "hashed_counts: too many n-grams");
             if (squares != NULL)
                 PyBuffer_Release(&squares_buf);
+            if (ends != NULL)
+                PyBuffer_Release(&ends_buf);
             return NULL;
         }
         bound += tokens * lengths;
@@ -3227,6 +3246,8 @@ hashed_counts(PyObject *self, PyObject *args)
         }
         if (squares != NULL)
             squares[row] = square_sum;
+        if (ends != NULL)
+            ends[row] = k;
     }
     if (_PyBytes_Resize(&out_rows, k * 8) < 0 || _PyBytes_Resize(&out_cols, k * 8) < 0
             || _PyBytes_Resize(&out_counts, k * 8) < 0)
@@ -3239,6 +3260,8 @@ done:
     gram_scratch_free(&g);
     if (squares != NULL)
         PyBuffer_Release(&squares_buf);
+    if (ends != NULL)
+        PyBuffer_Release(&ends_buf);
     return result;
 }
 

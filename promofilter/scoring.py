@@ -211,31 +211,32 @@ class _HashedWords:
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
 
-    def _compiled_counts(self, texts: Sequence[str]
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, and each
-        text's sum of squared counts, by the compiled core (None: not built, or a token pattern it
-        does not know)."""
+    def _compiled_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, ...] | None:
+        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, each
+        text's sum of squared counts and the end of its entries, by the compiled core (None: not
+        built, or a token pattern it does not know)."""
         compiled = native.core()
         min_token = _COMPILED_TOKENS.get(self.tokens.pattern)
         if compiled is None or min_token is None:
             return None
         texts = list(texts)
-        squares = np.empty(len(texts))
-        rows, columns, counts = compiled.hashed_counts(texts, min_token, self.max_n, self.n_features, squares)
+        squares, ends = np.empty(len(texts)), np.empty(len(texts), dtype=np.int64)
+        rows, columns, counts = compiled.hashed_counts(texts, min_token, self.max_n, self.n_features, squares, ends)
         return (np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64),
-                np.frombuffer(counts, dtype=np.float64), squares)
+                np.frombuffer(counts, dtype=np.float64), squares, ends)
 
-    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(row, column, count) of every distinct (row, column), and each row's norm (0: empty)."""
+    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """(row, column, count) of every distinct (row, column), sorted by row then column, each
+        row's norm (0: empty) and the end of each row's entries."""
         counted = self._compiled_counts(texts)
         squares = None
         if counted is not None:
-            rows, cols, counts, squares = counted
+            rows, cols, counts, squares, ends = counted
         else:
             rows, columns = self._joined(texts) or self._text_by_text(texts)
             keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
             rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
+            ends = np.cumsum(np.bincount(rows, minlength=len(texts)))
         if self.norm == "l2":
             if squares is None:
                 squares = np.bincount(rows, counts * counts, minlength=len(texts))
@@ -244,18 +245,20 @@ class _HashedWords:
             norms = np.bincount(rows, counts, minlength=len(texts))
         else:
             norms = np.ones(len(texts))
-        return rows, cols, counts, norms
+        return rows, cols, counts, norms, ends
 
 
 def _dot(words, weights: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Hashed rows times ``weights`` (classes x columns): (rows x classes); with ``rows``
-    (increasing indices), of those rows only (len(rows) x classes)."""
-    entry_rows, cols, counts, norms = words
+    (increasing indices), of those rows only (len(rows) x classes). ``words``: as
+    ``_HashedWords.transform`` gives them."""
+    entry_rows, cols, counts, norms, ends = words
     if rows is not None:
-        # the entries of those rows, found by bisection (both hashings sort the entries by row):
-        # not a pass over every entry of a batch for the tenth of its rows whose kinds are asked
-        start = np.searchsorted(entry_rows, rows)
-        lengths = np.searchsorted(entry_rows, rows, side="right") - start
+        # the entries of those rows alone: not a pass over every entry of a batch for the tenth
+        # of its rows whose kinds are asked
+        end = ends[rows]
+        start = np.where(rows > 0, ends[rows - 1], 0)
+        lengths = end - start
         entries = np.arange(int(lengths.sum())) + np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
         entry_rows = np.repeat(np.arange(len(rows)), lengths)
         cols, counts, norms = cols[entries], counts[entries], norms[rows]

@@ -170,7 +170,8 @@ def test_the_product_of_some_rows_is_what_the_whole_product_gives_them(compiled)
     n_rows, n_cols = 50, 40
     rows = np.sort(rng.integers(0, n_rows, 400))
     rows[rows == 7] = 8  # a row without entries
-    words = (rows, rng.integers(0, n_cols, 400), rng.integers(1, 4, 400).astype(float), rng.random(n_rows) + 0.5)
+    words = (rows, rng.integers(0, n_cols, 400), rng.integers(1, 4, 400).astype(float), rng.random(n_rows) + 0.5,
+             np.cumsum(np.bincount(rows, minlength=n_rows)))
     weights = np.asfortranarray(rng.normal(size=(6, n_cols + 3)))[:, :n_cols]  # a strided view, as the kind model's
     with contextlib.nullcontext() if compiled else native.switched_off():
         whole = _dot(words, weights)
@@ -495,19 +496,25 @@ def test_compiled_hashed_ngrams_of_long_segments_are_counted_whole(max_n, n_feat
 
 
 @needs_core
-def test_compiled_hashed_ngrams_give_each_texts_sum_of_squared_counts_where_asked():
-    """The l2 norms' sums come with the counts: bincount's sums, and a wrong buffer is refused."""
+def test_compiled_hashed_ngrams_give_each_texts_sum_of_squared_counts_and_end_where_asked():
+    """The l2 norms' sums and where each text's entries end come with the counts (bincount's
+    sums), and a wrong buffer is refused."""
     texts = ["a a a b", "", "c d c d c", "é é"]
-    squares = np.full(len(texts), -1.0)
-    rows, _, counts = native.core().hashed_counts(texts, 1, 2, 1 << 18, squares)
+    squares, ends = np.full(len(texts), -1.0), np.full(len(texts), -1, dtype=np.int64)
+    rows, _, counts = native.core().hashed_counts(texts, 1, 2, 1 << 18, squares, ends)
     rows, counts = np.frombuffer(rows, dtype=np.int64), np.frombuffer(counts, dtype=np.float64)
     assert squares.tolist() == np.bincount(rows, counts * counts, minlength=len(texts)).tolist()
+    assert ends.tolist() == [4, 4, 8, 10]  # a a a b: a, b, "a a", "a b"; c d c d c: c, d, "c d", "d c"; é, "é é"
     # a a a b: a 3, b 1, "a a" 2, "a b" 1; c d c d c: c 3, d 2, "c d" 2, "d c" 2; é é: é 2, "é é" 1
     assert squares.tolist() == [3 * 3 + 1 + 2 * 2 + 1, 0.0, 3 * 3 + 2 * 2 + 2 * 2 + 2 * 2, 4 + 1]
-    with pytest.raises(ValueError, match="one float64 per text"):
+    with pytest.raises(ValueError, match="squares must hold one item per text"):
         native.core().hashed_counts(texts, 1, 2, 1 << 18, np.zeros(3))
+    with pytest.raises(ValueError, match="ends must hold one item per text"):
+        native.core().hashed_counts(texts, 1, 2, 1 << 18, None, np.zeros(5, dtype=np.int64))
     with pytest.raises(TypeError):
         native.core().hashed_counts(texts, 1, 2, 1 << 18, np.zeros(4, dtype=np.int64))
+    with pytest.raises(TypeError):
+        native.core().hashed_counts(texts, 1, 2, 1 << 18, None, np.zeros(4))
 
 
 @needs_core
