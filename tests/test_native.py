@@ -343,6 +343,22 @@ def test_compiled_words_of_every_length_end_where_python_ends_them():
 
 
 @needs_core
+def test_compiled_labels_at_the_start_are_those_the_label_regex_finds():
+    """A label: a letter, up to 30 characters of words, apostrophes, "&", "/", spaces and
+    hyphens, a separator and a space; in ASCII, 2-byte and 4-byte texts."""
+    from promofilter.signals import LABEL, _text_shape, _text_shapes
+
+    texts = []
+    for ch in "a_1&/'’ -:|»›>–—.,!é\t\u00a0":
+        for n in (0, 1, 29, 30, 31):
+            label = "A" + "b" * n
+            for tail in (f"{ch}c: x", f"{ch}: x", f" {ch} x", f"{ch} x", f"{ch}:x", f"{ch}"):
+                texts += [label + tail, "_ " + label + tail, label + tail + " ✓", label + tail + " 🔥"]
+    assert any(LABEL.match(t) for t in texts) and not all(LABEL.match(t) for t in texts)
+    np.testing.assert_array_equal(_text_shapes(texts), np.array([_text_shape(t) for t in texts]))
+
+
+@needs_core
 def test_compiled_shape_features_count_long_texts_whole():
     """Counts of ASCII text are kept in small fields flushed every thousand characters."""
     from promofilter.signals import _text_shape, _text_shapes
