@@ -9,7 +9,8 @@
  *   title_runs    signals.TITLE_RUN.sub                (title runs as placeholders)
  *   country_us    signals._country_us                  ("US" the country as "USA")
  *   link_hints    (which texts signals._mask_links has anything to replace in)
- *   url_count, url_sub  signals.URL's findall and sub  (its matches, found as the regex finds them)
+ *   link_count, link_sub  findall and sub of signals.URL, EMAIL, HANDLE and HASHTAG (their matches,
+ *                   found as the regular expression engine finds them)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
  *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
@@ -43,7 +44,7 @@ static int qs_have_avx2;
 #define QS_QUADS 0
 #endif
 
-#define NATIVE_VERSION 32
+#define NATIVE_VERSION 33
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -1298,28 +1299,101 @@ url_domain_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssiz
     return end;
 }
 
-/* The matches of signals.URL in a str, in order, as re.finditer finds them (start and end of
-   each in `spans`: room for n / 2 is enough, as each match is four characters at least): how
-   many */
+/* the end of a URL match at i, or -1 (*failed_until: the [\w-] run from i, when no domain match
+   can start in it) */
 static Py_ssize_t
-url_matches(PyObject *text, Py_ssize_t *spans)
+url_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *failed_until)
+{
+    Py_ssize_t end = url_scheme_match(kind, data, n, i);
+    if (end < 0 && i >= *failed_until) {
+        const Py_UCS4 c = URL_AT(i);
+        const int before = i > 0 && re_word(URL_AT(i - 1));
+        if (url_run_char(c) && before != re_word(c)) {  /* \b, then [\w-] */
+            Py_ssize_t run_end;
+            end = url_domain_match(kind, data, n, i, &run_end);
+            if (end < 0)
+                *failed_until = run_end;
+        }
+    }
+    return end;
+}
+
+/* signals.EMAIL, \b[\w.+-]+@[\w-]+\.[\w.-]+\b: its match at i, or -1. Backtracking can only
+   shorten the last run: each of the others must take its whole run to meet the "@" or the
+   period after it (neither is in the run's class); the last gives characters back until a word
+   boundary follows. What follows the first run decides alike for every start in it
+   (*failed_until, when it fails). */
+static inline int email_local_char(Py_UCS4 c) { return re_word(c) || c == '.' || c == '+' || c == '-'; }
+
+static Py_ssize_t
+email_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *failed_until)
+{
+    const Py_UCS4 c = URL_AT(i);
+    if (i < *failed_until || !email_local_char(c) || (i > 0 && re_word(URL_AT(i - 1))) == re_word(c))
+        return -1;
+    Py_ssize_t q = i + 1;
+    while (q < n && email_local_char(URL_AT(q)))
+        q++;
+    *failed_until = q;  /* (until it matches) */
+    if (q >= n || URL_AT(q) != '@')
+        return -1;
+    Py_ssize_t r = q + 1;
+    while (r < n && url_run_char(URL_AT(r)))
+        r++;
+    if (r == q + 1 || r >= n || URL_AT(r) != '.')
+        return -1;
+    Py_ssize_t end = r + 1;
+    while (end < n && (url_run_char(URL_AT(end)) || URL_AT(end) == '.'))
+        end++;
+    for (; end >= r + 2; end--)  /* \b: the first place giving back reaches */
+        if (re_word(URL_AT(end - 1)) != (end < n && re_word(URL_AT(end)))) {
+            *failed_until = 0;
+            return end;
+        }
+    return -1;
+}
+
+/* signals.HANDLE, (?<![\w@])@\w{2,}, and signals.HASHTAG, (?<![\w#&])#[A-Za-z]\w+: the match at i,
+   or -1 */
+static Py_ssize_t
+handle_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *unused)
+{
+    if (URL_AT(i) != '@' || (i > 0 && (re_word(URL_AT(i - 1)) || URL_AT(i - 1) == '@')))
+        return -1;
+    Py_ssize_t end = i + 1;
+    while (end < n && re_word(URL_AT(end)))
+        end++;
+    return end - i - 1 >= 2 ? end : -1;
+}
+
+static Py_ssize_t
+hashtag_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *unused)
+{
+    if (URL_AT(i) != '#' || i + 2 >= n || (i > 0 && (re_word(URL_AT(i - 1)) || URL_AT(i - 1) == '#' || URL_AT(i - 1) == '&'))
+            || !(is_upper_ascii(URL_AT(i + 1)) || is_lower_ascii(URL_AT(i + 1))) || !re_word(URL_AT(i + 2)))
+        return -1;
+    Py_ssize_t end = i + 3;
+    while (end < n && re_word(URL_AT(end)))
+        end++;
+    return end;
+}
+
+typedef Py_ssize_t (*link_match_at)(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *memo);
+/* signals.URL, EMAIL, HANDLE, HASHTAG (LINK_PATTERNS in signals.py) */
+static const link_match_at link_matchers[] = {url_match_at, email_match_at, handle_match_at, hashtag_match_at};
+#define N_LINK_PATTERNS ((Py_ssize_t)(sizeof(link_matchers) / sizeof(link_matchers[0])))
+
+/* The matches of a link pattern in a str, in order, as re.finditer finds them (start and end of
+   each in `spans`: room for n is enough, as each match is three characters at least): how many */
+static Py_ssize_t
+link_matches(PyObject *text, link_match_at match_at, Py_ssize_t *spans)
 {
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    Py_ssize_t found = 0, failed_until = 0;  /* [\w-] runs up to failed_until match no domain */
+    Py_ssize_t found = 0, memo = 0;
     for (Py_ssize_t i = 0; i < n;) {
-        Py_ssize_t end = url_scheme_match(kind, data, n, i);
-        if (end < 0 && i >= failed_until) {
-            const Py_UCS4 c = URL_AT(i);
-            const int before = i > 0 && re_word(URL_AT(i - 1));
-            if (url_run_char(c) && before != re_word(c)) {  /* \b, then [\w-] */
-                Py_ssize_t run_end;
-                end = url_domain_match(kind, data, n, i, &run_end);
-                if (end < 0)
-                    failed_until = run_end;
-            }
-        }
+        const Py_ssize_t end = match_at(kind, data, n, i, &memo);
         if (end < 0) {
             i++;
             continue;
@@ -1333,39 +1407,55 @@ url_matches(PyObject *text, Py_ssize_t *spans)
 }
 #undef URL_AT
 
-PyDoc_STRVAR(url_count_doc,
-"url_count(text) -> int\n\n"
-"len(signals.URL.findall(text)).");
+/* link_count's and link_sub's arguments: the text, its matches' spans (PyMem_Free them) */
+static Py_ssize_t
+link_spans(PyObject *text, Py_ssize_t which, Py_ssize_t **spans, const char *name)
+{
+    if (which < 0 || which >= N_LINK_PATTERNS) {
+        PyErr_Format(PyExc_ValueError, "%s: no link pattern %zd", name, which);
+        return -1;
+    }
+    *spans = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(PyUnicode_GET_LENGTH(text) + 2));
+    if (*spans == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return link_matches(text, link_matchers[which], *spans);
+}
+
+PyDoc_STRVAR(link_count_doc,
+"link_count(text, which) -> int\n\n"
+"len(pattern.findall(text)) of signals.LINK_PATTERNS[which] (URL, EMAIL, HANDLE, HASHTAG).");
 
 static PyObject *
-url_count(PyObject *self, PyObject *text)
+link_count(PyObject *self, PyObject *args)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "url_count: text must be str");
+    PyObject *text;
+    Py_ssize_t which, *spans;
+    if (!PyArg_ParseTuple(args, "Un", &text, &which))
         return NULL;
-    }
-    Py_ssize_t *spans = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(PyUnicode_GET_LENGTH(text) / 2 + 2));
-    if (spans == NULL)
-        return PyErr_NoMemory();
-    const Py_ssize_t found = url_matches(text, spans);
+    const Py_ssize_t found = link_spans(text, which, &spans, "link_count");
+    if (found < 0)
+        return NULL;
     PyMem_Free(spans);
     return PyLong_FromSsize_t(found);
 }
 
-PyDoc_STRVAR(url_sub_doc,
-"url_sub(text, replacement) -> str\n\n"
-"signals.URL.sub(replacement, text) (the text itself when it has no URL).");
+PyDoc_STRVAR(link_sub_doc,
+"link_sub(text, which, replacement) -> str\n\n"
+"pattern.sub(replacement, text) of signals.LINK_PATTERNS[which] (the text itself when nothing\n"
+"matches).");
 
 static PyObject *
-url_sub(PyObject *self, PyObject *args)
+link_sub(PyObject *self, PyObject *args)
 {
     PyObject *text, *replacement;
-    if (!PyArg_ParseTuple(args, "UU", &text, &replacement))
+    Py_ssize_t which, *spans;
+    if (!PyArg_ParseTuple(args, "UnU", &text, &which, &replacement))
         return NULL;
-    Py_ssize_t *spans = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(PyUnicode_GET_LENGTH(text) / 2 + 2));
-    if (spans == NULL)
-        return PyErr_NoMemory();
-    const Py_ssize_t found = url_matches(text, spans);
+    const Py_ssize_t found = link_spans(text, which, &spans, "link_sub");
+    if (found < 0)
+        return NULL;
     PyObject *result = NULL, *pieces = NULL, *empty = NULL;
     if (found == 0) {
         result = Py_NewRef(text);
@@ -4901,8 +4991,8 @@ static PyMethodDef methods[] = {
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"segments", segments, METH_VARARGS, segments_doc},
     {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
-    {"url_count", url_count, METH_O, url_count_doc},
-    {"url_sub", url_sub, METH_VARARGS, url_sub_doc},
+    {"link_count", link_count, METH_VARARGS, link_count_doc},
+    {"link_sub", link_sub, METH_VARARGS, link_sub_doc},
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},
     {"hash_keys", hash_keys, METH_VARARGS, hash_keys_doc},
     {"segment_rows", segment_rows, METH_VARARGS, segment_rows_doc},

@@ -401,7 +401,7 @@ def test_compiled_link_hints_and_country_names_are_what_the_regexes_find(texts):
     assert all(_mask_links(t, titled=True) == t for t, h in zip(texts, hints) if not h)
 
 
-_URLISH = st.lists(st.sampled_from(["a", "x", "com", "co", "uk", "info", "in", "io", "org", ".", ".", "-", "/", "//", ":",
+_URLISH = st.lists(st.sampled_from(["a", "x", "+", "&", "@", "@", "#", "#", "com", "co", "uk", "info", "in", "io", "org", ".", ".", "-", "/", "//", ":",
                                     "://", " ", "\t", "\u00a0", "\u2028", "www", "WWW", "http", "HTTPS", "hTtPſ", "s",
                                     "İ", "ı", "ſ", "\u212a", "_", "é", "1", "٣", "@", "ıo", "Com", "#", "\U0001F600",
                                     "\u0301", "a-b", "-.", ".-", "?", "’"]), max_size=30).map("".join)
@@ -410,27 +410,35 @@ _URLISH = st.lists(st.sampled_from(["a", "x", "com", "co", "uk", "info", "in", "
 @needs_core
 @settings(max_examples=3000, deadline=None)
 @given(st.one_of(_URLISH, _LINKISH, st.text(alphabet=_TRICKY + "wWhHtTpPsS.:/-", max_size=40), st.text(max_size=30)))
-def test_compiled_urls_are_what_the_url_regex_finds(text):
-    """The URL matcher finds the regex's matches: after a scheme or "www." to the next space, or
-    a word run of dotted parts that ends in a known top-level domain (ignoring case), as
-    backtracking picks them (the most dotted parts that still end so)."""
-    from promofilter.signals import URL
+def test_compiled_links_are_what_the_link_regexes_find(text):
+    """The link matchers find the regexes' matches. A URL: after a scheme or "www." to the next
+    space, or a word run of dotted parts that ends in a known top-level domain (ignoring case),
+    as backtracking picks them (the most dotted parts that still end so); e-mails, handles and
+    hashtags."""
+    from promofilter.signals import LINK_PATTERNS
 
     compiled = native.core()
-    assert compiled.url_count(text) == len(URL.findall(text))
-    assert compiled.url_sub(text, " xurl ") == URL.sub(" xurl ", text)
+    for which, pattern in enumerate(LINK_PATTERNS):
+        assert compiled.link_count(text, which) == len(pattern.findall(text))
+        assert compiled.link_sub(text, which, " x ") == pattern.sub(" x ", text)
 
 
 @needs_core
 @pytest.mark.parametrize("text", ["a.com.org", "a.com.x", "x.co.uk/path?q=1 next", "foo-bar.com-x", "-a.com", "_a.io",
                                   "a.comb.io", "a..com", "a.com.", "xhttp://y", "https:/x", "httpſ://x", "www.",
                                   "www. x", "WWW.X", "a.\u212aa.in", "a.İn", "e.g. the U.S. in", "A.ıo/ x", "é.news\u00a0",
-                                  "1.biz.biz.biz/a/b c.co"])
-def test_compiled_urls_match_the_regex_where_its_backtracking_decides(text):
-    from promofilter.signals import URL
+                                  "1.biz.biz.biz/a/b c.co", "a.b+c@x-y.co.uk.", "a@b.c-", "a@b..c", "x.@y.z_", "é@ë.ö",
+                                  "-a@b.c", "@a@b.c", "a@b.c@d.e", "@ab @a @@ab x@ab", "#ab #a &#ab ##ab a#bc #1a #éa",
+                                  "mail a@b.com, @hand_le and #Tag_1!"])
+def test_compiled_links_match_the_regexes_where_their_backtracking_decides(text):
+    from promofilter.signals import LINK_PATTERNS
 
     compiled = native.core()
-    assert (compiled.url_count(text), compiled.url_sub(text, "<>")) == (len(URL.findall(text)), URL.sub("<>", text))
+    for which, pattern in enumerate(LINK_PATTERNS):
+        assert (compiled.link_count(text, which), compiled.link_sub(text, which, "<>")) == (
+            len(pattern.findall(text)), pattern.sub("<>", text))
+    with pytest.raises(ValueError, match="no link pattern"):
+        compiled.link_count(text, len(LINK_PATTERNS))
 
 
 _SENTENCE_TRICKY = "aZ .!?…\"'”’»)]。！？」』）-,;:}% \t\n\r\u2028\u00a0Mr.U.S.e.g.J.Smith"
