@@ -195,9 +195,9 @@ def _mask_links(text: str, titled: bool = False) -> str:
 
 
 def mask_texts(texts: Iterable[str], countried: list[str] | None = None) -> list[str]:
-    """``mask_text`` of each text; its steps by the compiled core when it is built, except the
-    link placeholders, which regular expressions make in the texts the core says have any.
-    ``countried``: the texts through ``country_texts`` already."""
+    """``mask_text`` of each text, by the compiled core when it is built (the link placeholders
+    only in the texts it says have any). ``countried``: the texts through ``country_texts``
+    already."""
     compiled = native.core()
     if compiled is None:
         return [mask_text(t) for t in texts]
