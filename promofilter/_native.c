@@ -13,7 +13,8 @@
  *                   found as the regular expression engine finds them)
  *   mask_tails    the end of signals.mask_text         (emoji and number placeholders, markers)
  *   pieces, segments  segment._pieces, segment.segment  (lines and sentence cuts, Segment objects)
- *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams)
+ *   hashed_counts, sparse_dot  scoring._HashedWords, scoring._dot (hashed word n-grams;
+ *                   masked_counts: of mask_tails' texts, without making them)
  *   hash_keys     repetition._hash                     (pandas' SipHash of repetition keys)
  *   segment_rows  signals.segment_columns              (the segment table)
  *   removal_ranges_many, strip_texts  policy.choose_removals without user rules (what is removed,
@@ -44,7 +45,7 @@ static int qs_have_avx2;
 #define QS_QUADS 0
 #endif
 
-#define NATIVE_VERSION 33
+#define NATIVE_VERSION 34
 
 /* A C-contiguous buffer of items of `itemsize` bytes, writable if asked, whose struct format is
    one of the characters of `formats` ("d": float64, "lq": int64, "LQ": uint64, "B?": bytes and
@@ -1965,16 +1966,15 @@ static inline int is_digit_ascii(uint8_t c) { return (unsigned)(c - '0') < 10u; 
 
 static PyObject *marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar);
 
-/* mask_tail_one of an ASCII or narrowed text (no emoji; \d is 0-9; lower-casing is ASCII's), on
-   bytes: the masked text, lower-cased as it is written, then the markers of its first and last
-   words (`joiner` and `maxchar` as marked_ascii's) */
-static PyObject *
-mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4 maxchar)
+/* The masked text of an ASCII or narrowed text (no emoji; \d is 0-9; lower-casing is ASCII's),
+   lower-cased as it is written, as bytes in b's buffer: its length, or -1 when out of memory */
+static Py_ssize_t
+mask_digits_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b)
 {
     /* a character becomes at most six (a digit: " xnum "); the buffer's memory is used as bytes */
     Py_UCS4 *grown = grow(b->buf, &b->cap, (6 * n) / (Py_ssize_t)sizeof(Py_UCS4) + 2, sizeof(Py_UCS4), 256);
     if (grown == NULL)
-        return NULL;
+        return -1;
     b->buf = grown;
     uint8_t *m = (uint8_t *)b->buf;
     Py_ssize_t len = 0;
@@ -2003,25 +2003,31 @@ mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4
         len += 6;
         i = j;
     }
-    return marked_ascii(m, len, joiner, maxchar);
+    return len;
 }
 
-/* A masked, lower-cased ASCII text (`m`, len bytes) with the markers of its first and last words
-   around it, as one str ("xempty" when it has no word). A narrowed text: `joiner` N_RSQUO, and
-   `maxchar` the largest of the characters its codes stand for, which go back in their places
-   (ASCII: "'" and 0). */
+/* mask_tail_one of an ASCII or narrowed text, on bytes: the masked text, then the markers of its
+   first and last words (`joiner` and `maxchar` as marked_ascii's) */
 static PyObject *
-marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
+mask_tail_ascii(const uint8_t *s, Py_ssize_t n, ubuf *b, uint8_t joiner, Py_UCS4 maxchar)
 {
-    /* WORD ([a-z]+(?:'[a-z]+)? here), left to right as findall: its first and last matches. The
-       first starts at the first letter. No match holds a character that is neither a letter nor
-       an apostrophe, so after one the matches are those of a scan started there: the last is
-       found by scanning from the last such character before the last letter, not from the start */
+    const Py_ssize_t len = mask_digits_ascii(s, n, b);
+    return len < 0 ? NULL : marked_ascii((uint8_t *)b->buf, len, joiner, maxchar);
+}
+
+/* WORD ([a-z]+(?:'[a-z]+)? here) in a masked, lower-cased ASCII text, left to right as findall:
+   its first and last matches' bounds (0: there is none). The first starts at the first letter.
+   No match holds a character that is neither a letter nor an apostrophe, so after one the
+   matches are those of a scan started there: the last is found by scanning from the last such
+   character before the last letter, not from the start */
+static int
+marked_words(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_ssize_t bounds[4])
+{
     Py_ssize_t fs = 0;
     while (fs < len && !is_lower_byte(m[fs]))
         fs++;
     if (fs == len)
-        return PyUnicode_FromString("xempty");
+        return 0;
     const Py_ssize_t fe = ascii_word_end(m, len, fs, joiner);
     Py_ssize_t last_letter = len - 1;
     while (!is_lower_byte(m[last_letter]))  /* (there is one: m[fs]) */
@@ -2040,6 +2046,23 @@ marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
         le = j;
         i = j;
     }
+    bounds[0] = fs;
+    bounds[1] = fe;
+    bounds[2] = ls;
+    bounds[3] = le;
+    return 1;
+}
+
+/* A masked, lower-cased ASCII text's marked_bytes as one str. A narrowed text: `joiner` N_RSQUO,
+   and `maxchar` the largest of the characters its codes stand for, which go back in their places
+   (ASCII: "'" and 0). */
+static PyObject *
+marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
+{
+    Py_ssize_t w[4];
+    if (!marked_words(m, len, joiner, w))
+        return PyUnicode_FromString("xempty");
+    const Py_ssize_t fs = w[0], fe = w[1], ls = w[2], le = w[3];
     /* "xfirst" first " " text " xlast" last */
     const Py_ssize_t size = 6 + (fe - fs) + 1 + len + 6 + (le - ls);
     PyObject *out = PyUnicode_New(size, maxchar ? maxchar : 127);
@@ -3065,20 +3088,59 @@ ascii_token_end(const uint8_t *bytes, Py_ssize_t len, Py_ssize_t j)
     return j;
 }
 
+/* "xfirst" first " " text " xlast" last, of `m` into `out` (bytes): its length, or -1 when out of
+   memory. "xempty" when it has no word. */
+static Py_ssize_t
+marked_bytes(const uint8_t *m, Py_ssize_t len, uint8_t joiner, bbuf *out)
+{
+    Py_ssize_t w[4];
+    out->len = 0;
+    if (!marked_words(m, len, joiner, w)) {
+        if (bbuf_reserve(out, 6) < 0)
+            return -1;
+        memcpy(out->buf, "xempty", 6);
+        return out->len = 6;
+    }
+    const Py_ssize_t size = 6 + (w[1] - w[0]) + 1 + len + 6 + (w[3] - w[2]);
+    if (bbuf_reserve(out, size) < 0)
+        return -1;
+    uint8_t *t = out->buf;
+    memcpy(t, "xfirst", 6);
+    memcpy(t + 6, m + w[0], (size_t)(w[1] - w[0]));
+    t += 6 + (w[1] - w[0]);
+    *t++ = ' ';
+    memcpy(t, m, (size_t)len);
+    memcpy(t + len, " xlast", 6);
+    memcpy(t + len + 6, m + w[2], (size_t)(w[3] - w[2]));
+    return out->len = size;
+}
+
 /* The tokens of `text` (maximal runs of word characters, at least min_token long): their UTF-8,
    space-separated, into utf8 (emptied first; three zero bytes follow its length), and each
    one's start and end in it into tok (pairs). Returns the number of tokens, -1 when out of
    memory. */
+static Py_ssize_t text_tokens_of(PyObject *text, const uint8_t *bytes, Py_ssize_t len, Py_ssize_t min_token,
+                                 bbuf *utf8_out, Py_ssize_t **tok_out, Py_ssize_t *tok_cap);
+
 static Py_ssize_t
 text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **tok_out, Py_ssize_t *tok_cap)
 {
     const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    const int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
+    return text_tokens_of(PyUnicode_IS_ASCII(text) ? NULL : text, PyUnicode_IS_ASCII(text) ? PyUnicode_DATA(text) : NULL,
+                          len, min_token, utf8_out, tok_out, tok_cap);
+}
+
+/* text_tokens of a str (`text`), or of `len` ASCII bytes (`bytes`, text NULL) */
+static Py_ssize_t
+text_tokens_of(PyObject *text, const uint8_t *bytes, Py_ssize_t len, Py_ssize_t min_token, bbuf *utf8_out,
+               Py_ssize_t **tok_out, Py_ssize_t *tok_cap)
+{
+    const int kind = text == NULL ? PyUnicode_1BYTE_KIND : PyUnicode_KIND(text);
+    const void *data = text == NULL ? bytes : PyUnicode_DATA(text);
     bbuf utf8 = *utf8_out;
     Py_ssize_t *tok = *tok_out;
     /* (ASCII text is its own UTF-8: copied a token at a time, into buffers sized once) */
-    const int ascii = PyUnicode_IS_ASCII(text);
+    const int ascii = text == NULL;
     utf8.len = 0;
     Py_ssize_t n_tok = 0;
     if (ascii) {
@@ -3091,7 +3153,6 @@ text_tokens(PyObject *text, Py_ssize_t min_token, bbuf *utf8_out, Py_ssize_t **t
         tok = grown;
         if (bbuf_reserve(&utf8, len + max_tok) < 0)
             goto fail;
-        const uint8_t *bytes = data;
         for (Py_ssize_t i = 0; i < len;) {
             if (!ascii_word[bytes[i]]) {
                 i++;
@@ -3232,10 +3293,9 @@ gram_scratch_free(gram_scratch *g)
    number, or -1 when out of memory. Each n-gram starting at a token is hashed on from the one a
    token shorter (an n-gram is the bytes from its first token's start to its last token's end). */
 static Py_ssize_t
-text_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t n_features, gram_scratch *g)
+token_columns(Py_ssize_t n_tok, Py_ssize_t max_n, Py_ssize_t n_features, gram_scratch *g)
 {
     const int pow2 = (n_features & (n_features - 1)) == 0;
-    const Py_ssize_t n_tok = text_tokens(text, min_token, &g->utf8, &g->tok, &g->tok_cap);
     if (n_tok < 0)
         return -1;
     Py_ssize_t n_grams = 0;
@@ -3260,6 +3320,50 @@ text_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t 
     }
     sort_columns(g->grams, m, g->grams + n_grams);
     return m;
+}
+
+static Py_ssize_t
+text_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t n_features, gram_scratch *g)
+{
+    return token_columns(text_tokens(text, min_token, &g->utf8, &g->tok, &g->tok_cap), max_n, n_features, g);
+}
+
+/* text_columns of mask_tail_one(text). An ASCII or narrowed text is masked and marked as bytes,
+   and its tokens read there: no str is made of it (its tokens are the same: the characters a
+   narrowed text holds as codes are none of them word characters). */
+static Py_ssize_t
+masked_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_t n_features, gram_scratch *g,
+               ubuf *b, bbuf *marked)
+{
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const uint8_t *ascii = NULL;
+    uint8_t joiner = '\'';
+    if (PyUnicode_IS_ASCII(text)) {
+        ascii = PyUnicode_DATA(text);
+    } else {
+        Py_UCS4 maxchar;
+        const Py_ssize_t narrowed = narrow_text(text, &b->narrowed, &b->narrowed_cap, &maxchar);
+        if (narrowed == -1)
+            return -1;
+        if (narrowed >= 0) {
+            ascii = b->narrowed;
+            joiner = N_RSQUO;
+        }
+    }
+    Py_ssize_t n_tok;
+    if (ascii != NULL) {
+        const Py_ssize_t len = mask_digits_ascii(ascii, n, b);
+        if (len < 0 || marked_bytes((const uint8_t *)b->buf, len, joiner, marked) < 0)
+            return -1;
+        n_tok = text_tokens_of(NULL, marked->buf, marked->len, min_token, &g->utf8, &g->tok, &g->tok_cap);
+    } else {
+        PyObject *masked = mask_tail_one(text, b);
+        if (masked == NULL)
+            return -1;
+        n_tok = text_tokens(masked, min_token, &g->utf8, &g->tok, &g->tok_cap);
+        Py_DECREF(masked);
+    }
+    return token_columns(n_tok, max_n, n_features, g);
 }
 
 /* hashed_counts' checks of its arguments */
@@ -3306,13 +3410,14 @@ per_text_buffer(PyObject *obj, Py_buffer *view, void **out, Py_ssize_t n, const 
     return 0;
 }
 
+/* hashed_counts, and (`masked`) masked_counts, which hashes mask_tail_one of each text */
 static PyObject *
-hashed_counts(PyObject *self, PyObject *args)
+counts_of(PyObject *args, int masked, const char *name)
 {
     PyObject *texts, *o_squares = Py_None, *o_ends = Py_None;
     Py_ssize_t min_token, max_n, n_features;
     if (!PyArg_ParseTuple(args, "O!nnn|OO", &PyList_Type, &texts, &min_token, &max_n, &n_features, &o_squares, &o_ends)
-            || check_hashing(texts, min_token, max_n, n_features, "hashed_counts") < 0)
+            || check_hashing(texts, min_token, max_n, n_features, name) < 0)
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(texts);
     Py_buffer squares_buf, ends_buf;
@@ -3327,7 +3432,8 @@ hashed_counts(PyObject *self, PyObject *args)
     }
     /* at most max_n n-grams a token, and a text of L characters has at most (L + 1) / (min_token
        + 1) tokens: the output is written straight into bytes objects of that size, shrunk at the
-       end (pages never written are never touched) */
+       end (pages never written are never touched). A masked text is longer than its text (its
+       markers, placeholders): its bytes objects grow when they must. */
     Py_ssize_t bound = 0;
     for (Py_ssize_t row = 0; row < n; row++) {
         const Py_ssize_t len = PyUnicode_GET_LENGTH(PyList_GET_ITEM(texts, row));
@@ -3335,7 +3441,7 @@ hashed_counts(PyObject *self, PyObject *args)
         /* t tokens make at most t n-grams of each length up to t */
         const Py_ssize_t lengths = max_n < tokens ? max_n : tokens;
         if (tokens > 0 && (lengths > (PY_SSIZE_T_MAX / 8) / tokens || bound > PY_SSIZE_T_MAX / 8 - tokens * lengths)) {
-            PyErr_SetString(PyExc_MemoryError, "hashed_counts: too many n-grams");
+            PyErr_Format(PyExc_MemoryError, "%s: too many n-grams", name);
             if (squares != NULL)
                 PyBuffer_Release(&squares_buf);
             if (ends != NULL)
@@ -3345,18 +3451,32 @@ hashed_counts(PyObject *self, PyObject *args)
         bound += tokens * lengths;
     }
     gram_scratch g = {{NULL, 0, 0}, NULL, 0, NULL, 0};
-    const Py_ssize_t size = bound * 8;
-    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, size), *out_cols = PyBytes_FromStringAndSize(NULL, size);
-    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, size), *result = NULL;
+    ubuf b = {NULL, 0, 0, NULL, 0};
+    bbuf marked = {NULL, 0, 0};
+    Py_ssize_t capacity = masked ? 2 * bound + 8 * n : bound;  /* entries */
+    PyObject *out_rows = PyBytes_FromStringAndSize(NULL, capacity * 8);
+    PyObject *out_cols = PyBytes_FromStringAndSize(NULL, capacity * 8);
+    PyObject *out_counts = PyBytes_FromStringAndSize(NULL, capacity * 8), *result = NULL;
     if (out_rows == NULL || out_cols == NULL || out_counts == NULL)
         goto done;
     int64_t *r_out = (int64_t *)PyBytes_AS_STRING(out_rows), *c_out = (int64_t *)PyBytes_AS_STRING(out_cols);
     double *n_out = (double *)PyBytes_AS_STRING(out_counts);
     Py_ssize_t k = 0;  /* entries written */
     for (Py_ssize_t row = 0; row < n; row++) {
-        const Py_ssize_t m = text_columns(PyList_GET_ITEM(texts, row), min_token, max_n, n_features, &g);
+        PyObject *text = PyList_GET_ITEM(texts, row);
+        const Py_ssize_t m = masked ? masked_columns(text, min_token, max_n, n_features, &g, &b, &marked)
+                                    : text_columns(text, min_token, max_n, n_features, &g);
         if (m < 0)
             goto done;
+        if (k + m > capacity) {  /* (a row writes m entries at most) */
+            capacity = 2 * capacity > k + m ? 2 * capacity : k + m;
+            if (_PyBytes_Resize(&out_rows, capacity * 8) < 0 || _PyBytes_Resize(&out_cols, capacity * 8) < 0
+                    || _PyBytes_Resize(&out_counts, capacity * 8) < 0)
+                goto done;
+            r_out = (int64_t *)PyBytes_AS_STRING(out_rows);
+            c_out = (int64_t *)PyBytes_AS_STRING(out_cols);
+            n_out = (double *)PyBytes_AS_STRING(out_counts);
+        }
         double square_sum = 0.0;
         for (Py_ssize_t i = 0; i < m;) {
             Py_ssize_t j = i;
@@ -3384,11 +3504,29 @@ done:
     Py_XDECREF(out_cols);
     Py_XDECREF(out_counts);
     gram_scratch_free(&g);
+    ubuf_free(&b);
+    PyMem_Free(marked.buf);
     if (squares != NULL)
         PyBuffer_Release(&squares_buf);
     if (ends != NULL)
         PyBuffer_Release(&ends_buf);
     return result;
+}
+
+static PyObject *
+hashed_counts(PyObject *self, PyObject *args)
+{
+    return counts_of(args, 0, "hashed_counts");
+}
+
+PyDoc_STRVAR(masked_counts_doc,
+"masked_counts(texts, min_token, max_n, n_features, squares=None, ends=None) -> (rows, columns, counts)\n\n"
+"hashed_counts(mask_tails(texts), ...), without making the masked texts.");
+
+static PyObject *
+masked_counts(PyObject *self, PyObject *args)
+{
+    return counts_of(args, 1, "masked_counts");
 }
 
 #define SPARSE_AHEAD 16  /* entries */
@@ -4991,6 +5129,7 @@ static PyMethodDef methods[] = {
     {"pieces", pieces, METH_VARARGS, pieces_doc},
     {"segments", segments, METH_VARARGS, segments_doc},
     {"hashed_counts", hashed_counts, METH_VARARGS, hashed_counts_doc},
+    {"masked_counts", masked_counts, METH_VARARGS, masked_counts_doc},
     {"link_count", link_count, METH_VARARGS, link_count_doc},
     {"link_sub", link_sub, METH_VARARGS, link_sub_doc},
     {"sparse_dot", sparse_dot, METH_VARARGS, sparse_dot_doc},

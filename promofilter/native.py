@@ -19,7 +19,7 @@ from types import ModuleType
 __all__ = ["core", "switched_off", "NATIVE_VERSION"]
 
 # the version of _native.c this Python code calls (its NATIVE_VERSION constant)
-NATIVE_VERSION = 33
+NATIVE_VERSION = 34
 
 _loaded: list[ModuleType | None] = []
 _off = 0  # switched_off() blocks entered and not left

@@ -24,7 +24,7 @@ from . import native
 from .modelfile import ObjectState
 from .repetition import REPETITION_FEATURE_NAMES
 from .results import Kind
-from .signals import country_texts, mask_texts, shape_features
+from .signals import country_texts, mask_links, mask_tails, shape_features
 
 __all__ = ["CompiledClassifier", "CompiledEnsemble", "compile_classifier", "Unsupported", "murmurhash3_32", "tree_problem", "CONTEXT_FEATURE_NAMES"]
 
@@ -211,28 +211,32 @@ class _HashedWords:
             rows.append(text_of[used])
         return np.concatenate(rows), np.concatenate(columns)
 
-    def _compiled_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, ...] | None:
-        """(row, column, count) of the n-grams of all texts, as ``transform`` sorts them, each
-        text's sum of squared counts and the end of its entries, by the compiled core (None: not
-        built, or a token pattern it does not know)."""
+    def _compiled_counts(self, texts: Sequence[str], tails: bool = False) -> tuple[np.ndarray, ...] | None:
+        """(row, column, count) of the n-grams of all texts (``tails``: of their ``mask_tail``),
+        as ``transform`` sorts them, each text's sum of squared counts and the end of its
+        entries, by the compiled core (None: not built, or a token pattern it does not know)."""
         compiled = native.core()
         min_token = _COMPILED_TOKENS.get(self.tokens.pattern)
         if compiled is None or min_token is None:
             return None
         texts = list(texts)
         squares, ends = np.empty(len(texts)), np.empty(len(texts), dtype=np.int64)
-        rows, columns, counts = compiled.hashed_counts(texts, min_token, self.max_n, self.n_features, squares, ends)
+        count = compiled.masked_counts if tails else compiled.hashed_counts
+        rows, columns, counts = count(texts, min_token, self.max_n, self.n_features, squares, ends)
         return (np.frombuffer(rows, dtype=np.int64), np.frombuffer(columns, dtype=np.int64),
                 np.frombuffer(counts, dtype=np.float64), squares, ends)
 
-    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, ...]:
+    def transform(self, texts: Sequence[str], tails: bool = False) -> tuple[np.ndarray, ...]:
         """(row, column, count) of every distinct (row, column), sorted by row then column, each
-        row's norm (0: empty) and the end of each row's entries."""
-        counted = self._compiled_counts(texts)
+        row's norm (0: empty) and the end of each row's entries. ``tails``: of each text's
+        ``mask_tail`` (the compiled core hashes those without making them)."""
+        counted = self._compiled_counts(texts, tails)
         squares = None
         if counted is not None:
             rows, cols, counts, squares, ends = counted
         else:
+            if tails:
+                texts = mask_tails(texts)
             rows, columns = self._joined(texts) or self._text_by_text(texts)
             keys, counts = np.unique(rows * self.n_features + columns, return_counts=True)
             rows, cols, counts = keys // self.n_features, keys % self.n_features, counts.astype(float)
@@ -575,7 +579,7 @@ class CompiledClassifier(_CompiledScorer):
         # both start from these (the Python code converts each text itself)
         countried = country_texts(texts) if native.core() is not None else None
         shape = shape_features(X, self.max_distance, countried)
-        return shape, self.words.transform(mask_texts(texts, countried))
+        return shape, self.words.transform(mask_links(texts, countried), tails=True)
 
     def scaled(self, shape: np.ndarray) -> np.ndarray:
         """The shape features standardised, as both linear models take them."""

@@ -198,22 +198,39 @@ def mask_texts(texts: Iterable[str], countried: list[str] | None = None) -> list
     """``mask_text`` of each text, by the compiled core when it is built (the link placeholders
     only in the texts it says have any). ``countried``: the texts through ``country_texts``
     already."""
+    return mask_tails(mask_links(texts, countried))
+
+
+def mask_links(texts: Iterable[str], countried: list[str] | None = None) -> list[str]:
+    """``mask_text``'s first steps (``_mask_links``) of each text: ``mask_tail`` of each makes
+    ``mask_texts``. ``countried``: as ``mask_texts``'."""
     compiled = native.core()
     if compiled is None:
-        return [mask_text(t) for t in texts]
+        return [_mask_links(t) for t in texts]
     titled = compiled.title_runs(countried if countried is not None else country_texts(list(texts)))
     hints = np.empty(len(titled), dtype=np.uint8)
     compiled.link_hints(titled, hints)
     for i in np.flatnonzero(hints).tolist():
         titled[i] = _mask_links(titled[i], titled=True)
-    return compiled.mask_tails(titled)
+    return titled
 
 
 def mask_text(text: str) -> str:
     """Lower-case words with URLs, e-mails, handles, numbers and emoji replaced by placeholders,
     plus first/last-word markers (labels such as "Related:" live at the start)."""
-    t = _mask_links(text)
-    t = t if t.isascii() else EMOJI.sub(" xemoji ", t)
+    return mask_tail(_mask_links(text))
+
+
+def mask_tails(texts: Iterable[str]) -> list[str]:
+    """``mask_tail`` of each text, by the compiled core when it is built."""
+    compiled = native.core()
+    return [mask_tail(t) for t in texts] if compiled is None else compiled.mask_tails(list(texts))
+
+
+def mask_tail(text: str) -> str:
+    """``mask_text``'s last steps, after the link placeholders: emoji and numbers, lower case, and
+    the first/last-word markers."""
+    t = text if text.isascii() else EMOJI.sub(" xemoji ", text)
     t = DIGITS.sub(" xnum ", t).lower()
     words = WORD.findall(t)
     if not words:

@@ -385,6 +385,46 @@ def test_compiled_masking_masks_as_python_does(texts):
 
 
 @needs_core
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=_TRICKY + "0123456789٣,.", max_size=40), st.text(max_size=40), _NARROWED,
+                          st.text(alphabet="aZq '.,:09-_!?\t", max_size=30), st.text(alphabet="ab'’ -1Q🔥", max_size=24)),
+                max_size=8))
+def test_compiled_hashing_of_masked_tails_is_the_hashing_of_the_masked_texts(texts):
+    """masked_counts hashes the masked texts without making them (as bytes, for ASCII and
+    narrowed texts): the same counts as hashing them, and as Python's masking and hashing."""
+    from promofilter.scoring import _HashedWords
+    from promofilter.signals import mask_tails
+
+    compiled = native.core()
+    made = compiled.hashed_counts(compiled.mask_tails(texts), 1, 2, 1 << 18)
+    assert compiled.masked_counts(texts, 1, 2, 1 << 18) == made
+    words = _HashedWords(1 << 18, r"(?u)\b\w+\b", 2, "l2")
+    fused = [a.tolist() for a in words.transform(texts, tails=True)]
+    assert [a.tolist() for a in words.transform(mask_tails(texts))] == fused
+    with native.switched_off():
+        assert [a.tolist() for a in words.transform(texts, tails=True)] == fused
+
+
+@needs_core
+@pytest.mark.parametrize("max_n", [2, 30])
+def test_compiled_hashing_of_masked_tails_grows_its_output_for_texts_that_mask_longer(max_n):
+    """A masked text can have more n-grams than its length bounds its text's to (each digit a
+    placeholder between words, markers at both ends): the output grows for them."""
+    compiled = native.core()
+    # "a1b2": 4 characters, bounding 2 tokens; masked, 6 ("xfirsta a xnum b xnum xlastxnum")
+    texts = [f"{a}1{b}2" for a in "abcdefgh" for b in "ijklmnop"] + ["x", "", "9", "’5’6 é7🔥1"]
+    squares, ends = np.empty(len(texts)), np.empty(len(texts), dtype=np.int64)
+    made_squares, made_ends = np.empty(len(texts)), np.empty(len(texts), dtype=np.int64)
+    made = compiled.hashed_counts(compiled.mask_tails(texts), 1, max_n, 1 << 20, made_squares, made_ends)
+    assert compiled.masked_counts(texts, 1, max_n, 1 << 20, squares, ends) == made
+    assert np.array_equal(squares, made_squares) and np.array_equal(ends, made_ends)
+    # the bytes first made for the output (as masked_counts sizes them) are too few for the 30-grams
+    tokens = [(len(t) + 1) // 2 for t in texts]
+    first_room = 2 * sum(k * min(max_n, k) for k in tokens) + 8 * len(texts)
+    assert (len(made[0]) // 8 > first_room) == (max_n == 30)
+
+
+@needs_core
 @settings(max_examples=800, deadline=None)
 @given(st.lists(st.one_of(_LINKISH, st.text(alphabet=_TRICKY, max_size=30), st.text(max_size=30)), max_size=8))
 def test_compiled_link_hints_and_country_names_are_what_the_regexes_find(texts):
