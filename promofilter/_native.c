@@ -3453,7 +3453,7 @@ counts_of(PyObject *args, int masked, const char *name)
     gram_scratch g = {{NULL, 0, 0}, NULL, 0, NULL, 0};
     ubuf b = {NULL, 0, 0, NULL, 0};
     bbuf marked = {NULL, 0, 0};
-    Py_ssize_t capacity = masked ? 2 * bound + 8 * n : bound;  /* entries */
+    Py_ssize_t capacity = masked ? bound + 8 * n : bound;  /* entries (a masked text: its markers) */
     PyObject *out_rows = PyBytes_FromStringAndSize(NULL, capacity * 8);
     PyObject *out_cols = PyBytes_FromStringAndSize(NULL, capacity * 8);
     PyObject *out_counts = PyBytes_FromStringAndSize(NULL, capacity * 8), *result = NULL;
