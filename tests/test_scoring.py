@@ -42,16 +42,17 @@ def test_hashed_words_are_the_ones_scikit_learn_hashes(texts, max_n, token_patte
     n_features = 2**10
     reference = HashingVectorizer(n_features=n_features, ngram_range=(1, max_n), alternate_sign=False,
                                   lowercase=False, norm="l2", token_pattern=token_pattern).transform(texts)
-    rows, cols, counts, norms = _HashedWords(n_features, token_pattern, max_n, "l2").transform(texts)
+    rows, cols, counts, norms, ends = _HashedWords(n_features, token_pattern, max_n, "l2").transform(texts)
     ours = coo_matrix((counts / norms[rows], (rows, cols)), shape=(len(texts), n_features))
     assert abs(ours - reference).max() < 1e-12
+    assert ends.tolist() == np.cumsum(np.bincount(rows, minlength=len(texts))).tolist()  # each row's entries end
 
 
 def test_no_texts_have_no_hashed_words():
     from promofilter.scoring import _HashedWords
 
-    rows, cols, counts, norms = _HashedWords(2**10, r"(?u)\b\w+\b", 2, "l2").transform([])
-    assert len(rows) == len(cols) == len(counts) == len(norms) == 0
+    rows, cols, counts, norms, ends = _HashedWords(2**10, r"(?u)\b\w+\b", 2, "l2").transform([])
+    assert len(rows) == len(cols) == len(counts) == len(norms) == len(ends) == 0
 
 
 @settings(max_examples=100, deadline=None)
