@@ -1271,15 +1271,16 @@ url_scheme_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
     return url_non_space_end(kind, data, n, j);
 }
 
-/* the end of \b[\w-]+(?:\.[\w-]+)*\.(?:TLDS)\b(?:/\S*)? matched at i, or -1; *run_end: where the
-   run of [\w-] from i ends (the match fails alike at each place of that run) */
+/* the end of \b[\w-]+(?:\.[\w-]+)*\.(?:TLDS)\b(?:/\S*)? matched at i, or -1; *chain_end: where the
+   dotted chain of [\w-] runs from i ends. When no match starts at i, none starts anywhere in that
+   chain: a later start has a tail of the same places to end groups at. (Skipping the chain keeps
+   a long one without a TLD linear: "a." * 20000 took a minute, tried from each run.) */
 static Py_ssize_t
-url_domain_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *run_end)
+url_domain_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *chain_end)
 {
     Py_ssize_t q = i;
     while (q < n && url_run_char(URL_AT(q)))
         q++;
-    *run_end = q;
     Py_ssize_t end = -1;
     /* each place a group could end (q, then after each further group): the last one followed by
        a period and a TLD ending a word is where the star stops */
@@ -1295,13 +1296,14 @@ url_domain_match(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssiz
         while (q < n && url_run_char(URL_AT(q)))
             q++;
     }
+    *chain_end = q;
     if (end >= 0 && end < n && URL_AT(end) == '/')
         end = url_non_space_end(kind, data, n, end + 1);
     return end;
 }
 
-/* the end of a URL match at i, or -1 (*failed_until: the [\w-] run from i, when no domain match
-   can start in it) */
+/* the end of a URL match at i, or -1 (*failed_until: the end of the dotted chain from i, when no
+   domain match can start in it) */
 static Py_ssize_t
 url_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *failed_until)
 {
@@ -1310,10 +1312,10 @@ url_match_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t i, Py_ssize_t 
         const Py_UCS4 c = URL_AT(i);
         const int before = i > 0 && re_word(URL_AT(i - 1));
         if (url_run_char(c) && before != re_word(c)) {  /* \b, then [\w-] */
-            Py_ssize_t run_end;
-            end = url_domain_match(kind, data, n, i, &run_end);
+            Py_ssize_t chain_end;
+            end = url_domain_match(kind, data, n, i, &chain_end);
             if (end < 0)
-                *failed_until = run_end;
+                *failed_until = chain_end;
         }
     }
     return end;
@@ -1444,8 +1446,8 @@ link_count(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(link_sub_doc,
 "link_sub(text, which, replacement) -> str\n\n"
-"pattern.sub(replacement, text) of signals.LINK_PATTERNS[which] (the text itself when nothing\n"
-"matches).");
+"pattern.sub(replacement, text) of signals.LINK_PATTERNS[which], the replacement taken as it is\n"
+"(no backslash escapes); the text itself when nothing matches.");
 
 static PyObject *
 link_sub(PyObject *self, PyObject *args)
@@ -3440,7 +3442,7 @@ counts_of(PyObject *args, int masked, const char *name)
         const Py_ssize_t tokens = min_token > len ? 0 : (len + 1) / (min_token + 1);
         /* t tokens make at most t n-grams of each length up to t */
         const Py_ssize_t lengths = max_n < tokens ? max_n : tokens;
-        if (tokens > 0 && (lengths > (PY_SSIZE_T_MAX / 8) / tokens || bound > PY_SSIZE_T_MAX / 8 - tokens * lengths)) {
+        if ((tokens > 0 && lengths > (PY_SSIZE_T_MAX / 8) / tokens) || bound > PY_SSIZE_T_MAX / 8 - 8 - tokens * lengths) {
             PyErr_Format(PyExc_MemoryError, "%s: too many n-grams", name);
             if (squares != NULL)
                 PyBuffer_Release(&squares_buf);
@@ -3448,12 +3450,12 @@ counts_of(PyObject *args, int masked, const char *name)
                 PyBuffer_Release(&ends_buf);
             return NULL;
         }
-        bound += tokens * lengths;
+        bound += tokens * lengths + (masked ? 8 : 0);  /* (a masked text: room for its markers too) */
     }
     gram_scratch g = {{NULL, 0, 0}, NULL, 0, NULL, 0};
     ubuf b = {NULL, 0, 0, NULL, 0};
     bbuf marked = {NULL, 0, 0};
-    Py_ssize_t capacity = masked ? bound + 8 * n : bound;  /* entries (a masked text: its markers) */
+    Py_ssize_t capacity = bound;  /* entries */
     PyObject *out_rows = PyBytes_FromStringAndSize(NULL, capacity * 8);
     PyObject *out_cols = PyBytes_FromStringAndSize(NULL, capacity * 8);
     PyObject *out_counts = PyBytes_FromStringAndSize(NULL, capacity * 8), *result = NULL;

@@ -469,7 +469,7 @@ def test_compiled_links_are_what_the_link_regexes_find(text):
                                   "www. x", "WWW.X", "a.\u212aa.in", "a.İn", "e.g. the U.S. in", "A.ıo/ x", "é.news\u00a0",
                                   "1.biz.biz.biz/a/b c.co", "a.b+c@x-y.co.uk.", "a@b.c-", "a@b..c", "x.@y.z_", "é@ë.ö",
                                   "-a@b.c", "@a@b.c", "a@b.c@d.e", "@ab @a @@ab x@ab", "#ab #a &#ab ##ab a#bc #1a #éa",
-                                  "mail a@b.com, @hand_le and #Tag_1!"])
+                                  "mail a@b.com, @hand_le and #Tag_1!", "a." * 300, "a." * 300 + "com x", "b-." * 200 + "io/"])
 def test_compiled_links_match_the_regexes_where_their_backtracking_decides(text):
     from promofilter.signals import LINK_PATTERNS
 
