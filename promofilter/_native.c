@@ -2105,6 +2105,29 @@ marked_ascii(const uint8_t *m, Py_ssize_t len, uint8_t joiner, Py_UCS4 maxchar)
     return out;
 }
 
+/* The bytes the ASCII code paths read a text as: its own (ASCII: joiner "'", maxchar 0) or its
+   narrowed copy in b (joiner N_RSQUO, maxchar as narrow_text's); *bytes NULL when it is neither.
+   -1 when out of memory. */
+static int
+ascii_bytes_of(PyObject *text, ubuf *b, const uint8_t **bytes, uint8_t *joiner, Py_UCS4 *maxchar)
+{
+    *joiner = '\'';
+    *maxchar = 0;
+    *bytes = NULL;
+    if (PyUnicode_IS_ASCII(text)) {
+        *bytes = PyUnicode_DATA(text);
+        return 0;
+    }
+    const Py_ssize_t narrowed = narrow_text(text, &b->narrowed, &b->narrowed_cap, maxchar);
+    if (narrowed == -1)
+        return -1;
+    if (narrowed >= 0) {
+        *bytes = b->narrowed;
+        *joiner = N_RSQUO;
+    }
+    return 0;
+}
+
 /* EMOJI -> " xemoji " (non-ASCII text only), DIGITS (\d+(?:[.,]\d+)*) -> " xnum ", lower-cased,
    with first- and last-word markers: the steps of signals.mask_text after the URL, e-mail,
    handle and hashtag placeholders. */
@@ -2114,14 +2137,13 @@ mask_tail_one(PyObject *text, ubuf *b)
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    if (PyUnicode_IS_ASCII(text))
-        return mask_tail_ascii(data, n, b, '\'', 0);
+    const uint8_t *bytes;
+    uint8_t joiner;
     Py_UCS4 maxchar;
-    const Py_ssize_t narrowed = narrow_text(text, &b->narrowed, &b->narrowed_cap, &maxchar);
-    if (narrowed == -1)
+    if (ascii_bytes_of(text, b, &bytes, &joiner, &maxchar) < 0)
         return NULL;
-    if (narrowed >= 0)
-        return mask_tail_ascii(b->narrowed, n, b, N_RSQUO, maxchar);
+    if (bytes != NULL)
+        return mask_tail_ascii(bytes, n, b, joiner, maxchar);
     b->len = 0;
     for (Py_ssize_t i = 0; i < n;) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -3338,20 +3360,11 @@ masked_columns(PyObject *text, Py_ssize_t min_token, Py_ssize_t max_n, Py_ssize_
                ubuf *b, bbuf *marked)
 {
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    const uint8_t *ascii = NULL;
-    uint8_t joiner = '\'';
-    if (PyUnicode_IS_ASCII(text)) {
-        ascii = PyUnicode_DATA(text);
-    } else {
-        Py_UCS4 maxchar;
-        const Py_ssize_t narrowed = narrow_text(text, &b->narrowed, &b->narrowed_cap, &maxchar);
-        if (narrowed == -1)
-            return -1;
-        if (narrowed >= 0) {
-            ascii = b->narrowed;
-            joiner = N_RSQUO;
-        }
-    }
+    const uint8_t *ascii;
+    uint8_t joiner;
+    Py_UCS4 maxchar;
+    if (ascii_bytes_of(text, b, &ascii, &joiner, &maxchar) < 0)
+        return -1;
     Py_ssize_t n_tok;
     if (ascii != NULL) {
         const Py_ssize_t len = mask_digits_ascii(ascii, n, b);
